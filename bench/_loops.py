@@ -1,0 +1,66 @@
+"""Event loops the suite knows: how to make one, whether it is installed, which version."""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.metadata
+import importlib.util
+import platform
+
+
+@dataclasses.dataclass(frozen=True)
+class LoopSpec:
+    name: str
+    module: str
+    install: str  # what to tell a user whose loop is missing
+
+    @property
+    def available(self) -> bool:
+        return importlib.util.find_spec(self.module) is not None
+
+    @property
+    def version(self) -> str:
+        if self.module == "asyncio":
+            return platform.python_version()
+        try:
+            return importlib.metadata.version(self.module)
+        except importlib.metadata.PackageNotFoundError:
+            return getattr(importlib.import_module(self.module), "__version__", "unknown")
+
+    def new_loop(self):
+        """A fresh event loop; imports the loop's module only now."""
+        if self.module == "asyncio":
+            import asyncio
+
+            return asyncio.new_event_loop()
+        return importlib.import_module(self.module).new_event_loop()
+
+
+LOOPS = {
+    spec.name: spec
+    for spec in (
+        LoopSpec("asyncio", "asyncio", "part of Python"),
+        LoopSpec("uvloop", "uvloop", "pip install 'aiterbench[uvloop]'"),
+        LoopSpec("rloop", "rloop", "pip install 'aiterbench[rloop]'"),
+    )
+}
+#: The loops a run uses when ``-l`` is not given (those of them that are installed).
+DEFAULT_LOOPS = ("asyncio", "uvloop")
+
+
+def describe() -> list[dict]:
+    """One record per known loop, for ``list`` and result metadata."""
+    out = []
+    for spec in LOOPS.values():
+        out.append(
+            {
+                "name": spec.name,
+                "module": spec.module,
+                "available": spec.available,
+                "version": spec.version if spec.available else None,
+                "install": spec.install,
+            }
+        )
+    return out
+

@@ -1,0 +1,89 @@
+"""Cells (impl x workload x loop), their pyperf names, and selection by globs."""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import re
+
+from ._loops import DEFAULT_LOOPS, LOOPS
+
+_NAME_RE = re.compile(r"^(?P<impl>[^/@]+)/(?P<workload>[^/@]+)/(?P<loop>[^/@]+)(?:@n=(?P<n>\d+))?$")
+
+
+class SelectionError(ValueError):
+    """A filter the user gave matches nothing or names something unusable."""
+
+
+@dataclasses.dataclass(frozen=True, order=True)
+class Cell:
+    impl: str
+    workload: str
+    loop: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.impl}/{self.workload}/{self.loop}"
+
+    def bench_name(self, n: int) -> str:
+        """The pyperf benchmark name of this cell at size ``n``."""
+        return f"{self.name}@n={n}"
+
+    @classmethod
+    def parse(cls, name: str) -> tuple["Cell", int | None]:
+        """``impl/workload/loop[@n=N]`` -> (cell, n or None)."""
+        m = _NAME_RE.match(name)
+        if not m:
+            raise SelectionError(f"{name!r} is not a cell name (impl/workload/loop)")
+        n = m.group("n")
+        return cls(m.group("impl"), m.group("workload"), m.group("loop")), (int(n) if n else None)
+
+
+def split_globs(text: str | None) -> list[str]:
+    return [g.strip() for g in (text or "").split(",") if g.strip()]
+
+
+def _pick(kind: str, globs: list[str], choices: list[str]) -> list[str]:
+    picked = []
+    for glob in globs:
+        hits = fnmatch.filter(choices, glob)
+        if not hits:
+            raise SelectionError(f"{kind} {glob!r} matches nothing (choices: {', '.join(choices)})")
+        picked += [h for h in hits if h not in picked]
+    return [c for c in choices if c in picked]  # registry order, stable
+
+
+def select(registry, impls: str | None = None, workloads: str | None = None, loops: str | None = None):
+    """The cells a run measures and notes about loops skipped; raises SelectionError on bad filters."""
+    notes = []
+    impl_names = _pick("impl", split_globs(impls) or ["*"], list(registry.names()))
+    all_workloads = []
+    for impl in registry.impls:
+        all_workloads += [w for w in impl.workloads if w not in all_workloads]
+    from impls import workloads as known_workloads
+
+    workload_names = _pick("workload", split_globs(workloads) or ["*"], [w for w in known_workloads() if w in all_workloads])
+    loop_globs = split_globs(loops)
+    if loop_globs:
+        loop_names = _pick("loop", loop_globs, list(LOOPS))
+        for glob in loop_globs:
+            if glob in LOOPS and not LOOPS[glob].available:
+                spec = LOOPS[glob]
+                raise SelectionError(f"loop {spec.name!r} is not installed: {spec.install}")
+    else:
+        loop_names = list(DEFAULT_LOOPS)
+    usable = []
+    for name in loop_names:
+        if LOOPS[name].available:
+            usable.append(name)
+        else:
+            notes.append(f"note: skipping loop {name!r}: not installed ({LOOPS[name].install})")
+    if not usable:
+        raise SelectionError("no selected event loop is installed")
+    pairs = [(i, w) for i, w in registry.pairs() if i in impl_names and w in workload_names]
+    if not pairs:
+        raise SelectionError(
+            f"no impl in {', '.join(impl_names)} implements workload {', '.join(workload_names)} (see 'list')"
+        )
+    cells = tuple(Cell(i, w, loop) for i, w in pairs for loop in usable)
+    return cells, notes

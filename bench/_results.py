@@ -1,0 +1,130 @@
+"""Result files: pyperf JSON whose benchmarks carry aiterbench metadata.
+
+``python -m pyperf stats FILE`` and ``compare_to`` work on them as on any
+pyperf file. The format version sits in every benchmark's metadata
+(``aiterbench_format``); a file from a newer version is refused, not guessed at.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import tempfile
+from typing import Mapping
+
+from ._matrix import Cell, SelectionError
+from ._version import FORMAT_VERSION
+
+#: Metadata every aiterbench benchmark carries; ``show`` and reports rely on them.
+CELL_METADATA = ("impl", "family", "workload", "loop", "loop_module", "loop_version", "n", "aiterbench_version")
+
+
+class ResultError(ValueError):
+    """A result file cannot be used; the message names the file and the reason."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CellData:
+    """Everything measured for one cell: per-round means of seconds per item, at each size."""
+
+    cell: Cell
+    per_round: Mapping[object, Mapping[int, float]]
+    metadata: Mapping[str, object]
+
+
+def _pyperf():
+    import pyperf
+
+    return pyperf
+
+
+def load_suite(path: str):
+    """The pyperf suite in ``path``, or ResultError with a one-line reason."""
+    pyperf = _pyperf()
+    try:
+        suite = pyperf.BenchmarkSuite.load(path)
+    except FileNotFoundError:
+        raise ResultError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ResultError(f"{path}: is a directory, expected a result file") from None
+    except PermissionError:
+        raise ResultError(f"{path}: permission denied") from None
+    except (ValueError, KeyError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ResultError(f"{path}: not a pyperf result file ({type(exc).__name__}: {exc})") from None
+    for bench in suite.get_benchmarks():
+        md = bench.get_metadata()
+        version = md.get("aiterbench_format")
+        if version is None:
+            raise ResultError(f"{path}: benchmark {bench.get_name()!r} is not an aiterbench result (no aiterbench_format)")
+        if not isinstance(version, int) or version > FORMAT_VERSION:
+            raise ResultError(
+                f"{path}: result format {version!r} is newer than this aiterbench reads ({FORMAT_VERSION}); upgrade aiterbench"
+            )
+    return suite
+
+
+def cells(suite) -> dict[Cell, CellData]:
+    """Group a suite's benchmarks by cell, in sorted order."""
+    grouped: dict[Cell, dict] = {}
+    for bench in suite.get_benchmarks():
+        try:
+            cell, n = Cell.parse(bench.get_name())
+        except SelectionError as exc:
+            raise ResultError(str(exc)) from None
+        md = bench.get_metadata()
+        n = n if n is not None else int(md["n"])
+        entry = grouped.setdefault(cell, {"per_round": {}, "metadata": {}})
+        entry["metadata"].update({k: md[k] for k in md if k not in ("n", "name")})
+        index = 0
+        for run in bench.get_runs():
+            values = run.values
+            if not values:
+                continue  # calibration run
+            rnd = run.get_metadata().get("aiterbench_round", f"run{index}")
+            index += 1
+            entry["per_round"].setdefault(rnd, {})[n] = sum(values) / len(values)
+    return {
+        c: CellData(c, grouped[c]["per_round"], grouped[c]["metadata"]) for c in sorted(grouped)
+    }
+
+
+def write_atomic(path: str, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".aiterbench-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def dump_suite(suite, path: str) -> None:
+    """Atomically write a pyperf suite as JSON."""
+    import io
+
+    buf = io.StringIO()
+    suite.dump(buf, compact=False)
+    write_atomic(path, buf.getvalue())
+
+
+def check_writable(path: str) -> None:
+    """Fail now, before any measuring, if ``path``'s folder cannot take a file."""
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    if os.path.isdir(path):
+        raise ResultError(f"{path}: is a directory")
+    if not os.path.isdir(folder):
+        raise ResultError(f"{path}: folder {folder} does not exist")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".aiterbench-probe-", dir=folder)
+    except OSError as exc:
+        raise ResultError(f"{path}: cannot write there ({exc.strerror})") from None
+    os.close(fd)
+    os.unlink(tmp)

@@ -1,0 +1,177 @@
+"""Running the matrix: pyperf worker processes, interleaved across cells in rounds.
+
+One worker process per cell and round measures every size of that cell
+(``bench._worker`` in pyperf's worker mode). Round 0 checks equivalence and
+calibrates loops per size with pyperf; later rounds visit the cells in
+alternating order (forward, then backward), so slow drift of the machine
+lands on every cell alike and ratios between cells, paired by round, cancel it.
+After every round the result file is rewritten atomically: an interrupted run
+keeps the rounds it finished; a cell that fails or hangs is dropped, the others go on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Callable, Sequence
+
+from ._matrix import Cell
+from ._results import dump_suite
+
+EXIT_NOT_EQUIVALENT = 3  # kept in step with bench._worker
+
+
+@dataclasses.dataclass(frozen=True)
+class Budget:
+    """How much measuring a run does."""
+
+    sizes: tuple[int, ...]
+    rounds: int
+    values: int
+    warmups: int
+    min_time: float
+    cell_timeout: float  # seconds one worker process may take before the cell counts as hung
+
+    def __post_init__(self) -> None:
+        if len(set(self.sizes)) < 2 or min(self.sizes) < 1:
+            raise ValueError("need at least two distinct sizes >= 1")
+        if self.rounds < 2:
+            raise ValueError("need at least two rounds for an interval")
+        if self.values < 1 or self.warmups < 0 or self.min_time <= 0 or self.cell_timeout <= 0:
+            raise ValueError("values >= 1, warmups >= 0, min_time > 0 and cell_timeout > 0")
+
+
+QUICK = Budget(sizes=(16, 256, 4096), rounds=5, values=3, warmups=1, min_time=0.01, cell_timeout=60.0)
+FULL = Budget(sizes=(16, 256, 4096), rounds=12, values=5, warmups=1, min_time=0.05, cell_timeout=300.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Failure:
+    cell: Cell
+    reason: str
+
+
+@dataclasses.dataclass
+class Outcome:
+    benchmarks: dict  # bench name -> pyperf.Benchmark
+    failures: list
+    rounds_done: int
+    interrupted: bool = False
+
+
+class _CellFailed(Exception):
+    pass
+
+
+def _worker_cmd(cell: Cell, budget: Budget, modules: Sequence[str], out: str, extra: Sequence[str]) -> list:
+    cmd = [sys.executable, "-m", "bench._worker", "--worker", "--cell", cell.name,
+           "--sizes", ",".join(map(str, budget.sizes)), "--values", str(budget.values),
+           "--warmups", str(budget.warmups), "--min-time", repr(budget.min_time), "-o", out]
+    for module in modules:
+        cmd += ["--impl-module", module]
+    return cmd + list(extra)
+
+
+def _spawn(cell: Cell, budget: Budget, modules, tmpdir: str, extra: Sequence[str]):
+    import pyperf
+
+    out = os.path.join(tmpdir, f"w{time.monotonic_ns()}.json")
+    cmd = _worker_cmd(cell, budget, modules, out, extra)
+    try:
+        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=budget.cell_timeout)
+    except subprocess.TimeoutExpired:
+        raise _CellFailed(f"hung: no result within {budget.cell_timeout:g} s (per-cell time limit)") from None
+    if proc.returncode != 0 or not os.path.exists(out):
+        lines = [ln for ln in (proc.stderr or proc.stdout or "").strip().splitlines() if ln.strip()]
+        reason = lines[-1].strip() if lines else f"worker exited with code {proc.returncode}"
+        if proc.returncode == EXIT_NOT_EQUIVALENT:
+            reason = "refused before timing: " + reason
+        raise _CellFailed(reason)
+    try:
+        return pyperf.BenchmarkSuite.load(out)
+    finally:
+        os.unlink(out)
+
+
+def run_matrix(
+    cells: Sequence[Cell],
+    budget: Budget,
+    modules: Sequence[str] = (),
+    on_step: Callable[[str, Cell | None], None] = lambda what, cell: None,
+    on_round: Callable[[dict], None] = lambda benchmarks: None,
+) -> Outcome:
+    """Measure ``cells``; ``on_step`` is told before each worker, ``on_round`` after each round."""
+    outcome = Outcome(benchmarks={}, failures=[], rounds_done=0)
+    loops: dict[Cell, str] = {}
+    live = list(cells)
+
+    def add(suite) -> None:
+        for bench in suite.get_benchmarks():
+            name = bench.get_name()
+            if name in outcome.benchmarks:
+                outcome.benchmarks[name].add_runs(bench)
+            else:
+                outcome.benchmarks[name] = bench
+
+    def fail(cell: Cell, reason: str) -> None:
+        outcome.failures.append(Failure(cell, reason))
+        live.remove(cell)
+        for n in budget.sizes:  # a failed cell leaves nothing half-measured behind
+            outcome.benchmarks.pop(cell.bench_name(n), None)
+
+    with tempfile.TemporaryDirectory(prefix="aiterbench-") as tmpdir:
+        try:
+            for cell in list(live):
+                on_step("check+calibrate", cell)
+                try:
+                    suite = _spawn(cell, budget, modules, tmpdir, ["--calibrate-loops"])
+                except _CellFailed as exc:
+                    fail(cell, str(exc))
+                    continue
+                per_size = {}
+                for bench in suite.get_benchmarks():
+                    _, n = Cell.parse(bench.get_name())
+                    per_size[n] = bench.get_runs()[-1].get_metadata()["calibrate_loops"]
+                loops[cell] = ",".join(f"{n}:{per_size[n]}" for n in budget.sizes)
+                add(suite)
+            for rnd in range(budget.rounds):
+                order = live if rnd % 2 == 0 else live[::-1]
+                for cell in list(order):
+                    on_step(f"round {rnd + 1}/{budget.rounds}", cell)
+                    try:
+                        suite = _spawn(cell, budget, modules, tmpdir,
+                                       ["--loops", "1", "--size-loops", loops[cell], "--round", str(rnd)])
+                    except _CellFailed as exc:
+                        fail(cell, str(exc))
+                        continue
+                    add(suite)
+                outcome.rounds_done = rnd + 1
+                on_round(outcome.benchmarks)
+        except KeyboardInterrupt:
+            outcome.interrupted = True
+    return outcome
+
+
+def save(benchmarks: dict, path: str, base=None) -> None:
+    """Write the measured benchmarks (merged into ``base``, a loaded suite, if given) atomically."""
+    import copy
+
+    import pyperf
+
+    merged = {}
+    if base is not None:
+        for bench in base.get_benchmarks():
+            merged[bench.get_name()] = copy.deepcopy(bench)
+    for name, bench in benchmarks.items():
+        if name in merged:
+            merged[name].add_runs(bench)
+        else:
+            merged[name] = bench
+    if not merged:
+        return
+    suite = pyperf.BenchmarkSuite([merged[name] for name in sorted(merged)])
+    dump_suite(suite, path)

@@ -1,0 +1,154 @@
+"""The per-item cost model: T(n) = fixed + n * per_item, fitted per process.
+
+Every worker process (one per cell and round) measures all sizes of its cell,
+so each process gives its own slope and intercept; the estimates are the
+means over processes with Student-t 95% intervals. Ratios between cells are
+paired by round (processes measured next to each other in time), which cancels
+the machine's drift. Pure functions over plain numbers: no timing in here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import statistics
+from typing import Mapping, Sequence
+
+CONFIDENCE = 0.95
+#: A cell is flagged non-linear when its per-item cost between the two largest
+#: sizes differs from that between the two smallest by more than this fraction
+#: (and the difference is outside its 95% interval).
+NONLINEAR_THRESHOLD = 0.10
+
+
+def t_quantile(df: int) -> float:
+    from scipy.stats import t  # lazy: only reporting commands need it
+
+    return float(t.ppf(0.5 + CONFIDENCE / 2, df))
+
+
+@dataclasses.dataclass(frozen=True)
+class Estimate:
+    """A value with its 95% confidence interval (low/high are NaN when it cannot be computed)."""
+
+    value: float
+    low: float
+    high: float
+    samples: int
+
+    def __post_init__(self) -> None:
+        if not (math.isnan(self.low) or self.low <= self.value <= self.high):
+            raise ValueError(f"interval [{self.low}, {self.high}] does not hold {self.value}")
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2
+
+    def scaled(self, factor: float) -> "Estimate":
+        return Estimate(self.value * factor, self.low * factor, self.high * factor, self.samples)
+
+    def excludes(self, x: float) -> bool:
+        return not math.isnan(self.low) and (x < self.low or x > self.high)
+
+
+def mean_ci(xs: Sequence[float]) -> Estimate:
+    """Mean with a Student-t 95% interval."""
+    if not xs:
+        raise ValueError("no samples")
+    m = statistics.fmean(xs)
+    if len(xs) < 2:
+        return Estimate(m, math.nan, math.nan, len(xs))
+    h = t_quantile(len(xs) - 1) * statistics.stdev(xs) / math.sqrt(len(xs))
+    return Estimate(m, m - h, m + h, len(xs))
+
+
+def ratio_ci(xs: Sequence[float], ys: Sequence[float]) -> Estimate:
+    """Geometric-mean ratio x/y over paired samples, interval from the t-interval of the log ratios."""
+    logs = [math.log(x / y) for x, y in zip(xs, ys) if x > 0 and y > 0]
+    if not logs:
+        raise ValueError("no positive pairs")
+    e = mean_ci(logs)
+    if math.isnan(e.low):
+        return Estimate(math.exp(e.value), math.nan, math.nan, e.samples)
+    return Estimate(math.exp(e.value), math.exp(e.low), math.exp(e.high), e.samples)
+
+
+def fit_line(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float]:
+    """Least-squares intercept and slope of ys against xs."""
+    mx, my = statistics.fmean(xs), statistics.fmean(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx == 0:
+        raise ValueError("need two distinct sizes to fit a slope")
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / sxx
+    return my - slope * mx, slope
+
+
+@dataclasses.dataclass(frozen=True)
+class CellFit:
+    """The fitted model of one cell: per-item and fixed cost in seconds, with intervals."""
+
+    sizes: tuple[int, ...]
+    per_item: Estimate
+    fixed: Estimate
+    curvature: Estimate | None  # relative change of per-item cost from small to large n
+    slopes: Mapping[object, float]  # per-round slope, for pairing with other cells
+
+    @property
+    def nonlinear(self) -> bool | None:
+        """True when per-item cost depends on n; None when it cannot be told (fewer than 3 sizes)."""
+        if self.curvature is None:
+            return None
+        return abs(self.curvature.value) > NONLINEAR_THRESHOLD and self.curvature.excludes(0.0)
+
+
+def fit_cell(per_round: Mapping[object, Mapping[int, float]]) -> CellFit:
+    """Fit T(n) = fixed + n * per_item from ``{round: {n: seconds per item}}``.
+
+    Rounds that lack a size are left out of the fit.
+    """
+    sizes = sorted({n for by_n in per_round.values() for n in by_n})
+    if len(sizes) < 2:
+        raise ValueError("need at least two sizes")
+    fixeds, slopes, curves = [], {}, []
+    for rnd, by_n in sorted(per_round.items(), key=lambda kv: str(kv[0])):
+        if any(n not in by_n for n in sizes):
+            continue
+        totals = [by_n[n] * n for n in sizes]
+        # Per-item values v(n) = per_item + fixed / n: fitting v against 1/n weighs
+        # every size by its relative noise, so the small sizes pin the fixed cost
+        # and the large ones the slope (a fit of totals against n would let the
+        # largest size's noise swamp the intercept).
+        b, a = fit_line([1.0 / n for n in sizes], [by_n[n] for n in sizes])
+        fixeds.append(a)
+        slopes[rnd] = b
+        if len(sizes) >= 3 and b > 0:
+            lo = (totals[1] - totals[0]) / (sizes[1] - sizes[0])
+            hi = (totals[-1] - totals[-2]) / (sizes[-1] - sizes[-2])
+            curves.append((hi - lo) / b)
+    if not slopes:
+        raise ValueError("no round measured every size")
+    return CellFit(
+        sizes=tuple(sizes),
+        per_item=mean_ci(list(slopes.values())),
+        fixed=mean_ci(fixeds),
+        curvature=mean_ci(curves) if curves else None,
+        slopes=slopes,
+    )
+
+
+def paired(a: CellFit, b: CellFit) -> tuple[list[float], list[float]]:
+    """The two cells' per-round slopes for the rounds both measured."""
+    common = sorted(set(a.slopes) & set(b.slopes), key=str)
+    return [a.slopes[r] for r in common], [b.slopes[r] for r in common]
+
+
+def ratio(a: CellFit, b: CellFit) -> Estimate | None:
+    """Per-item cost of a over b, paired by round; None without common rounds."""
+    xs, ys = paired(a, b)
+    return ratio_ci(xs, ys) if xs else None
+
+
+def difference(a: CellFit, b: CellFit) -> Estimate | None:
+    """Per-item cost of a minus b (seconds), paired by round; None without common rounds."""
+    xs, ys = paired(a, b)
+    return mean_ci([x - y for x, y in zip(xs, ys)]) if xs else None

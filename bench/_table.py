@@ -1,0 +1,165 @@
+"""From measured cells to the table ``show`` prints: fits, ratios and overheads."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from typing import Mapping, Sequence
+
+from ._matrix import Cell
+from ._results import CellData
+from ._stats import CellFit, Estimate, difference, fit_cell, ratio
+
+REFERENCE_IMPL = "class_anext"
+SYNC_IMPL = "sync_iter"
+NS = 1e9
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    cell: Cell
+    family: str
+    fit: CellFit | None
+    problem: str | None  # why there is no fit
+    vs_reference: Estimate | None  # per-item ratio to class_anext, same workload and loop
+    fastest: str | None
+    over_fastest: Estimate | None  # seconds per item above the fastest impl
+    over_sync: Estimate | None  # seconds per item above sync_iter
+    metadata: Mapping[str, object]
+
+
+def analyze(cells: Mapping[Cell, CellData]) -> list[Row]:
+    fits: dict[Cell, CellFit] = {}
+    problems: dict[Cell, str] = {}
+    for cell, data in cells.items():
+        try:
+            fits[cell] = fit_cell(data.per_round)
+        except ValueError as exc:
+            problems[cell] = str(exc)
+    rows = []
+    for cell, data in cells.items():
+        fit = fits.get(cell)
+        group = {c: f for c, f in fits.items() if c.workload == cell.workload and c.loop == cell.loop}
+        fastest = min(group, key=lambda c: group[c].per_item.value) if group else None
+        ref = group.get(Cell(REFERENCE_IMPL, cell.workload, cell.loop))
+        sync = group.get(Cell(SYNC_IMPL, cell.workload, cell.loop))
+        rows.append(
+            Row(
+                cell=cell,
+                family=str(data.metadata.get("family", "")),
+                fit=fit,
+                problem=problems.get(cell),
+                vs_reference=ratio(fit, ref) if fit and ref and ref is not fit else None,
+                fastest=fastest.impl if fastest else None,
+                over_fastest=difference(fit, group[fastest]) if fit and fastest and fastest != cell else None,
+                over_sync=difference(fit, sync) if fit and sync and sync is not fit else None,
+                metadata=data.metadata,
+            )
+        )
+    rows.sort(key=lambda r: (r.cell.workload, r.cell.loop, r.fit.per_item.value if r.fit else math.inf))
+    return rows
+
+
+def _pm(e: Estimate | None, scale: float = NS, digits: int = 1) -> str:
+    if e is None:
+        return "-"
+    v = e.value * scale
+    if math.isnan(e.low):
+        return f"{v:.{digits}f}"
+    return f"{v:.{digits}f} ±{e.half_width * scale:.{digits}f}"
+
+
+def _ratio(e: Estimate | None) -> str:
+    if e is None:
+        return "-"
+    if math.isnan(e.low):
+        return f"{e.value:.3f}"
+    return f"{e.value:.3f} [{e.low:.3f}, {e.high:.3f}]"
+
+
+def _linear(fit: CellFit | None) -> str:
+    if fit is None or fit.nonlinear is None:
+        return "?"
+    return f"NO ({fit.curvature.value:+.0%})" if fit.nonlinear else "yes"
+
+
+HEADERS = ("cell", "ns/item ±95%", "fixed ns", "linear", f"ratio to {REFERENCE_IMPL}", "+ns vs fastest", f"+ns vs {SYNC_IMPL}")
+
+
+def _cells(row: Row) -> tuple[str, ...]:
+    if row.fit is None:
+        return (row.cell.name, f"no fit: {row.problem}", "", "", "", "", "")
+    return (
+        row.cell.name,
+        _pm(row.fit.per_item, digits=2 if row.fit.per_item.value * NS < 100 else 1),
+        _pm(row.fit.fixed, digits=0),
+        _linear(row.fit),
+        _ratio(row.vs_reference),
+        _pm(row.over_fastest),
+        _pm(row.over_sync),
+    )
+
+
+def format_text(rows: Sequence[Row]) -> str:
+    table = [HEADERS] + [_cells(r) for r in rows]
+    widths = [max(len(line[i]) for line in table) for i in range(len(HEADERS))]
+    out = []
+    for k, line in enumerate(table):
+        out.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))).rstrip())
+        if k == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return "\n".join(out) + "\n" + _footer(rows)
+
+
+def format_md(rows: Sequence[Row]) -> str:
+    out = ["| " + " | ".join(HEADERS) + " |", "|" + "|".join(["---"] + ["--:"] * (len(HEADERS) - 1)) + "|"]
+    out += ["| " + " | ".join(c.replace("|", "\\|") for c in _cells(r)) + " |" for r in rows]
+    return "\n".join(out) + "\n\n" + _footer(rows)
+
+
+def _footer(rows: Sequence[Row]) -> str:
+    rounds = sorted({r.fit.per_item.samples for r in rows if r.fit})
+    md = rows[0].metadata if rows else {}
+    where = ", ".join(
+        str(x) for x in (md.get("python_implementation"), md.get("python_version"), md.get("cpu_model_name")) if x
+    )
+    loops = sorted({f"{r.cell.loop} {r.metadata.get('loop_version', '?')}" for r in rows})
+    return (
+        f"Per-item cost is the slope of time against n (sizes {', '.join(map(str, rows[0].fit.sizes)) if rows and rows[0].fit else '?'}),"
+        f" mean over {', '.join(map(str, rounds)) or '?'} processes with its 95% interval; ratios and overheads are paired by round.\n"
+        f"Measured on {where or 'unknown'}; loops: {', '.join(loops)}.\n"
+    )
+
+
+def _est(e: Estimate | None, scale: float = 1.0):
+    if e is None:
+        return None
+    nan = math.isnan(e.low)
+    return {"value": e.value * scale, "low": None if nan else e.low * scale, "high": None if nan else e.high * scale, "samples": e.samples}
+
+
+def format_json(rows: Sequence[Row]) -> str:
+    out = []
+    for r in rows:
+        out.append(
+            {
+                "cell": r.cell.name,
+                "impl": r.cell.impl,
+                "family": r.family,
+                "workload": r.cell.workload,
+                "loop": r.cell.loop,
+                "sizes": list(r.fit.sizes) if r.fit else None,
+                "ns_per_item": _est(r.fit.per_item, NS) if r.fit else None,
+                "fixed_ns": _est(r.fit.fixed, NS) if r.fit else None,
+                "linear": None if not r.fit or r.fit.nonlinear is None else not r.fit.nonlinear,
+                "curvature": _est(r.fit.curvature) if r.fit else None,
+                "ratio_to_" + REFERENCE_IMPL: _est(r.vs_reference),
+                "fastest": r.fastest,
+                "over_fastest_ns": _est(r.over_fastest, NS),
+                "over_" + SYNC_IMPL + "_ns": _est(r.over_sync, NS),
+                "problem": r.problem,
+                "metadata": {k: r.metadata.get(k) for k in ("loop_module", "loop_version", "python_implementation", "python_version", "aiterbench_version")},
+            }
+        )
+    return json.dumps({"aiterbench_format": 1, "cells": out}, indent=2) + "\n"

@@ -1,0 +1,79 @@
+"""The timed region, and the equivalence check that runs before anything is timed.
+
+Imported by worker processes: keep it free of anything but the standard library.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+
+class NotEquivalent(AssertionError):
+    """An implementation does not yield 0..n-1."""
+
+
+def first_difference(expected: list, got: list) -> str | None:
+    """A one-line description of where ``got`` departs from ``expected``, or None if equal."""
+    for i, (e, g) in enumerate(zip(expected, got)):
+        if e != g or type(e) is not type(g):
+            return f"item {i} is {g!r}, expected {e!r}"
+    if len(got) < len(expected):
+        return f"stopped after {len(got)} items, expected {len(expected)}"
+    if len(got) > len(expected):
+        return f"yielded {len(got)} items, expected {len(expected)} (item {len(expected)} is {got[len(expected)]!r})"
+    return None
+
+
+async def collect(iterator: Any) -> list:
+    if hasattr(iterator, "__aiter__"):
+        return [x async for x in iterator]
+    return list(iterator)
+
+
+async def check_equivalence(registry, impl: str, workload: str, sizes) -> None:
+    """Raise NotEquivalent unless ``impl`` yields 0..n-1 at 0, 1 and every size."""
+    for n in sorted({0, 1, *sizes}):
+        async with registry.open(impl, n, workload) as iterator:
+            got = await collect(iterator)
+        diff = first_difference(list(range(n)), got)
+        if diff:
+            raise NotEquivalent(f"{impl}/{workload} is not equivalent to range(n) at n={n}: {diff}")
+
+
+def make_time_func(loop, factory: Callable[[Any], Any], open_source, n: int, is_async: bool, clock=time.perf_counter):
+    """A pyperf time function: ``time_func(loops)`` -> seconds spent in ``loops`` iterations of ``n`` items."""
+
+    async def timed_async(loops: int) -> float:
+        total = 0.0
+        for _ in range(loops):
+            async with open_source(n) as source:
+                # Timed region: create the iterator, drain it, and its last __anext__
+                # (which also finishes a generator). Loop creation, run_until_complete,
+                # the registry look-up and the source (socket pair, producer task) are
+                # set up before t0 and torn down after t1.
+                t0 = clock()
+                async for _ in factory(source):
+                    pass
+                t1 = clock()
+            total += t1 - t0
+        return total
+
+    async def timed_sync(loops: int) -> float:
+        total = 0.0
+        for _ in range(loops):
+            async with open_source(n) as source:
+                # Timed region: as above, with a plain ``for`` for the sync baselines.
+                t0 = clock()
+                for _ in factory(source):
+                    pass
+                t1 = clock()
+            total += t1 - t0
+        return total
+
+    timed = timed_async if is_async else timed_sync
+
+    def time_func(loops: int) -> float:
+        return loop.run_until_complete(timed(loops))
+
+    return time_func
