@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 from typing import AsyncIterator, Iterable
 
@@ -76,6 +77,7 @@ async def stream_source(n: int, lines: Iterable[bytes] | None = None) -> AsyncIt
     if lines is None:
         lines = (b"%d\n" % i for i in range(n))
     rsock, wsock = socket.socketpair()
+    owned = [(s.fileno(), os.fstat(s.fileno()).st_ino) for s in (rsock, wsock)]
     reader_writer = writer = task = None
     try:
         reader, reader_writer = await asyncio.open_connection(sock=rsock)
@@ -92,6 +94,22 @@ async def stream_source(n: int, lines: Iterable[bytes] | None = None) -> AsyncIt
                     await w.wait_closed()
         rsock.close()
         wsock.close()
+        _close_left_open(owned)
+
+
+def _close_left_open(owned) -> None:
+    """Close our socket descriptors if the loop's transports left them open.
+
+    rloop 0.5 takes the descriptor over and does not close it when its
+    transport closes. A descriptor still open *on the same inode* is ours; a
+    reused number points elsewhere and is left alone.
+    """
+    for fd, inode in owned:
+        try:
+            if os.fstat(fd).st_ino == inode:
+                os.close(fd)
+        except OSError:
+            pass  # already closed, as it should be
 
 
 async def _stop(task: asyncio.Future) -> None:
