@@ -103,6 +103,8 @@ def cmd_run(args) -> int:
     if args.output is None:
         os.makedirs(os.path.dirname(output), exist_ok=True)
     base = None
+    if os.path.isdir(output):
+        raise UsageError(f"{output}: is a directory, expected a result file path")
     if os.path.exists(output):
         if args.append:
             try:

@@ -82,7 +82,9 @@ def cells(suite) -> dict[Cell, CellData]:
             values = run.values
             if not values:
                 continue  # calibration run
-            rnd = run.get_metadata().get("aiterbench_round", f"run{index}")
+            rmd = run.get_metadata()
+            # Runs of different cells pair up when one 'bench run' measured them in the same round.
+            rnd = f"{rmd['aiterbench_run']}:{rmd['aiterbench_round']}" if "aiterbench_round" in rmd else f"run{index}"
             index += 1
             entry["per_round"].setdefault(rnd, {})[n] = sum(values) / len(values)
     return {

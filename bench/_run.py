@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -85,6 +86,8 @@ def _spawn(cell: Cell, budget: Budget, modules, tmpdir: str, extra: Sequence[str
         proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=budget.cell_timeout)
     except subprocess.TimeoutExpired:
         raise _CellFailed(f"hung: no result within {budget.cell_timeout:g} s (per-cell time limit)") from None
+    if proc.returncode == -signal.SIGINT or "Benchmark worker interrupted: exit" in (proc.stderr or ""):
+        raise KeyboardInterrupt  # Ctrl-C reached the worker first: stop, do not blame the cell
     if proc.returncode != 0 or not os.path.exists(out):
         lines = [ln for ln in (proc.stderr or proc.stdout or "").strip().splitlines() if ln.strip()]
         reason = lines[-1].strip() if lines else f"worker exited with code {proc.returncode}"
@@ -105,6 +108,9 @@ def run_matrix(
     on_round: Callable[[dict], None] = lambda benchmarks: None,
 ) -> Outcome:
     """Measure ``cells``; ``on_step`` is told before each worker, ``on_round`` after each round."""
+    import uuid
+
+    run_id = uuid.uuid4().hex[:12]
     outcome = Outcome(benchmarks={}, failures=[], rounds_done=0)
     loops: dict[Cell, str] = {}
     live = list(cells)
@@ -144,7 +150,7 @@ def run_matrix(
                     on_step(f"round {rnd + 1}/{budget.rounds}", cell)
                     try:
                         suite = _spawn(cell, budget, modules, tmpdir,
-                                       ["--loops", "1", "--size-loops", loops[cell], "--round", str(rnd)])
+                                       ["--loops", "1", "--size-loops", loops[cell], "--round", str(rnd), "--run-id", run_id])
                     except _CellFailed as exc:
                         fail(cell, str(exc))
                         continue

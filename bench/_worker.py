@@ -45,6 +45,7 @@ def main(argv=None) -> None:
     parser.add_argument("--sizes", default="16,256,4096", help="comma-separated n")
     parser.add_argument("--impl-module", action="append", default=[], help="plug-in module or .py path")
     parser.add_argument("--round", type=int, default=None, help="round index (rotates the size order)")
+    parser.add_argument("--run-id", default="", help="identifies one 'bench run' invocation; pairs its rounds")
     parser.add_argument("--size-loops", default="", help="n:loops,... (per-size loops in worker mode)")
     args = runner.parse_args(argv)
 
@@ -73,6 +74,7 @@ def main(argv=None) -> None:
     )
     if args.round is not None:
         runner.metadata["aiterbench_round"] = args.round
+        runner.metadata["aiterbench_run"] = args.run_id
 
     asyncio.set_event_loop(loop)
     try:

@@ -1,0 +1,247 @@
+"""The command line: bad input gets one line and exit 2; runs write pyperf files; faults lose nothing."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import impls
+from bench import main
+from bench._loops import LOOPS, LoopSpec
+from bench._matrix import select
+from bench._results import cells, load_suite
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = ["--rounds", "2", "--values", "1", "--min-time", "0.002", "--sizes", "8,64"]
+FAULTY = '''
+import time
+
+async def boom(n):
+    raise RuntimeError("boom from the producer")
+    yield
+
+def sleeper(n):
+    time.sleep(600)
+    return iter(range(n))
+
+async def skipper(n):
+    for i in range(n):
+        if i != 2:
+            yield i
+
+IMPLS = {
+    "boom": {"family": "asyncgen", "workloads": {"none": boom}},
+    "sleeper": {"family": "sync", "workloads": {"none": sleeper}},
+    "skipper": {"family": "asyncgen", "workloads": {"none": skipper}},
+}
+'''
+
+
+def cli(*args, cwd=None, timeout=300, **kw) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), CI="true")
+    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout, **kw)
+
+
+def assert_one_error_line(stderr: str, *needles: str) -> None:
+    assert "Traceback" not in stderr
+    errors = [line for line in stderr.splitlines() if line.startswith("aiterbench: error:")]
+    assert len(errors) == 1, stderr
+    for needle in needles:
+        assert needle in errors[0], errors[0]
+
+
+@pytest.mark.parametrize("command", [[], ["list"], ["run"], ["show"]])
+def test_every_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([*command, "--help"])
+    assert exc.value.code == 0
+    assert "usage:" in capsys.readouterr().out
+
+
+def test_list_names_every_impl_workload_and_loop(capsys):
+    assert main(["list"]) == 0
+    out = capsys.readouterr().out
+    for name in impls.names() + impls.workloads() + tuple(LOOPS):
+        assert name in out
+    assert main(["list", "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [i["name"] for i in data["impls"]] == list(impls.names())
+    assert {i["name"]: i["workloads"] for i in data["impls"]}["sync_iter"] == ["none"]
+    assert {loop["name"] for loop in data["loops"]} == set(LOOPS)
+    assert all("version" in loop and "available" in loop for loop in data["loops"])
+
+
+@pytest.fixture
+def faulty(tmp_path) -> Path:
+    path = tmp_path / "faulty.py"
+    path.write_text(FAULTY)
+    return path
+
+
+@pytest.fixture
+def existing(tmp_path) -> Path:
+    path = tmp_path / "existing.json"
+    path.write_text("{}")
+    return path
+
+
+BAD = {
+    "unknown impl": (["run", "-i", "nope*"], ["impl 'nope*' matches nothing", "class_anext"]),
+    "unknown workload": (["run", "-w", "bogus"], ["workload 'bogus' matches nothing", "sleep0"]),
+    "unknown loop": (["run", "-l", "trio"], ["loop 'trio' matches nothing", "uvloop"]),
+    "no pair": (["run", "-i", "sync_iter", "-w", "stream"], ["implements workload stream"]),
+    "plug-in import fails": (["run", "--impl-module", "no_such_module_xyz"], ["no_such_module_xyz", "import failed"]),
+    "plug-in file missing": (["run", "--impl-module", "missing_plugin.py"], ["no such file"]),
+    "plug-in duplicates a name": (["run", "--impl-module", "impls.asyncgen"], ["duplicate impl name 'asyncgen'"]),
+    "output folder missing": (["run", "-o", "/nonexistent/dir/out.json"], ["does not exist"]),
+    "output is a folder": (["run", "-o", "{tmp}"], ["is a directory"]),
+    "output exists": (["run", "-o", "{existing}"], ["exists", "--append", "--force"]),
+    "append to foreign file": (["run", "--append", "-o", "{existing}"], ["--append", "not a pyperf result file"]),
+    "bad sizes": (["run", "--sizes", "8,x"], ["--sizes"]),
+    "one round": (["run", "--rounds", "1"], ["two rounds"]),
+    "show missing file": (["show", "missing.json"], ["no such file"]),
+    "show foreign json": (["show", "{existing}"], ["not a pyperf result file"]),
+    "show a folder": (["show", "{tmp}"], ["is a directory"]),
+    "bad format": (["show", "x.json", "--format", "html"], ["invalid choice"]),
+}
+
+
+@pytest.mark.parametrize("argv, needles", BAD.values(), ids=BAD.keys())
+def test_bad_input_is_one_line_and_exit_2(argv, needles, tmp_path, existing, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = [a.format(tmp=tmp_path, existing=existing) for a in argv]
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own errors
+        code = exc.code
+    assert code == 2
+    assert_one_error_line(capsys.readouterr().err, *needles)
+    assert sorted(os.listdir(tmp_path)) == ["existing.json"]  # nothing written
+
+
+def test_a_newer_format_is_refused(tmp_path, capsys):
+    result = tmp_path / "r.json"
+    assert cli("run", "-i", "sync_iter", "-l", "asyncio", "-o", str(result), *TINY).returncode == 0
+    data = json.loads(result.read_text())
+    for bench in data["benchmarks"]:
+        bench.setdefault("metadata", {})["aiterbench_format"] = 99
+    data["metadata"]["aiterbench_format"] = 99
+    result.write_text(json.dumps(data))
+    assert main(["show", str(result)]) == 2
+    assert_one_error_line(capsys.readouterr().err, "newer than this aiterbench reads")
+
+
+@pytest.fixture
+def missing_uvloop(monkeypatch):
+    monkeypatch.setitem(LOOPS, "uvloop", LoopSpec("uvloop", "uvloop_not_installed_xyz", "pip install 'aiterbench[uvloop]'"))
+
+
+def test_a_named_loop_that_is_not_installed_says_how_to_install(missing_uvloop, capsys):
+    assert main(["run", "-l", "uvloop"]) == 2
+    assert_one_error_line(capsys.readouterr().err, "not installed", "pip install 'aiterbench[uvloop]'")
+
+
+def test_a_default_loop_that_is_not_installed_is_skipped_with_a_note(missing_uvloop):
+    chosen, notes = select(impls.registry())
+    assert {c.loop for c in chosen} == {"asyncio"}
+    assert any("skipping loop 'uvloop'" in n and "pip install" in n for n in notes)
+
+
+def test_globs_select_in_registry_order():
+    chosen, _ = select(impls.registry(), "asyncgen,class_*", "none,s*", "asyncio")
+    assert [c.name for c in chosen] == [
+        "class_anext/none/asyncio", "class_anext/sleep0/asyncio", "class_anext/stream/asyncio",
+        "asyncgen/none/asyncio", "asyncgen/sleep0/asyncio", "asyncgen/stream/asyncio",
+        "class_awaitable/none/asyncio", "class_awaitable/sleep0/asyncio", "class_awaitable/stream/asyncio",
+    ]
+
+
+def test_run_writes_a_pyperf_file_that_pyperf_reads(tmp_path):
+    result = tmp_path / "r.json"
+    proc = cli("run", "-i", "sync_iter,asyncgen", "-w", "none", "-l", "asyncio", "-o", str(result), *TINY)
+    assert proc.returncode == 0, proc.stderr
+    assert "asyncgen/none/asyncio" in proc.stdout and "ns/item" in proc.stdout
+    assert "Traceback" not in proc.stderr
+
+    suite = load_suite(str(result))
+    assert sorted(b.get_name() for b in suite.get_benchmarks()) == [
+        "asyncgen/none/asyncio@n=64", "asyncgen/none/asyncio@n=8",
+        "sync_iter/none/asyncio@n=64", "sync_iter/none/asyncio@n=8",
+    ]
+    md = suite.get_benchmarks()[0].get_metadata()
+    for key in ("impl", "family", "workload", "loop", "loop_module", "loop_version", "n", "sizes",
+                "python_implementation", "python_version", "aiterbench_version", "aiterbench_format"):
+        assert key in md, key
+    assert md["inner_loops"] == md["n"]
+    data = cells(suite)
+    assert all(len(d.per_round) == 2 for d in data.values())
+
+    for args in (["stats", str(result)], ["compare_to", str(result), str(result)]):
+        proc = subprocess.run([sys.executable, "-m", "pyperf", *args], capture_output=True, text=True)
+        assert proc.returncode == 0, proc.stderr
+
+    proc = cli("run", "-i", "sync_iter", "-w", "none", "-l", "asyncio", "-o", str(result), "--append", *TINY)
+    assert proc.returncode == 0, proc.stderr
+    assert len(cells(load_suite(str(result)))[next(c for c in data if c.impl == "sync_iter")].per_round) == 4
+
+    for fmt in ("text", "md", "json"):
+        proc = cli("show", str(result), "--format", fmt)
+        assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)["cells"]
+    assert {r["cell"] for r in rows} == {"sync_iter/none/asyncio", "asyncgen/none/asyncio"}
+    assert all(r["ns_per_item"]["low"] <= r["ns_per_item"]["value"] <= r["ns_per_item"]["high"] for r in rows)
+
+
+def test_failing_hanging_and_wrong_cells_do_not_take_the_others_down(tmp_path, faulty):
+    result = tmp_path / "r.json"
+    proc = cli("run", "--impl-module", str(faulty), "-i", "sync_iter,boom,sleeper,skipper", "-l", "asyncio",
+               "-o", str(result), "--cell-timeout", "3", *TINY)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "FAILED boom/none/asyncio: RuntimeError: boom from the producer" in proc.stderr
+    assert "FAILED sleeper/none/asyncio: hung" in proc.stderr
+    assert "FAILED skipper/none/asyncio: refused before timing:" in proc.stderr
+    assert "item 2 is 3, expected 2" in proc.stderr
+    assert {c.name for c in cells(load_suite(str(result)))} == {"sync_iter/none/asyncio"}
+
+
+def test_ctrl_c_keeps_the_rounds_already_measured(tmp_path):
+    result = tmp_path / "r.json"
+    env = dict(os.environ, PYTHONPATH=str(ROOT), CI="true")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bench", "run", "-i", "sync_iter", "-w", "none", "-l", "asyncio", "-o", str(result),
+         "--rounds", "200", "--values", "1", "--min-time", "0.002", "--sizes", "8,64"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not result.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert result.exists(), "no round finished in time"
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted after" in err and "Traceback" not in err
+    (data,) = cells(load_suite(str(result))).values()
+    assert len(data.per_round) >= 1
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
+
+
+def test_the_worker_runs_alone_as_a_pyperf_script(tmp_path):
+    """pyperf's own master passes the cell options to its workers through add_cmdline_args."""
+    out = tmp_path / "w.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench._worker", "--cell", "asyncgen/none/asyncio", "--sizes", "8,64",
+         "-p", "2", "-n", "1", "-w", "0", "--min-time", "0.001", "-o", str(out), "-q"],
+        env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    (data,) = cells(load_suite(str(out))).values()
+    assert set(data.per_round["run0"]) == {8, 64}

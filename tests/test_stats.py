@@ -1,0 +1,102 @@
+"""The per-item model and its intervals, on synthetic samples (nothing is timed)."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from bench._stats import Estimate, difference, fit_cell, mean_ci, ratio, ratio_ci
+
+SIZES = (16, 256, 4096)
+
+
+def synthetic(per_item: float, fixed: float, rounds: int, noise: float, seed: int, curve: float = 0.0, drift=None):
+    """``{round: {n: seconds per item}}`` for T(n) = fixed + n*per_item*(1 + curve*log2(n/16)/8), with noise."""
+    rng = random.Random(seed)
+    data = {}
+    for r in range(rounds):
+        scale = drift[r] if drift else 1.0
+        data[r] = {}
+        for n in SIZES:
+            slope = per_item * (1 + curve * math.log2(n / SIZES[0]) / 8)
+            total = (fixed + n * slope) * scale
+            data[r][n] = total / n * (1 + rng.gauss(0, noise))
+    return data
+
+
+def test_noiseless_data_gives_the_exact_model():
+    fit = fit_cell(synthetic(50e-9, 800e-9, rounds=4, noise=0.0, seed=0))
+    assert fit.per_item.value == pytest.approx(50e-9)
+    assert fit.fixed.value == pytest.approx(800e-9)
+    assert fit.per_item.samples == 4
+    assert fit.nonlinear is False or fit.curvature.value == pytest.approx(0.0, abs=1e-9)
+
+
+def test_interval_covers_the_truth_about_95_percent_of_the_time():
+    hits = sum(
+        fit_cell(synthetic(50e-9, 800e-9, rounds=6, noise=0.02, seed=seed)).per_item.low
+        <= 50e-9
+        <= fit_cell(synthetic(50e-9, 800e-9, rounds=6, noise=0.02, seed=seed)).per_item.high
+        for seed in range(300)
+    )
+    assert 0.90 <= hits / 300 <= 0.99
+
+
+def test_curved_cost_is_flagged_and_straight_cost_is_not():
+    assert fit_cell(synthetic(50e-9, 800e-9, rounds=6, noise=0.005, seed=1, curve=0.5)).nonlinear is True
+    assert fit_cell(synthetic(50e-9, 800e-9, rounds=6, noise=0.005, seed=1)).nonlinear is False
+
+
+def test_two_sizes_cannot_tell_linearity():
+    data = {r: {16: v[16], 4096: v[4096]} for r, v in synthetic(50e-9, 800e-9, 4, 0.01, 2).items()}
+    fit = fit_cell(data)
+    assert fit.nonlinear is None
+    assert fit.sizes == (16, 4096)
+
+
+def test_rounds_missing_a_size_are_left_out():
+    data = synthetic(50e-9, 800e-9, 4, 0.0, 3)
+    del data[2][256]
+    assert fit_cell(data).per_item.samples == 3
+
+
+def test_fewer_than_two_sizes_is_an_error():
+    with pytest.raises(ValueError, match="two sizes"):
+        fit_cell({0: {16: 1e-7}, 1: {16: 1e-7}})
+
+
+def test_pairing_by_round_cancels_drift():
+    drift = [1.0, 1.06, 0.95, 1.10, 0.97, 1.03]  # the machine slows and speeds up between rounds
+    a = fit_cell(synthetic(60e-9, 800e-9, 6, 0.002, 4, drift=drift))
+    b = fit_cell(synthetic(40e-9, 800e-9, 6, 0.002, 5, drift=drift))
+    r = ratio(a, b)
+    assert r.value == pytest.approx(1.5, rel=0.01)
+    assert r.high - r.low < 0.03  # far narrower than the 15% drift seen by each cell alone
+    assert a.per_item.high - a.per_item.low > 5 * (r.high - r.low) * 40e-9
+    d = difference(a, b)
+    assert d.low < 20e-9 < d.high
+
+
+def test_ratio_without_common_rounds_is_none():
+    a = fit_cell({0: {16: 1e-7, 256: 1e-7}, 1: {16: 1e-7, 256: 1e-7}})
+    b = fit_cell({"x": {16: 1e-7, 256: 1e-7}, "y": {16: 1e-7, 256: 1e-7}})
+    assert ratio(a, b) is None and difference(a, b) is None
+
+
+def test_mean_ci_of_one_sample_has_no_interval():
+    e = mean_ci([3.0])
+    assert e.value == 3.0 and math.isnan(e.low) and not e.excludes(0.0)
+
+
+def test_ratio_ci_is_symmetric_in_logs():
+    e = ratio_ci([2.0, 2.2, 1.8], [1.0, 1.0, 1.0])
+    assert e.low < 2.0 < e.high
+    inv = ratio_ci([1.0, 1.0, 1.0], [2.0, 2.2, 1.8])
+    assert inv.value == pytest.approx(1 / e.value)
+
+
+def test_estimate_rejects_an_interval_that_misses_its_value():
+    with pytest.raises(ValueError):
+        Estimate(1.0, 2.0, 3.0, 2)
