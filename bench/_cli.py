@@ -149,7 +149,7 @@ def _print_table(path: str, fmt: str) -> None:
     from ._results import cells, load_suite
     from ._table import analyze, format_json, format_md, format_text
 
-    rows = analyze(cells(load_suite(path)))
+    rows = analyze(cells(load_suite(path), path))
     print({"text": format_text, "md": format_md, "json": format_json}[fmt](rows), end="")
 
 

@@ -65,8 +65,15 @@ def load_suite(path: str):
     return suite
 
 
-def cells(suite) -> dict[Cell, CellData]:
+def cells(suite, path: str = "result") -> dict[Cell, CellData]:
     """Group a suite's benchmarks by cell, in sorted order."""
+    try:
+        return _cells(suite)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise ResultError(f"{path}: malformed aiterbench result ({type(exc).__name__}: {exc})") from None
+
+
+def _cells(suite) -> dict[Cell, CellData]:
     grouped: dict[Cell, dict] = {}
     for bench in suite.get_benchmarks():
         try:
@@ -84,7 +91,7 @@ def cells(suite) -> dict[Cell, CellData]:
                 continue  # calibration run
             rmd = run.get_metadata()
             # Runs of different cells pair up when one 'bench run' measured them in the same round.
-            rnd = f"{rmd['aiterbench_run']}:{rmd['aiterbench_round']}" if "aiterbench_round" in rmd else f"run{index}"
+            rnd = f"{rmd.get('aiterbench_run', '')}:{rmd['aiterbench_round']}" if "aiterbench_round" in rmd else f"run{index}"
             index += 1
             entry["per_round"].setdefault(rnd, {})[n] = sum(values) / len(values)
     return {
