@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import statistics
 import tempfile
 from typing import Mapping
 
@@ -27,7 +28,7 @@ class ResultError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class CellData:
-    """Everything measured for one cell: per-round means of seconds per item, at each size."""
+    """Everything measured for one cell: per process (round), the median seconds per item at each size."""
 
     cell: Cell
     per_round: Mapping[object, Mapping[int, float]]
@@ -93,7 +94,8 @@ def _cells(suite) -> dict[Cell, CellData]:
             # Runs of different cells pair up when one 'bench run' measured them in the same round.
             rnd = f"{rmd.get('aiterbench_run', '')}:{rmd['aiterbench_round']}" if "aiterbench_round" in rmd else f"run{index}"
             index += 1
-            entry["per_round"].setdefault(rnd, {})[n] = sum(values) / len(values)
+            # The median of a process's values: a burst of interference in one value does not move it.
+            entry["per_round"].setdefault(rnd, {})[n] = statistics.median(values)
     return {
         c: CellData(c, grouped[c]["per_round"], grouped[c]["metadata"]) for c in sorted(grouped)
     }

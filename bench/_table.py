@@ -129,7 +129,7 @@ def _footer(rows: Sequence[Row]) -> str:
     loops = sorted({f"{r.cell.loop} {r.metadata.get('loop_version', '?')}" for r in rows})
     return (
         f"Per-item cost is the slope of time against n (sizes {', '.join(map(str, rows[0].fit.sizes)) if rows and rows[0].fit else '?'}),"
-        f" mean over {', '.join(map(str, rounds)) or '?'} processes with its 95% interval; ratios and overheads are paired by round.\n"
+        f" median over {', '.join(map(str, rounds)) or '?'} processes with a distribution-free 95% interval; ratios and overheads are paired by round.\n"
         f"Measured on {where or 'unknown'}; loops: {', '.join(loops)}.\n"
     )
 

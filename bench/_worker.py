@@ -94,7 +94,8 @@ def main(argv=None) -> None:
         for n in order:
             if n in size_loops:
                 runner.args.loops = size_loops[n]  # pyperf reads it when the task is built
-            time_func = make_time_func(loop, factory, open_source, n, is_async)
+            time_func = make_time_func(loop, factory, open_source, n, is_async,
+                                       per_loop_source=cell.workload not in impls.STATELESS)
             runner.bench_time_func(cell.bench_name(n), time_func, inner_loops=n, metadata={"n": n})
     finally:
         asyncio.set_event_loop(None)

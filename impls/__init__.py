@@ -16,7 +16,7 @@ import functools
 from typing import Any, AsyncIterator
 
 from ._registry import Impl, Registry, RegistryError, load_module
-from ._sources import SOURCES, WORKLOADS
+from ._sources import SOURCES, STATELESS, WORKLOADS
 
 __all__ = ["Impl", "Registry", "RegistryError", "load_module", "names", "workloads", "make", "open", "registry"]
 
@@ -49,7 +49,7 @@ def make(name: str, n: int, workload: str = "none") -> Any:
     use :func:`open` to control its lifetime when you break out early.
     """
     factory = registry().factory(name, workload)
-    if workload in ("none", "sleep0"):
+    if workload in STATELESS:
         return factory(n)
     return _fed(name, n, workload)
 

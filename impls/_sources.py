@@ -127,3 +127,5 @@ SOURCES = {
     "stream": stream_source,
 }
 WORKLOADS = tuple(SOURCES)
+#: Workloads whose source is only ``n``: nothing to set up per iteration.
+STATELESS = frozenset({"none", "sleep0"})

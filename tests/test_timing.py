@@ -47,15 +47,21 @@ class Recorder:
 
 @pytest.mark.parametrize("loop_name", AVAILABLE_LOOPS)
 @pytest.mark.parametrize("is_async", [True, False], ids=["async", "sync"])
-def test_only_creation_and_iteration_sit_between_the_clock_reads(loop_name, is_async):
+@pytest.mark.parametrize("per_loop_source", [True, False], ids=["source-per-loop", "batch"])
+def test_only_creation_and_iteration_sit_between_the_clock_reads(loop_name, is_async, per_loop_source):
     rec = Recorder()
     runner = LoopRunner(loop_name)
     try:
         factory = rec.async_factory if is_async else rec.sync_factory
-        time_func = make_time_func(runner.loop, factory, rec.source, 2, is_async, clock=rec.clock)
+        time_func = make_time_func(runner.loop, factory, rec.source, 2, is_async, clock=rec.clock,
+                                   per_loop_source=per_loop_source)
         total = time_func(3)
     finally:
         runner.close()
-    one = ["setup", "clock", "create", "item", "item", "clock", "teardown"]
-    assert rec.events == one * 3
-    assert total == 3.0  # each loop's two reads are one fake second apart
+    iteration = ["create", "item", "item"]
+    if per_loop_source:
+        assert rec.events == (["setup", "clock", *iteration, "clock", "teardown"]) * 3
+        assert total == 3.0  # each loop's two reads are one fake second apart
+    else:
+        assert rec.events == ["setup", "clock", *iteration * 3, "clock", "teardown"]
+        assert total == 1.0
