@@ -163,7 +163,24 @@ def cmd_show(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "show": cmd_show}
+def cmd_report(args) -> int:
+    try:
+        import matplotlib  # noqa: F401  (checked here so that the message names the extra)
+    except ImportError:
+        raise UsageError("reports need matplotlib: pip install 'aiterbench[report]'") from None
+    import reports
+
+    try:
+        written = reports.build(args.results, args.output)
+    except reports.ReportError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"{args.output}: cannot write the report ({exc.strerror or exc})") from None
+    print(f"wrote {len(written)} files to {args.output}: open {os.path.join(args.output, 'index.html')}")
+    return EXIT_OK
+
+
+COMMANDS = {"list": cmd_list, "run": cmd_run, "show": cmd_show, "report": cmd_report}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -203,6 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="print a result file's table", description="Per-cell ns/item, fixed cost, ratios and overheads.")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--format", choices=("text", "md", "json"), default="text")
+
+    p = sub.add_parser("report", help="HTML page, markdown summary, CSV and charts from result files",
+                       description="Write index.html (self-contained), summary.md, data.csv and one SVG/PNG per chart.")
+    p.add_argument("results", nargs="+", metavar="RESULTS", help="result files (several Pythons, loops, machines or dates)")
+    p.add_argument("-o", "--output", metavar="DIR", default="report", help="output folder (default: report)")
     return parser
 
 

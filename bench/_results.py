@@ -106,6 +106,9 @@ def write_atomic(path: str, text: str) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".aiterbench-", suffix=".tmp", dir=folder)
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is for secrets, not results
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -122,7 +125,7 @@ def dump_suite(suite, path: str) -> None:
     import io
 
     buf = io.StringIO()
-    suite.dump(buf, compact=False)
+    suite.dump(buf, compact=True)
     write_atomic(path, buf.getvalue())
 
 

@@ -64,12 +64,13 @@ def analyze(cells: Mapping[Cell, CellData]) -> list[Row]:
 
 
 def _pm(e: Estimate | None, scale: float = NS, digits: int = 1) -> str:
+    """``value [low, high]``: the intervals are order statistics, so not symmetric."""
     if e is None:
         return "-"
     v = e.value * scale
     if math.isnan(e.low):
         return f"{v:.{digits}f}"
-    return f"{v:.{digits}f} ±{e.half_width * scale:.{digits}f}"
+    return f"{v:.{digits}f} [{e.low * scale:.{digits}f}, {e.high * scale:.{digits}f}]"
 
 
 def _ratio(e: Estimate | None) -> str:
@@ -86,7 +87,7 @@ def _linear(fit: CellFit | None) -> str:
     return f"NO ({fit.curvature.value:+.0%})" if fit.nonlinear else "yes"
 
 
-HEADERS = ("cell", "ns/item ±95%", "fixed ns", "linear", f"ratio to {REFERENCE_IMPL}", "+ns vs fastest async", f"+ns vs {SYNC_IMPL}")
+HEADERS = ("cell", "ns/item [95% CI]", "fixed ns", "linear", f"ratio to {REFERENCE_IMPL}", "+ns vs fastest async", f"+ns vs {SYNC_IMPL}")
 
 
 def _cells(row: Row) -> tuple[str, ...]:

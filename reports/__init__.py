@@ -1,0 +1,20 @@
+"""Reports from aiterbench result files: a self-contained HTML page, a markdown summary, CSV and charts.
+
+Imports matplotlib (lazily, inside the chart code): never imported by a measuring process.
+"""
+
+from __future__ import annotations
+
+from ._model import Dataset, ReportError, load
+
+__all__ = ["Dataset", "ReportError", "build", "load"]
+
+
+def build(paths, outdir: str) -> list[str]:
+    """Read ``paths`` and write the report into ``outdir``; returns the files written."""
+    from ._charts import build_all
+    from ._findings import findings
+    from ._writers import write_report
+
+    dataset = load(paths)
+    return write_report(dataset, findings(dataset), build_all(dataset), outdir)

@@ -1,0 +1,332 @@
+"""The report's charts: matplotlib on the Agg backend, imported only here and only when a report is made.
+
+Every chart is a ``ChartSpec`` in ``CHARTS``: a name, a builder taking the
+dataset and returning figures (or a ``NoData`` panel saying why there is
+nothing to draw). A comparison view is one more spec in that table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+from typing import Callable
+
+from bench._matrix import Cell
+from bench._stats import ratio
+
+from ._model import Dataset, Group
+
+NS = 1e9
+REFERENCE = "class_anext"
+
+
+@dataclasses.dataclass(frozen=True)
+class Chart:
+    name: str  # file stem, unique in the report
+    title: str
+    caption: str
+    figure: object | None  # a matplotlib Figure, or None for a no-data panel
+    reason: str = ""  # why there is no figure
+
+
+@dataclasses.dataclass(frozen=True)
+class ChartSpec:
+    name: str
+    build: Callable[[Dataset], list[Chart]]
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    plt.rcParams.update({
+        "svg.fonttype": "none",  # text stays text: smaller files, selectable labels
+        "font.size": 9,
+        "axes.titlesize": 10,
+        "figure.dpi": 100,
+        "savefig.bbox": "tight",
+        "axes.grid": True,
+        "grid.alpha": 0.3,
+    })
+    return plt
+
+
+def _colors(names) -> dict:
+    plt = _plt()
+    cmap = plt.get_cmap("tab10")
+    return {name: cmap(i % 10) for i, name in enumerate(names)}
+
+
+def _where(group: Group) -> str:
+    return f"Python {group.python_version} ({group.implementation}) on {group.cpu or 'an unknown CPU'}"
+
+
+def _grid(plt, rows: int, cols: int, w: float = 3.2, h: float = 2.6):
+    fig, axes = plt.subplots(rows, cols, figsize=(max(4.5, w * cols), h * rows + 0.6), squeeze=False,
+                             layout="constrained")
+    return fig, axes
+
+
+def _facets(plt, group: Group, draw) -> object:
+    """A figure with one panel per loop (rows) and workload (columns); ``draw(ax, loop, workload)``
+    returns False when it had nothing to draw, and the panel says "no data"."""
+    fig, axes = _grid(plt, len(group.loops), len(group.workloads))
+    for i, loop in enumerate(group.loops):
+        for j, workload in enumerate(group.workloads):
+            ax = axes[i][j]
+            if not draw(ax, loop, workload, first_column=(j == 0)):
+                ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+                ax.set_axis_off()
+                continue
+            ax.set_title(f"{workload} / {loop}")
+    return fig
+
+
+def per_item(dataset: Dataset) -> list[Chart]:
+    plt = _plt()
+    charts = []
+    for group in dataset.groups:
+        colors = _colors(group.impls)
+
+        def draw(ax, loop, workload, first_column, group=group, colors=colors) -> bool:
+            rows = [r for r in group.rows if r.cell.loop == loop and r.cell.workload == workload and r.fit]
+            rows.sort(key=lambda r: group.impls.index(r.cell.impl))
+            if not rows:
+                return False
+            est = [r.fit.per_item for r in rows]
+            vals = [e.value * NS for e in est]
+            lo = [0.0 if math.isnan(e.low) else (e.value - e.low) * NS for e in est]
+            hi = [0.0 if math.isnan(e.high) else (e.high - e.value) * NS for e in est]
+            x = range(len(rows))
+            ax.bar(x, vals, yerr=[lo, hi], capsize=3, color=[colors[r.cell.impl] for r in rows])
+            ax.set_xticks(list(x), [r.cell.impl for r in rows], rotation=35, ha="right")
+            if min(vals) > 0 and max(vals) / min(vals) > 20:
+                ax.set_yscale("log")
+            if first_column:
+                ax.set_ylabel("ns per item")
+            return True
+
+        fig = _facets(plt, group, draw)
+        fig.suptitle(f"Per-item cost, Python {group.label}")
+        charts.append(Chart(
+            f"per_item_{_slug(group.label)}", f"Per-item cost, Python {group.label}",
+            f"Slope of time against n: median over worker processes, whiskers are the 95% interval. "
+            f"One panel per workload and event loop; log axis where the bars span more than 20x. {_where(group)}.",
+            fig))
+    return charts
+
+
+def ratio_heatmap(dataset: Dataset) -> list[Chart]:
+    plt = _plt()
+    from matplotlib.colors import TwoSlopeNorm
+
+    impls = []
+    for g in dataset.groups:
+        impls += [i for i in g.impls if i != REFERENCE and i not in impls]
+    lines = [(g, loop) for g in dataset.groups for loop in g.loops]
+    workloads = []
+    for g in dataset.groups:
+        workloads += [w for w in g.workloads if w not in workloads]
+    cells = {}
+    for impl in impls:
+        for k, (g, loop) in enumerate(lines):
+            for j, w in enumerate(workloads):
+                a, b = g.row(Cell(impl, w, loop)), g.row(Cell(REFERENCE, w, loop))
+                if a and b and a.fit and b.fit:
+                    r = ratio(a.fit, b.fit)
+                    if r is not None:
+                        cells[impl, k, j] = r
+    if not cells:
+        return [Chart("ratio_heatmap", f"Ratio to {REFERENCE}", "", None,
+                      f"no cell has a {REFERENCE} counterpart in the same workload and loop, so there is no ratio to draw")]
+    shown = [i for i in impls if any(key[0] == i for key in cells)]
+    fig, axes = plt.subplots(1, len(shown), squeeze=False, layout="constrained",
+                             figsize=(max(4.5, (1.1 * len(workloads) + 2.2) * len(shown)), 0.5 * len(lines) + 1.8))
+    for col, impl in enumerate(shown):
+        ax = axes[0][col]
+        logs = [[math.log2(cells[impl, k, j].value) if (impl, k, j) in cells else float("nan")
+                 for j in range(len(workloads))] for k in range(len(lines))]
+        # Colour by log2(ratio), symmetric around 0 (ratio 1): 0.5x and 2x are equally strong.
+        # Each panel has its own scale, so a 10x baseline does not wash out a 1.3x difference.
+        span = max([abs(v) for row in logs for v in row if v == v] + [0.1])
+        image = ax.imshow(logs, cmap="RdBu_r", norm=TwoSlopeNorm(vmin=-span, vcenter=0.0, vmax=span), aspect="auto")
+        for k in range(len(lines)):
+            for j in range(len(workloads)):
+                r = cells.get((impl, k, j))
+                text = "-" if r is None else (f"{r.value:.2f}" if math.isnan(r.low) else f"{r.value:.2f}\n[{r.low:.2f}, {r.high:.2f}]")
+                ax.text(j, k, text, ha="center", va="center", fontsize=7)
+        ax.set_xticks(range(len(workloads)), workloads)
+        ax.set_yticks(range(len(lines)), [f"py{g.label} {loop}" for g, loop in lines] if col == 0 else [])
+        ax.set_title(f"{impl} / {REFERENCE}")
+        ax.grid(False)
+        bar = fig.colorbar(image, ax=ax, shrink=0.9)
+        ticks = [t for t in (-3, -2, -1, -0.5, 0, 0.5, 1, 2, 3) if abs(t) <= span]
+        bar.set_ticks(ticks, labels=[f"{2 ** t:.2g}x" for t in ticks])
+        bar.set_label("per-item cost ratio")
+    return [Chart(
+        "ratio_heatmap", f"Per-item cost relative to {REFERENCE}",
+        f"Each impl's per-item cost over {REFERENCE}'s in the same workload, loop and Python: median of the ratios "
+        f"paired by round, 95% interval in brackets. Blue is cheaper, red dearer, white equal; colours are on a log "
+        f"scale of their own in each panel. "
+        f"Pythons: {', '.join(g.python_version for g in dataset.groups)}.", fig)]
+
+
+def scaling(dataset: Dataset) -> list[Chart]:
+    plt = _plt()
+    charts = []
+    for group in dataset.groups:
+        colors = _colors(group.impls)
+
+        def draw(ax, loop, workload, first_column, group=group, colors=colors) -> bool:
+            drawn = False
+            for impl in group.impls:
+                cell = Cell(impl, workload, loop)
+                row = group.row(cell)
+                if row is None or row.fit is None:
+                    continue
+                drawn = True
+                points = [(n, v * n * 1e6) for by_n in group.data[cell].per_round.values() for n, v in by_n.items()]
+                ax.scatter([p[0] for p in points], [p[1] for p in points], s=6, color=colors[impl], alpha=0.5)
+                ns = sorted({p[0] for p in points})
+                fit = [(row.fit.fixed.value + n * row.fit.per_item.value) * 1e6 for n in ns]
+                ax.plot(ns, fit, color=colors[impl], label=impl, linewidth=1)
+            if drawn:
+                ax.set_xscale("log")
+                ax.set_yscale("log")
+                ax.set_xlabel("n (items)")
+                if first_column:
+                    ax.set_ylabel("time per iteration (µs)")
+            return drawn
+
+        fig = _facets(plt, group, draw)
+        axes = fig.axes
+        handles, labels = [], []
+        for ax in axes:
+            for h, l in zip(*ax.get_legend_handles_labels()):
+                if l not in labels:
+                    handles.append(h)
+                    labels.append(l)
+        if handles:
+            fig.legend(handles, labels, loc="outside lower center", ncol=min(5, len(labels)))
+        fig.suptitle(f"Scaling with n, Python {group.label}")
+        charts.append(Chart(
+            f"scaling_{_slug(group.label)}", f"Scaling with n, Python {group.label}",
+            "Time for one whole iteration against n, log-log: dots are worker processes, lines the fitted "
+            f"fixed + n x per-item model; a bend away from a dot cloud means per-item cost depends on n. {_where(group)}.",
+            fig))
+    return charts
+
+
+def noise(dataset: Dataset) -> list[Chart]:
+    plt = _plt()
+    charts = []
+    for group in dataset.groups:
+        names, series = [], []
+        for row in group.rows:
+            data = group.data[row.cell].per_round
+            if not data:
+                continue
+            top = max(n for by_n in data.values() for n in by_n)
+            vals = [by_n[top] for by_n in data.values() if top in by_n]
+            if len(vals) < 2:
+                continue
+            mid = sorted(vals)[len(vals) // 2]
+            names.append(f"{row.cell.name} @n={top}")
+            series.append([100 * (v / mid - 1) for v in vals])
+        if not series:
+            charts.append(Chart(f"noise_{_slug(group.label)}", f"Noise, Python {group.label}", "", None,
+                                "fewer than two worker processes per cell: nothing to spread"))
+            continue
+        fig, ax = plt.subplots(figsize=(7.5, 0.24 * len(series) + 1.4), layout="constrained")
+        for k, vals in enumerate(series):
+            jitter = [k + 0.25 * ((i * 0.618) % 1 - 0.5) for i in range(len(vals))]
+            ax.scatter(vals, jitter, s=10, alpha=0.7)
+        ax.axvline(0, color="black", linewidth=0.8)
+        ax.set_yticks(range(len(names)), names, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_xlabel("per-item value of each worker process, % from the cell's median")
+        ax.set_title(f"Noise between worker processes, Python {group.label}")
+        charts.append(Chart(
+            f"noise_{_slug(group.label)}", f"Noise, Python {group.label}",
+            "One dot per worker process at the largest n: how far its per-item value lies from the cell's median. "
+            f"Dots far to the right are processes slowed by interference; the medians and intervals resist them. {_where(group)}.",
+            fig))
+    return charts
+
+
+def loops_speedup(dataset: Dataset) -> list[Chart]:
+    plt = _plt()
+    from ._findings import speedups
+
+    charts = []
+    for group in dataset.groups:
+        others = [loop for loop in group.loops if loop != "asyncio"]
+        found = {w: speedups(group, w) for w in group.workloads}
+        if not others or "asyncio" not in group.loops or not any(found.values()):
+            charts.append(Chart(f"loops_{_slug(group.label)}", f"Event loops, Python {group.label}", "", None,
+                                "needs asyncio and another loop measured in the same run"))
+            continue
+        fig, axes = plt.subplots(1, len(others), figsize=(max(4.5, 4.2 * len(others)), 3.4), squeeze=False, layout="constrained")
+        colors = _colors(group.impls)
+        for col, loop in enumerate(others):
+            ax = axes[0][col]
+            impls = [i for i in group.impls if any(l == loop and im == i for w in found for l, im, _ in found[w])]
+            width = 0.8 / max(1, len(impls))
+            for k, impl in enumerate(impls):
+                xs, vals, lo, hi = [], [], [], []
+                for j, w in enumerate(group.workloads):
+                    for l, im, r in found[w]:
+                        if l == loop and im == impl:
+                            xs.append(j + (k - (len(impls) - 1) / 2) * width)
+                            vals.append(r.value)
+                            lo.append(0 if math.isnan(r.low) else r.value - r.low)
+                            hi.append(0 if math.isnan(r.high) else r.high - r.value)
+                ax.bar(xs, vals, width=width, yerr=[lo, hi], capsize=2, color=colors[impl], label=impl)
+            ax.axhline(1.0, color="black", linewidth=0.8)
+            ax.set_xticks(range(len(group.workloads)), group.workloads)
+            ax.set_ylabel(f"speed-up over asyncio (x)")
+            ax.set_title(f"{loop} vs asyncio")
+            ax.legend(fontsize=7)
+        fig.suptitle(f"Event loops, Python {group.label}")
+        charts.append(Chart(
+            f"loops_{_slug(group.label)}", f"Event loops, Python {group.label}",
+            "asyncio's per-item cost over each other loop's, same impl and workload, paired by round: above 1 the "
+            f"other loop is faster. Whiskers are 95% intervals. {_where(group)}.", fig))
+    return charts
+
+
+def _slug(label: str) -> str:
+    return "py" + "".join(ch if ch.isalnum() else "_" for ch in label).strip("_")
+
+
+CHARTS = (
+    ChartSpec("per_item", per_item),
+    ChartSpec("ratio_heatmap", ratio_heatmap),
+    ChartSpec("scaling", scaling),
+    ChartSpec("noise", noise),
+    ChartSpec("loops", loops_speedup),
+)
+
+
+def build_all(dataset: Dataset) -> list[Chart]:
+    charts = []
+    for spec in CHARTS:
+        charts += spec.build(dataset)
+    return charts
+
+
+def render(chart: Chart) -> tuple[str, bytes]:
+    """(SVG text without the XML prologue, PNG bytes) of a chart's figure."""
+    plt = _plt()
+    plt.rcParams["svg.hashsalt"] = chart.name  # ids unique across the SVGs inlined in one page
+    svg = io.StringIO()
+    chart.figure.savefig(svg, format="svg", metadata={"Date": None})  # same data, same bytes
+    png = io.BytesIO()
+    chart.figure.savefig(png, format="png", dpi=110)
+    plt.close(chart.figure)
+    text = svg.getvalue()
+    start = text.find("<svg")
+    return text[start:], png.getvalue()

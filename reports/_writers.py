@@ -1,0 +1,161 @@
+"""The report's files: index.html (self-contained), summary.md, data.csv, one SVG and PNG per chart."""
+
+from __future__ import annotations
+
+import csv
+import datetime
+import html
+import io
+import math
+import os
+import re
+
+from bench._results import write_atomic
+from bench._table import Row, format_md
+from bench._version import __version__
+
+from ._charts import Chart, render
+from ._findings import Finding
+from ._model import Dataset
+
+NS = 1e9
+CSV_FIELDS = (
+    "python", "python_version", "implementation", "impl", "family", "workload", "loop", "loop_version", "n",
+    "ns_per_item", "ci_low", "ci_high", "slope_ns", "slope_low", "slope_high", "fixed_ns", "fixed_low", "fixed_high",
+    "linear", "processes", "aiterbench_version", "cpu", "host", "source",
+)
+
+
+def _num(x: float, scale: float = NS) -> str:
+    return "" if x is None or math.isnan(x) else f"{x * scale:.3f}"
+
+
+def data_csv(dataset: Dataset) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, CSV_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for group in dataset.groups:
+        for row in sorted(group.rows, key=lambda r: r.cell):
+            md = row.metadata
+            for n, e in group.per_size(row.cell).items():
+                fit = row.fit
+                writer.writerow({
+                    "python": group.label, "python_version": group.python_version, "implementation": group.implementation,
+                    "impl": row.cell.impl, "family": row.family, "workload": row.cell.workload, "loop": row.cell.loop,
+                    "loop_version": md.get("loop_version", ""), "n": n,
+                    "ns_per_item": _num(e.value), "ci_low": _num(e.low), "ci_high": _num(e.high),
+                    "slope_ns": _num(fit.per_item.value) if fit else "", "slope_low": _num(fit.per_item.low) if fit else "",
+                    "slope_high": _num(fit.per_item.high) if fit else "",
+                    "fixed_ns": _num(fit.fixed.value) if fit else "", "fixed_low": _num(fit.fixed.low) if fit else "",
+                    "fixed_high": _num(fit.fixed.high) if fit else "",
+                    "linear": "" if not fit or fit.nonlinear is None else str(not fit.nonlinear).lower(),
+                    "processes": e.samples, "aiterbench_version": md.get("aiterbench_version", ""),
+                    "cpu": group.cpu, "host": group.host, "source": ";".join(os.path.basename(s) for s in group.sources),
+                })
+    return out.getvalue()
+
+
+def summary_md(dataset: Dataset, findings: list[Finding], charts: list[Chart]) -> str:
+    lines = ["# aiterbench report", ""]
+    lines += [f"- {f.text}" for f in findings] or ["- No finding: the inputs hold no comparable cells."]
+    lines.append("")
+    for group in dataset.groups:
+        lines += [f"## Python {group.label}", "", f"{group.python_version} ({group.implementation}) on {group.cpu or 'unknown CPU'}; "
+                  f"{len(group.rows)} cells from {', '.join(os.path.basename(s) for s in group.sources)}.", ""]
+        lines += [format_md(list(group.rows)).rstrip(), ""]
+    missing = [c for c in charts if c.figure is None]
+    if missing:
+        lines += ["## Charts without data", ""] + [f"- {c.title}: {c.reason}." for c in missing] + [""]
+    lines += [f"Made by aiterbench {__version__}.", ""]
+    return "\n".join(lines)
+
+
+def _inline_md(text: str) -> str:
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text, quote=False))
+
+
+def _table_html(rows: list[Row]) -> str:
+    md = format_md(rows).split("\n\n")[0].splitlines()
+    head = [c.strip() for c in md[0].strip("|").split("|")]
+    body = [[c.strip().replace("\\|", "|") for c in line.strip("|").split(" | ")] for line in md[2:]]
+    out = ["<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"]
+    for cells in body:
+        out.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;padding:0 1rem;color:#222}
+h1{margin-bottom:.2rem} .meta{color:#666;font-size:.9rem}
+ul.findings li{margin:.35rem 0} code{background:#f2f2f2;padding:0 .2em;border-radius:3px}
+figure{margin:1.5rem 0;border:1px solid #ddd;border-radius:6px;padding:.8rem;overflow-x:auto}
+figure svg{max-width:100%;height:auto} figcaption{color:#444;font-size:.9rem;margin-top:.5rem}
+.nodata{background:#fafafa;color:#555;padding:2rem;text-align:center;border:1px dashed #bbb;border-radius:6px}
+table{border-collapse:collapse;font-size:.8rem;margin:.5rem 0 1.5rem} th,td{border:1px solid #ddd;padding:.2rem .45rem;text-align:right}
+td:first-child,th:first-child{text-align:left;font-family:ui-monospace,monospace}
+"""
+
+
+def index_html(dataset: Dataset, findings: list[Finding], rendered: list[tuple[Chart, str]]) -> str:
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    pythons = ", ".join(g.python_version for g in dataset.groups)
+    parts = [
+        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<title>aiterbench report</title>", f"<style>{CSS}</style></head><body>",
+        "<h1>aiterbench report</h1>",
+        f'<p class="meta">Pythons {html.escape(pythons)}; {dataset.cell_count} cells; made {now} by aiterbench {__version__}.</p>',
+        "<h2>Findings</h2>", '<ul class="findings">',
+    ]
+    parts += [f"<li>{_inline_md(f.text)}</li>" for f in findings] or ["<li>No finding: the inputs hold no comparable cells.</li>"]
+    parts.append("</ul><h2>Charts</h2>")
+    for chart, svg in rendered:
+        parts.append(f'<figure id="{chart.name}" class="chart"><h3>{html.escape(chart.title)}</h3>')
+        if svg:
+            parts.append(svg)
+            parts.append(f"<figcaption>{html.escape(chart.caption)}</figcaption>")
+        else:
+            parts.append(f'<div class="nodata">No data: {html.escape(chart.reason)}.</div>')
+        parts.append("</figure>")
+    parts.append("<h2>Tables</h2>")
+    for group in dataset.groups:
+        parts.append(f"<h3>Python {html.escape(group.label)}</h3>")
+        parts.append(f'<p class="meta">{html.escape(group.python_version)} ({html.escape(group.implementation)}) on '
+                     f"{html.escape(group.cpu or 'unknown CPU')}; from {html.escape(', '.join(group.sources))}.</p>")
+        parts.append(_table_html(list(group.rows)))
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
+def write_report(dataset: Dataset, findings: list[Finding], charts: list[Chart], outdir: str) -> list[str]:
+    """Write every file atomically; returns their paths."""
+    os.makedirs(outdir, exist_ok=True)
+    written = []
+    rendered = []
+    for chart in charts:
+        if chart.figure is None:
+            rendered.append((chart, ""))
+            continue
+        svg, png = render(chart)
+        rendered.append((chart, svg))
+        path = os.path.join(outdir, f"{chart.name}.svg")
+        write_atomic(path, '<?xml version="1.0" encoding="utf-8" standalone="no"?>\n' + svg)
+        written.append(path)
+        path = os.path.join(outdir, f"{chart.name}.png")
+        _write_bytes(path, png)
+        written.append(path)
+    for name, text in (("index.html", index_html(dataset, findings, rendered)),
+                       ("summary.md", summary_md(dataset, findings, charts)),
+                       ("data.csv", data_csv(dataset))):
+        path = os.path.join(outdir, name)
+        write_atomic(path, text)
+        written.append(path)
+    return written
+
+
+def _write_bytes(path: str, data: bytes) -> None:
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
