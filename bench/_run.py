@@ -68,10 +68,13 @@ class _CellFailed(Exception):
     pass
 
 
-def _worker_cmd(cell: Cell, budget: Budget, modules: Sequence[str], out: str, extra: Sequence[str]) -> list:
+def _worker_cmd(cell: Cell, budget: Budget, modules: Sequence[str], out: str, extra: Sequence[str],
+                calibrate: bool = False) -> list:
+    # Calibration only needs the loop count: one value past min_time, no warmup.
+    values, warmups = (1, 0) if calibrate else (budget.values, budget.warmups)
     cmd = [sys.executable, "-m", "bench._worker", "--worker", "--cell", cell.name,
-           "--sizes", ",".join(map(str, budget.sizes)), "--values", str(budget.values),
-           "--warmups", str(budget.warmups), "--min-time", repr(budget.min_time), "-o", out]
+           "--sizes", ",".join(map(str, budget.sizes)), "--values", str(values),
+           "--warmups", str(warmups), "--min-time", repr(budget.min_time), "-o", out]
     for module in modules:
         cmd += ["--impl-module", module]
     return cmd + list(extra)
@@ -81,7 +84,7 @@ def _spawn(cell: Cell, budget: Budget, modules, tmpdir: str, extra: Sequence[str
     import pyperf
 
     out = os.path.join(tmpdir, f"w{time.monotonic_ns()}.json")
-    cmd = _worker_cmd(cell, budget, modules, out, extra)
+    cmd = _worker_cmd(cell, budget, modules, out, extra, calibrate="--calibrate-loops" in extra)
     try:
         proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=budget.cell_timeout)
     except subprocess.TimeoutExpired:
