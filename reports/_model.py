@@ -47,13 +47,11 @@ class Group:
 
     @property
     def impls(self) -> tuple[str, ...]:
-        seen: dict[str, None] = {}
-        for r in sorted(self.rows, key=lambda r: (r.cell.workload != "none", r.cell.impl)):
-            seen.setdefault(r.cell.impl, None)
         from impls import names
 
-        builtin = [n for n in names() if n in seen]
-        return tuple(builtin + sorted(n for n in seen if n not in builtin))
+        seen = {r.cell.impl for r in self.rows}
+        builtin = [n for n in names() if n in seen]  # the suite's order, then plug-ins by name
+        return tuple(builtin + sorted(seen - set(builtin)))
 
     def per_size(self, cell: Cell) -> dict[int, Estimate]:
         """Median seconds per item at each size over processes, with its interval."""
