@@ -88,7 +88,7 @@ def _budget(args):
 def cmd_run(args) -> int:
     from ._matrix import SelectionError, select
     from ._results import ResultError, check_writable, load_suite
-    from ._run import run_matrix, save
+    from ._run import run_matrix, save, steps
     from ._progress import progress
 
     registry = _registry(args.impl_module)
@@ -118,7 +118,7 @@ def cmd_run(args) -> int:
     except ResultError as exc:
         raise UsageError(str(exc)) from None
 
-    bar = progress(len(cells) * (budget.rounds + 1))
+    bar = progress(steps(cells, budget))
     for note in notes:
         bar.note(note)
     bar.note(f"measuring {len(cells)} cells x {budget.rounds} rounds at n={','.join(map(str, budget.sizes))} into {output}")

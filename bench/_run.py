@@ -1,17 +1,22 @@
 """Running the matrix: pyperf worker processes, interleaved across cells in rounds.
 
-One worker process per cell and round measures every size of that cell
-(``bench._worker`` in pyperf's worker mode). Round 0 checks equivalence and
-calibrates loops per size with pyperf; later rounds visit the cells in
-alternating order (forward, then backward), so slow drift of the machine
-lands on every cell alike and ratios between cells, paired by round, cancel it.
+First, one worker process per cell checks equivalence and calibrates loops per
+size with pyperf. Then each round runs one worker process per *group*: the
+cells compared with each other (same workload and loop), every size of each,
+in an order rotated from round to round (``bench._worker`` in pyperf's worker
+mode). Cells of a ratio thus share a process and a moment: a burst of
+interference or an unlucky memory layout lands on both, and their ratio,
+paired by round, cancels it; fewer process start-ups buy more rounds. Groups
+are visited forward, then backward, so slow drift lands on all alike.
 After every round the result file is rewritten atomically: an interrupted run
-keeps the rounds it finished; a cell that fails or hangs is dropped, the others go on.
+keeps the rounds it finished; a cell that fails or hangs is dropped (its
+group is retried cell by cell to find it), the others go on.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -68,27 +73,30 @@ class _CellFailed(Exception):
     pass
 
 
-def _worker_cmd(cell: Cell, budget: Budget, modules: Sequence[str], out: str, extra: Sequence[str],
+def _worker_cmd(cells: Sequence[Cell], budget: Budget, modules: Sequence[str], out: str, extra: Sequence[str],
                 calibrate: bool = False) -> list:
     # Calibration only needs the loop count: one value past min_time, no warmup.
     values, warmups = (1, 0) if calibrate else (budget.values, budget.warmups)
-    cmd = [sys.executable, "-m", "bench._worker", "--worker", "--cell", cell.name,
+    cmd = [sys.executable, "-m", "bench._worker", "--worker",
            "--sizes", ",".join(map(str, budget.sizes)), "--values", str(values),
            "--warmups", str(warmups), "--min-time", repr(budget.min_time), "-o", out]
+    for cell in cells:
+        cmd += ["--cell", cell.name]
     for module in modules:
         cmd += ["--impl-module", module]
     return cmd + list(extra)
 
 
-def _spawn(cell: Cell, budget: Budget, modules, tmpdir: str, extra: Sequence[str]):
+def _spawn(cells: Sequence[Cell], budget: Budget, modules, tmpdir: str, extra: Sequence[str]):
     import pyperf
 
     out = os.path.join(tmpdir, f"w{time.monotonic_ns()}.json")
-    cmd = _worker_cmd(cell, budget, modules, out, extra, calibrate="--calibrate-loops" in extra)
+    cmd = _worker_cmd(cells, budget, modules, out, extra, calibrate="--calibrate-loops" in extra)
+    limit = budget.cell_timeout * len(cells)
     try:
-        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=budget.cell_timeout)
+        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=limit)
     except subprocess.TimeoutExpired:
-        raise _CellFailed(f"hung: no result within {budget.cell_timeout:g} s (per-cell time limit)") from None
+        raise _CellFailed(f"hung: no result within {limit:g} s (per-cell time limit)") from None
     if proc.returncode == -signal.SIGINT or "Benchmark worker interrupted: exit" in (proc.stderr or ""):
         raise KeyboardInterrupt  # Ctrl-C reached the worker first: stop, do not blame the cell
     if proc.returncode != 0 or not os.path.exists(out):
@@ -115,7 +123,7 @@ def run_matrix(
 
     run_id = uuid.uuid4().hex[:12]
     outcome = Outcome(benchmarks={}, failures=[], rounds_done=0)
-    loops: dict[Cell, str] = {}
+    size_loops: dict[str, int] = {}  # benchmark name -> loops, from calibration
     live = list(cells)
 
     def add(suite) -> None:
@@ -132,37 +140,54 @@ def run_matrix(
         for n in budget.sizes:  # a failed cell leaves nothing half-measured behind
             outcome.benchmarks.pop(cell.bench_name(n), None)
 
+    def measure(group: list[Cell], rnd: int) -> None:
+        extra = ["--loops", "1", "--size-loops", json.dumps({c.bench_name(n): size_loops[c.bench_name(n)]
+                                                             for c in group for n in budget.sizes}),
+                 "--round", str(rnd), "--run-id", run_id]
+        try:
+            add(_spawn(group, budget, modules, tmpdir, extra))
+        except _CellFailed as exc:
+            if len(group) == 1:
+                fail(group[0], str(exc))
+                return
+            for cell in group:  # find the culprit; the others keep this round
+                measure([cell], rnd)
+
     with tempfile.TemporaryDirectory(prefix="aiterbench-") as tmpdir:
         try:
             for cell in list(live):
                 on_step("check+calibrate", cell)
                 try:
-                    suite = _spawn(cell, budget, modules, tmpdir, ["--calibrate-loops"])
+                    suite = _spawn([cell], budget, modules, tmpdir, ["--calibrate-loops"])
                 except _CellFailed as exc:
                     fail(cell, str(exc))
                     continue
-                per_size = {}
                 for bench in suite.get_benchmarks():
-                    _, n = Cell.parse(bench.get_name())
-                    per_size[n] = bench.get_runs()[-1].get_metadata()["calibrate_loops"]
-                loops[cell] = ",".join(f"{n}:{per_size[n]}" for n in budget.sizes)
+                    size_loops[bench.get_name()] = bench.get_runs()[-1].get_metadata()["calibrate_loops"]
                 add(suite)
             for rnd in range(budget.rounds):
-                order = live if rnd % 2 == 0 else live[::-1]
-                for cell in list(order):
-                    on_step(f"round {rnd + 1}/{budget.rounds}", cell)
-                    try:
-                        suite = _spawn(cell, budget, modules, tmpdir,
-                                       ["--loops", "1", "--size-loops", loops[cell], "--round", str(rnd), "--run-id", run_id])
-                    except _CellFailed as exc:
-                        fail(cell, str(exc))
-                        continue
-                    add(suite)
+                groups = _groups(live)
+                for group in groups if rnd % 2 == 0 else groups[::-1]:
+                    on_step(f"round {rnd + 1}/{budget.rounds}", group[0])
+                    measure(group, rnd)
                 outcome.rounds_done = rnd + 1
                 on_round(outcome.benchmarks)
         except KeyboardInterrupt:
             outcome.interrupted = True
     return outcome
+
+
+def _groups(cells: Sequence[Cell]) -> list[list[Cell]]:
+    """Cells compared with each other (same workload and loop), in first-seen order."""
+    groups: dict[tuple[str, str], list[Cell]] = {}
+    for cell in cells:
+        groups.setdefault((cell.workload, cell.loop), []).append(cell)
+    return list(groups.values())
+
+
+def steps(cells: Sequence[Cell], budget: Budget) -> int:
+    """How many worker processes a run starts when nothing fails (for the progress bar)."""
+    return len(cells) + budget.rounds * len(_groups(cells))
 
 
 def save(benchmarks: dict, path: str, base=None) -> None:

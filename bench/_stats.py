@@ -25,10 +25,9 @@ CONFIDENCE = 0.95
 NONLINEAR_THRESHOLD = 0.10
 
 
-def t_quantile(df: int) -> float:
-    from scipy.stats import t  # lazy: only reporting commands need it
-
-    return float(t.ppf(0.5 + CONFIDENCE / 2, df))
+def binomial_half_cdf(k: int, count: int) -> float:
+    """P(Binomial(count, 1/2) <= k), exactly."""
+    return sum(math.comb(count, i) for i in range(k + 1)) / 2**count
 
 
 def order_statistic_ranks(count: int) -> tuple[int, int]:
@@ -36,12 +35,10 @@ def order_statistic_ranks(count: int) -> tuple[int, int]:
 
     Below 6 samples no pair reaches 95%; the full range is returned (93.75% for 5).
     """
-    from scipy.stats import binom  # lazy, as above
-
     # [x(lo), x(count-1-lo)] misses the median with probability 2 * P(Binomial(count, 1/2) <= lo).
     alpha = (1 - CONFIDENCE) / 2
     lo = 0
-    while lo + 1 < count - 2 - lo and binom.cdf(lo + 1, count, 0.5) <= alpha:
+    while lo + 1 < count - 2 - lo and binomial_half_cdf(lo + 1, count) <= alpha:
         lo += 1
     return lo, count - 1 - lo
 
@@ -68,17 +65,6 @@ class Estimate:
 
     def excludes(self, x: float) -> bool:
         return not math.isnan(self.low) and (x < self.low or x > self.high)
-
-
-def mean_ci(xs: Sequence[float]) -> Estimate:
-    """Mean with a Student-t 95% interval."""
-    if not xs:
-        raise ValueError("no samples")
-    m = statistics.fmean(xs)
-    if len(xs) < 2:
-        return Estimate(m, math.nan, math.nan, len(xs))
-    h = t_quantile(len(xs) - 1) * statistics.stdev(xs) / math.sqrt(len(xs))
-    return Estimate(m, m - h, m + h, len(xs))
 
 
 def median_ci(xs: Sequence[float]) -> Estimate:

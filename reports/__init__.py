@@ -12,9 +12,9 @@ __all__ = ["Dataset", "ReportError", "build", "load"]
 
 def build(paths, outdir: str) -> list[str]:
     """Read ``paths`` and write the report into ``outdir``; returns the files written."""
-    from ._charts import build_all
+    from ._charts import render_all
     from ._findings import findings
     from ._writers import write_report
 
     dataset = load(paths)
-    return write_report(dataset, findings(dataset), build_all(dataset), outdir)
+    return write_report(dataset, findings(dataset), render_all(dataset), outdir)

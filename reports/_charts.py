@@ -47,7 +47,6 @@ def _plt():
         "font.size": 9,
         "axes.titlesize": 10,
         "figure.dpi": 100,
-        "savefig.bbox": "tight",
         "axes.grid": True,
         "grid.alpha": 0.3,
     })
@@ -105,6 +104,7 @@ def per_item(dataset: Dataset) -> list[Chart]:
             ax.set_xticks(list(x), [r.cell.impl for r in rows], rotation=35, ha="right")
             if min(vals) > 0 and max(vals) / min(vals) > 20:
                 ax.set_yscale("log")
+                ax.minorticks_off()
             if first_column:
                 ax.set_ylabel("ns per item")
             return True
@@ -188,14 +188,18 @@ def scaling(dataset: Dataset) -> list[Chart]:
                 if row is None or row.fit is None:
                     continue
                 drawn = True
-                points = [(n, v * n * 1e6) for by_n in group.data[cell].per_round.values() for n, v in by_n.items()]
-                ax.scatter([p[0] for p in points], [p[1] for p in points], s=6, color=colors[impl], alpha=0.5)
-                ns = sorted({p[0] for p in points})
+                per_size = group.per_size(cell)
+                ns = list(per_size)
+                mid = [per_size[n].value * n * 1e6 for n in ns]
+                lo = [0.0 if math.isnan(per_size[n].low) else (per_size[n].value - per_size[n].low) * n * 1e6 for n in ns]
+                hi = [0.0 if math.isnan(per_size[n].high) else (per_size[n].high - per_size[n].value) * n * 1e6 for n in ns]
+                ax.errorbar(ns, mid, yerr=[lo, hi], fmt="o", markersize=3, capsize=2, color=colors[impl])
                 fit = [(row.fit.fixed.value + n * row.fit.per_item.value) * 1e6 for n in ns]
                 ax.plot(ns, fit, color=colors[impl], label=impl, linewidth=1)
             if drawn:
                 ax.set_xscale("log")
                 ax.set_yscale("log")
+                ax.minorticks_off()  # decades are enough, and minor log ticks cost most of the drawing
                 ax.set_xlabel("n (items)")
                 if first_column:
                     ax.set_ylabel("time per iteration (µs)")
@@ -214,8 +218,9 @@ def scaling(dataset: Dataset) -> list[Chart]:
         fig.suptitle(f"Scaling with n, Python {group.label}")
         charts.append(Chart(
             f"scaling_{_slug(group.label)}", f"Scaling with n, Python {group.label}",
-            "Time for one whole iteration against n, log-log: dots are worker processes, lines the fitted "
-            f"fixed + n x per-item model; a bend away from a dot cloud means per-item cost depends on n. {_where(group)}.",
+            "Time for one whole iteration against n, log-log: dots are the median over worker processes with their "
+            "95% interval, lines the fitted fixed + n x per-item model; dots off the line mean per-item cost depends "
+            f"on n. {_where(group)}.",
             fig))
     return charts
 
@@ -311,11 +316,37 @@ CHARTS = (
 )
 
 
-def build_all(dataset: Dataset) -> list[Chart]:
-    charts = []
-    for spec in CHARTS:
-        charts += spec.build(dataset)
-    return charts
+@dataclasses.dataclass(frozen=True)
+class Rendered:
+    chart: Chart  # with figure=None: figures stay in the process that drew them
+    svg: str  # "" for a no-data panel
+    png: bytes
+
+
+def _render_spec(index: int, dataset: Dataset) -> list[Rendered]:
+    out = []
+    for chart in CHARTS[index].build(dataset):
+        svg, png = render(chart) if chart.figure is not None else ("", b"")
+        out.append(Rendered(dataclasses.replace(chart, figure=None), svg, png))
+    return out
+
+
+def render_all(dataset: Dataset, jobs: int | None = None) -> list[Rendered]:
+    """Build and render every chart; specs are drawn in parallel worker processes (drawing is CPU-bound)."""
+    import concurrent.futures
+    import multiprocessing
+    import os
+
+    jobs = min(len(CHARTS), jobs or os.cpu_count() or 1)
+    if jobs < 2:
+        return [r for i in range(len(CHARTS)) for r in _render_spec(i, dataset)]
+    # forkserver/spawn, not fork: forking a process with threads (a test runner, a browser driver) can deadlock.
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(method)) as pool:
+        # The slowest specs first, so that the two workers finish together.
+        order = sorted(range(len(CHARTS)), key=lambda i: CHARTS[i].name not in ("scaling", "per_item"))
+        futures = {i: pool.submit(_render_spec, i, dataset) for i in order}
+        return [r for i in range(len(CHARTS)) for r in futures[i].result()]
 
 
 def render(chart: Chart) -> tuple[str, bytes]:
@@ -324,8 +355,9 @@ def render(chart: Chart) -> tuple[str, bytes]:
     plt.rcParams["svg.hashsalt"] = chart.name  # ids unique across the SVGs inlined in one page
     svg = io.StringIO()
     chart.figure.savefig(svg, format="svg", metadata={"Date": None})  # same data, same bytes
+    chart.figure.set_layout_engine("none")  # laid out by the first save: do not solve it again
     png = io.BytesIO()
-    chart.figure.savefig(png, format="png", dpi=110)
+    chart.figure.savefig(png, format="png", dpi=100)
     plt.close(chart.figure)
     text = svg.getvalue()
     start = text.find("<svg")

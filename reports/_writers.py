@@ -14,7 +14,7 @@ from bench._results import write_atomic
 from bench._table import Row, format_md
 from bench._version import __version__
 
-from ._charts import Chart, render
+from ._charts import Chart, Rendered
 from ._findings import Finding
 from ._model import Dataset
 
@@ -63,7 +63,7 @@ def summary_md(dataset: Dataset, findings: list[Finding], charts: list[Chart]) -
         lines += [f"## Python {group.label}", "", f"{group.python_version} ({group.implementation}) on {group.cpu or 'unknown CPU'}; "
                   f"{len(group.rows)} cells from {', '.join(os.path.basename(s) for s in group.sources)}.", ""]
         lines += [format_md(list(group.rows)).rstrip(), ""]
-    missing = [c for c in charts if c.figure is None]
+    missing = [c for c in charts if c.reason]
     if missing:
         lines += ["## Charts without data", ""] + [f"- {c.title}: {c.reason}." for c in missing] + [""]
     lines += [f"Made by aiterbench {__version__}.", ""]
@@ -128,25 +128,22 @@ def index_html(dataset: Dataset, findings: list[Finding], rendered: list[tuple[C
     return "\n".join(parts) + "\n"
 
 
-def write_report(dataset: Dataset, findings: list[Finding], charts: list[Chart], outdir: str) -> list[str]:
+def write_report(dataset: Dataset, findings: list[Finding], rendered: list[Rendered], outdir: str) -> list[str]:
     """Write every file atomically; returns their paths."""
     os.makedirs(outdir, exist_ok=True)
     written = []
-    rendered = []
-    for chart in charts:
-        if chart.figure is None:
-            rendered.append((chart, ""))
+    for r in rendered:
+        if not r.svg:
             continue
-        svg, png = render(chart)
-        rendered.append((chart, svg))
-        path = os.path.join(outdir, f"{chart.name}.svg")
-        write_atomic(path, '<?xml version="1.0" encoding="utf-8" standalone="no"?>\n' + svg)
+        path = os.path.join(outdir, f"{r.chart.name}.svg")
+        write_atomic(path, '<?xml version="1.0" encoding="utf-8" standalone="no"?>\n' + r.svg)
         written.append(path)
-        path = os.path.join(outdir, f"{chart.name}.png")
-        _write_bytes(path, png)
+        path = os.path.join(outdir, f"{r.chart.name}.png")
+        _write_bytes(path, r.png)
         written.append(path)
-    for name, text in (("index.html", index_html(dataset, findings, rendered)),
-                       ("summary.md", summary_md(dataset, findings, charts)),
+    pairs = [(r.chart, r.svg) for r in rendered]
+    for name, text in (("index.html", index_html(dataset, findings, pairs)),
+                       ("summary.md", summary_md(dataset, findings, [r.chart for r in rendered])),
                        ("data.csv", data_csv(dataset))):
         path = os.path.join(outdir, name)
         write_atomic(path, text)

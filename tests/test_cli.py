@@ -213,6 +213,32 @@ def test_failing_hanging_and_wrong_cells_do_not_take_the_others_down(tmp_path, f
     assert {c.name for c in cells(load_suite(str(result)))} == {"sync_iter/none/asyncio"}
 
 
+FLAKY = """
+import sys
+
+async def flaky(n):
+    if "--round" in sys.argv:  # passes the check, fails once measuring rounds start
+        raise RuntimeError("flaky under measurement")
+    for i in range(n):
+        yield i
+
+IMPLS = {"flaky": {"family": "asyncgen", "workloads": {"none": flaky}}}
+"""
+
+
+def test_a_cell_failing_in_a_shared_round_is_found_and_its_group_keeps_the_round(tmp_path):
+    plugin = tmp_path / "flaky.py"
+    plugin.write_text(FLAKY)
+    result = tmp_path / "r.json"
+    proc = cli("run", "--impl-module", str(plugin), "-i", "asyncgen,class_anext,flaky", "-w", "none", "-l", "asyncio",
+               "-o", str(result), *TINY)
+    assert proc.returncode == 1, proc.stderr
+    assert "FAILED flaky/none/asyncio: RuntimeError: flaky under measurement" in proc.stderr
+    data = cells(load_suite(str(result)))
+    assert {c.name for c in data} == {"asyncgen/none/asyncio", "class_anext/none/asyncio"}
+    assert all(len(d.per_round) == 2 for d in data.values())  # no round lost to the neighbour's failure
+
+
 def test_ctrl_c_keeps_the_rounds_already_measured(tmp_path):
     result = tmp_path / "r.json"
     env = dict(os.environ, PYTHONPATH=str(ROOT), CI="true")

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from bench._stats import Estimate, difference, fit_cell, mean_ci, order_statistic_ranks, ratio, ratio_ci
+from bench._stats import Estimate, binomial_half_cdf, difference, fit_cell, median_ci, order_statistic_ranks, ratio, ratio_ci
 
 SIZES = (16, 256, 4096)
 
@@ -45,13 +45,17 @@ def test_interval_covers_the_truth_at_least_95_percent_of_the_time(rounds):
 
 @pytest.mark.parametrize("count", range(6, 40))
 def test_order_statistic_interval_is_the_tightest_at_95_percent(count):
-    from scipy.stats import binom
-
     lo, hi = order_statistic_ranks(count)
     assert hi == count - 1 - lo
-    miss = 2 * binom.cdf(lo, count, 0.5) if lo else 2 * 0.5**count
-    assert 1 - miss >= 0.95 - 1e-12 or lo == 0
-    assert 1 - 2 * binom.cdf(lo + 1, count, 0.5) < 0.95  # one rank tighter would fall short
+    # [x(lo), x(hi)] misses the median when at most lo samples fall on one side of it.
+    assert 1 - 2 * binomial_half_cdf(lo, count) >= 0.95
+    assert 1 - 2 * binomial_half_cdf(lo + 1, count) < 0.95  # one rank tighter would fall short
+
+
+@pytest.mark.parametrize("count", [1, 5, 10, 31])
+def test_binomial_cdf_is_exact(count):
+    assert binomial_half_cdf(count, count) == 1.0
+    assert binomial_half_cdf(0, count) == 0.5**count
 
 
 def test_one_disturbed_process_does_not_move_the_estimate():
@@ -102,8 +106,8 @@ def test_ratio_without_common_rounds_is_none():
     assert ratio(a, b) is None and difference(a, b) is None
 
 
-def test_mean_ci_of_one_sample_has_no_interval():
-    e = mean_ci([3.0])
+def test_median_ci_of_one_sample_has_no_interval():
+    e = median_ci([3.0])
     assert e.value == 3.0 and math.isnan(e.low) and not e.excludes(0.0)
 
 
