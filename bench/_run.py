@@ -51,8 +51,8 @@ class Budget:
             raise ValueError("values >= 1, warmups >= 0, min_time > 0 and cell_timeout > 0")
 
 
-QUICK = Budget(sizes=(16, 256, 4096), rounds=10, values=3, warmups=1, min_time=0.005, cell_timeout=60.0)
-FULL = Budget(sizes=(16, 256, 4096), rounds=12, values=5, warmups=1, min_time=0.05, cell_timeout=300.0)
+QUICK = Budget(sizes=(16, 256, 4096), rounds=15, values=3, warmups=1, min_time=0.005, cell_timeout=60.0)
+FULL = Budget(sizes=(16, 256, 4096), rounds=20, values=3, warmups=1, min_time=0.05, cell_timeout=300.0)
 
 
 @dataclasses.dataclass(frozen=True)
