@@ -33,22 +33,24 @@ def _pair_ratio(group: Group, workload: str, loop: str) -> Estimate | None:
 
 
 def asyncgen_vs_class(group: Group) -> list[Finding]:
-    out = []
-    for workload in group.workloads:
-        parts = []
-        for loop in group.loops:
-            r = _pair_ratio(group, workload, loop)
-            if r is not None:
-                parts.append(f"{fmt_ratio(r)} on {loop}")
-        if not parts:
-            continue
-        what = "when items are ready (`none`)" if workload == "none" else f"under `{workload}`"
-        head = parts[0]
-        rest = f" ({'; '.join(parts[1:])})" if parts[1:] else ""
-        out.append(Finding(
-            f"Python {group.label}: {what}, an async generator takes {head} the per-item time of a class iterator{rest}.",
-            "ratio"))
-    return out
+    """One sentence per Python: the ratio with items ready on each loop, then the other workloads."""
+    loops = group.loops
+    if not loops:
+        return []
+    first, others = loops[0], loops[1:]
+    ready = _pair_ratio(group, "none", first)
+    parts = []
+    if ready is not None:
+        also = [f"{loop}: {fmt_ratio(r)}" for loop in others if (r := _pair_ratio(group, "none", loop)) is not None]
+        parts.append(f"with items ready (`none`), an async generator takes {fmt_ratio(ready)} of a class "
+                     f"iterator's per-item time on {first}" + (f" ({'; '.join(also)})" if also else ""))
+    rest = [f"`{w}` {fmt_ratio(r)}" for w in group.workloads if w != "none"
+            if (r := _pair_ratio(group, w, first)) is not None]
+    if rest:
+        parts.append(f"with the other workloads on {first}: {', '.join(rest)}")
+    if not parts:
+        return []
+    return [Finding(f"Python {group.label}: {'; '.join(parts)}.", "ratio")]
 
 
 def speedups(group: Group, workload: str):
@@ -66,30 +68,41 @@ def speedups(group: Group, workload: str):
     return out
 
 
-def best_loop(group: Group, workload: str = "sleep0") -> list[Finding]:
-    found = speedups(group, workload)
-    if not found:
+def best_loop(dataset: Dataset, workload: str = "sleep0") -> list[Finding]:
+    """Per Python, the loop and impl with the largest speed-up over asyncio for ``workload``, in one sentence."""
+    parts = []
+    for group in dataset.groups:
+        found = speedups(group, workload)
+        if found:
+            loop, impl, r = max(found, key=lambda t: t[2].value)
+            parts.append(f"{loop} {fmt_ratio(r)} on {group.label} ({impl})")
+    if not parts:
         return []
-    loop, impl, r = max(found, key=lambda t: t[2].value)
-    verb = "faster" if r.value >= 1 else "slower"
+    return [Finding(f"For `{workload}`, the largest speed-up over asyncio (asyncio's per-item time over the loop's): "
+                    f"{'; '.join(parts)}.", "loop")]
+
+
+def nonlinear(dataset: Dataset) -> list[Finding]:
+    """How many cells have a per-item cost that depends on n, per Python, and the strongest of them."""
+    counts, worst, tested = [], None, False
+    for group in dataset.groups:
+        fits = [r for r in group.rows if r.fit]
+        tested = tested or any(r.fit.nonlinear is not None for r in fits)
+        bad = [r for r in fits if r.fit.nonlinear]
+        counts.append(f"{len(bad)} of {len(fits)} cells on {group.label}")
+        for r in bad:
+            if worst is None or abs(r.fit.curvature.value) > abs(worst[1].fit.curvature.value):
+                worst = (group, r)
+    if not tested:
+        return [Finding("Linearity in n is untested: fewer than three sizes were measured.", "linearity")]
+    if worst is None:
+        return [Finding("Per-item cost is linear in n in every cell.", "linearity")]
+    group, r = worst
+    c = r.fit.curvature
     return [Finding(
-        f"Python {group.label}: for `{workload}`, the largest change from asyncio is {loop}, "
-        f"{fmt_ratio(r)} {verb} per item ({impl}).", "loop")]
-
-
-def nonlinear(group: Group) -> list[Finding]:
-    bad = [r for r in group.rows if r.fit and r.fit.nonlinear]
-    untested = [r for r in group.rows if r.fit and r.fit.nonlinear is None]
-    if bad:
-        listed = ", ".join(
-            f"`{r.cell.name}` ({r.fit.curvature.value:+.0%} [{r.fit.curvature.low:+.0%}, {r.fit.curvature.high:+.0%}])"
-            for r in bad)
-        return [Finding(
-            f"Python {group.label}: per-item cost changes with n in {len(bad)} of {len(group.rows)} cells "
-            f"(large-n slope against small-n slope): {listed}.", "linearity")]
-    if untested and len(untested) == len(group.rows):
-        return [Finding(f"Python {group.label}: linearity in n is untested (fewer than three sizes).", "linearity")]
-    return [Finding(f"Python {group.label}: per-item cost is linear in n in every cell.", "linearity")]
+        f"Per-item cost changes with n in {'; '.join(counts)}; the strongest is `{r.cell.name}` on {group.label}: "
+        f"{c.value:+.0%} [{c.low:+.0%}, {c.high:+.0%}] from the small-n slope to the large-n slope (see `linear` in the tables).",
+        "linearity")]
 
 
 def across_versions(dataset: Dataset) -> list[Finding]:
@@ -112,7 +125,5 @@ def across_versions(dataset: Dataset) -> list[Finding]:
 def findings(dataset: Dataset) -> list[Finding]:
     out = across_versions(dataset)
     for group in dataset.groups:
-        out += asyncgen_vs_class(group)[:1] + best_loop(group) + nonlinear(group)
-    for group in dataset.groups:
-        out += asyncgen_vs_class(group)[1:]
-    return out
+        out += asyncgen_vs_class(group)
+    return out + best_loop(dataset) + nonlinear(dataset)

@@ -60,6 +60,7 @@ def test_every_chart_has_an_svg_and_a_png_and_is_inlined(report):
 def test_findings_come_from_the_data(report):
     summary = (report / "summary.md").read_text()
     assert "an async generator takes" in summary and "x [" in summary
+    assert "largest speed-up over asyncio" in summary and "Per-item cost changes with n" in summary
     assert "Across Python versions" in summary
 
 
