@@ -18,9 +18,6 @@ from typing import Mapping
 from ._matrix import Cell, SelectionError
 from ._version import FORMAT_VERSION
 
-#: Metadata every aiterbench benchmark carries; ``show`` and reports rely on them.
-CELL_METADATA = ("impl", "family", "workload", "loop", "loop_module", "loop_version", "n", "aiterbench_version")
-
 
 class ResultError(ValueError):
     """A result file cannot be used; the message names the file and the reason."""

@@ -27,8 +27,8 @@ from typing import Callable, Sequence
 
 from ._matrix import Cell
 from ._results import dump_suite
+from ._timing import EXIT_NOT_EQUIVALENT
 
-EXIT_NOT_EQUIVALENT = 3  # kept in step with bench._worker
 
 
 @dataclasses.dataclass(frozen=True)

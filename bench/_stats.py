@@ -56,13 +56,6 @@ class Estimate:
         if not (math.isnan(self.low) or self.low <= self.value <= self.high):
             raise ValueError(f"interval [{self.low}, {self.high}] does not hold {self.value}")
 
-    @property
-    def half_width(self) -> float:
-        return (self.high - self.low) / 2
-
-    def scaled(self, factor: float) -> "Estimate":
-        return Estimate(self.value * factor, self.low * factor, self.high * factor, self.samples)
-
     def excludes(self, x: float) -> bool:
         return not math.isnan(self.low) and (x < self.low or x > self.high)
 

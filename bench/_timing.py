@@ -9,6 +9,10 @@ import time
 from typing import Any, Callable
 
 
+#: Exit code of a worker that refused a cell for not yielding 0..n-1.
+EXIT_NOT_EQUIVALENT = 3
+
+
 class NotEquivalent(AssertionError):
     """An implementation does not yield 0..n-1."""
 

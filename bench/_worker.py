@@ -21,10 +21,8 @@ import pyperf
 
 from ._loops import LOOPS
 from ._matrix import Cell
-from ._timing import NotEquivalent, check_equivalence, make_time_func
+from ._timing import EXIT_NOT_EQUIVALENT, NotEquivalent, check_equivalence, make_time_func
 from ._version import FORMAT_VERSION, __version__
-
-EXIT_NOT_EQUIVALENT = 3
 
 
 def _sizes(text: str) -> list[int]:

@@ -91,7 +91,7 @@ def load_module(spec: str) -> types.ModuleType:
 
 @dataclasses.dataclass(frozen=True)
 class Registry:
-    """An immutable, validated set of implementations, sorted by nothing but insertion: built-ins first."""
+    """An immutable, validated set of implementations: built-ins first, then plug-ins in the order given."""
 
     impls: tuple[Impl, ...]
 
