@@ -6,6 +6,7 @@ import csv
 import datetime
 import html
 import io
+import json
 import math
 import os
 import re
@@ -141,6 +142,7 @@ def write_report(dataset: Dataset, findings: list[Finding], rendered: list[Rende
         path = os.path.join(outdir, f"{r.chart.name}.png")
         _write_bytes(path, r.png)
         written.append(path)
+    _remove_stale(outdir, written)
     pairs = [(r.chart, r.svg) for r in rendered]
     for name, text in (("index.html", index_html(dataset, findings, pairs)),
                        ("summary.md", summary_md(dataset, findings, [r.chart for r in rendered])),
@@ -148,7 +150,28 @@ def write_report(dataset: Dataset, findings: list[Finding], rendered: list[Rende
         path = os.path.join(outdir, name)
         write_atomic(path, text)
         written.append(path)
+    write_atomic(os.path.join(outdir, MANIFEST), json.dumps(sorted(os.path.basename(p) for p in written), indent=1) + "\n")
     return written
+
+
+#: The files the last report wrote into its folder: only those are ever removed by the next one.
+MANIFEST = ".aiterbench-report.json"
+
+
+def _remove_stale(outdir: str, written: list[str]) -> None:
+    """Remove charts an earlier report wrote here that this one does not (say, a Python no longer given)."""
+    try:
+        with open(os.path.join(outdir, MANIFEST), encoding="utf-8") as f:
+            previous = json.load(f)
+    except (OSError, ValueError):
+        return
+    keep = {os.path.basename(p) for p in written}
+    for name in previous if isinstance(previous, list) else []:
+        if isinstance(name, str) and name == os.path.basename(name) and name.endswith((".svg", ".png")) and name not in keep:
+            try:
+                os.unlink(os.path.join(outdir, name))
+            except OSError:
+                pass
 
 
 def _write_bytes(path: str, data: bytes) -> None:

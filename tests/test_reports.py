@@ -117,6 +117,16 @@ def test_no_common_cells_gives_explicit_no_data_panels(tmp_path):
     assert not (out / "ratio_heatmap.svg").exists()
 
 
+def test_a_new_report_removes_only_the_charts_its_predecessor_wrote(tmp_path):
+    out = tmp_path / "out"
+    assert main(["report", *RESULTS, "-o", str(out)]) == 0
+    assert (out / "per_item_py3_12.svg").exists()
+    (out / "notes.svg").write_text("<svg/>")  # the user's own file
+    assert main(["report", RESULTS[0], "-o", str(out)]) == 0
+    assert not (out / "per_item_py3_12.svg").exists() and not (out / "per_item_py3_12.png").exists()
+    assert (out / "per_item_py3_11.svg").exists() and (out / "notes.svg").exists()
+
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
