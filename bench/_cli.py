@@ -87,7 +87,7 @@ def _budget(args):
 
 def cmd_run(args) -> int:
     from ._matrix import SelectionError, select
-    from ._results import ResultError, check_writable, load_suite
+    from ._results import ResultError, check_appendable, check_writable, load_suite
     from ._run import run_matrix, save, steps
     from ._progress import progress
 
@@ -101,7 +101,10 @@ def cmd_run(args) -> int:
 
     output = args.output or _default_output()
     if args.output is None:
-        os.makedirs(os.path.dirname(output), exist_ok=True)
+        try:
+            os.makedirs(os.path.dirname(output), exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create {os.path.dirname(output)}/ for the results ({exc.strerror}); pass -o FILE") from None
     base = None
     if os.path.isdir(output):
         raise UsageError(f"{output}: is a directory, expected a result file path")
@@ -109,6 +112,7 @@ def cmd_run(args) -> int:
         if args.append:
             try:
                 base = load_suite(output)
+                check_appendable(base, output)
             except ResultError as exc:
                 raise UsageError(f"--append: {exc}") from None
         elif not args.force:
@@ -212,7 +216,7 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--append", action="store_true", help="add runs to an existing result file")
     mode.add_argument("--force", action="store_true", help="replace an existing result file")
     p.add_argument("--sizes", metavar="N,N,...", help="sizes n to fit the per-item slope on (at least two)")
-    p.add_argument("--rounds", type=int, metavar="R", help="worker processes per cell (at least two)")
+    p.add_argument("--rounds", type=int, metavar="R", help="worker processes per cell (at least two; six for a 95%% interval)")
     p.add_argument("--values", type=int, metavar="V", help="values per size per process")
     p.add_argument("--min-time", type=float, metavar="SECONDS", help="minimum duration of one value")
     p.add_argument("--cell-timeout", type=float, metavar="SECONDS", help="per-worker time limit before a cell counts as hung")
@@ -235,5 +239,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"aiterbench: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("aiterbench: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_OK

@@ -98,6 +98,26 @@ def _cells(suite) -> dict[Cell, CellData]:
     }
 
 
+#: Metadata pyperf requires to be equal for runs to join a benchmark (see pyperf's Benchmark.add_run).
+_SAME_MACHINE = ("aslr", "cpu_count", "cpu_model_name", "hostname", "platform", "python_executable",
+                 "python_implementation", "python_unicode", "python_version")
+
+
+def check_appendable(suite, path: str) -> None:
+    """Refuse, before measuring, to append runs from this interpreter and host to ``suite``."""
+    import pyperf
+
+    here = pyperf.Run([1.0], metadata={"name": "probe", "unit": "second"}, collect_metadata=True).get_metadata()
+    for bench in suite.get_benchmarks()[:1]:
+        there = bench.get_metadata()
+        for key in _SAME_MACHINE:
+            if key in there and there.get(key) != here.get(key):
+                raise ResultError(
+                    f"{path}: measured with another {key} ({there.get(key)!r}; here {here.get(key)!r}): "
+                    "write a new file and compare them with 'report'"
+                )
+
+
 def write_atomic(path: str, text: str) -> None:
     """Write ``text`` to ``path`` through a temporary file in the same folder and a rename."""
     folder = os.path.dirname(os.path.abspath(path))

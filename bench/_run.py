@@ -43,12 +43,17 @@ class Budget:
     cell_timeout: float  # seconds one worker process may take before the cell counts as hung
 
     def __post_init__(self) -> None:
-        if len(set(self.sizes)) < 2 or min(self.sizes) < 1:
+        if len(self.sizes) != len(set(self.sizes)):
+            raise ValueError(f"sizes {','.join(map(str, self.sizes))} repeat a size")
+        if len(self.sizes) < 2 or min(self.sizes) < 1:
             raise ValueError("need at least two distinct sizes >= 1")
+        object.__setattr__(self, "sizes", tuple(sorted(self.sizes)))
         if self.rounds < 2:
-            raise ValueError("need at least two rounds for an interval")
-        if self.values < 1 or self.warmups < 0 or self.min_time <= 0 or self.cell_timeout <= 0:
-            raise ValueError("values >= 1, warmups >= 0, min_time > 0 and cell_timeout > 0")
+            raise ValueError("need at least two rounds (six for a 95% interval)")
+        if self.values < 1 or self.warmups < 0:
+            raise ValueError("values >= 1 and warmups >= 0")
+        if not (0 < self.min_time <= 60 and 0 < self.cell_timeout <= 86400):
+            raise ValueError("min_time in (0, 60] s and cell_timeout in (0, 86400] s")
 
 
 QUICK = Budget(sizes=(16, 256, 4096), rounds=15, values=3, warmups=1, min_time=0.005, cell_timeout=60.0)
@@ -205,7 +210,7 @@ def save(benchmarks: dict, path: str, base=None) -> None:
             merged[name].add_runs(bench)
         else:
             merged[name] = bench
-    if not merged:
-        return
+    if not any(run.values for bench in merged.values() for run in bench.get_runs()):
+        return  # calibration only (interrupted early): never replace a file with nothing measured
     suite = pyperf.BenchmarkSuite([merged[name] for name in sorted(merged)])
     dump_suite(suite, path)

@@ -60,13 +60,17 @@ class Estimate:
         return not math.isnan(self.low) and (x < self.low or x > self.high)
 
 
+#: Below this many samples no pair of order statistics bounds the median with 95% confidence.
+MIN_SAMPLES_FOR_INTERVAL = 6
+
+
 def median_ci(xs: Sequence[float]) -> Estimate:
-    """Median with a distribution-free interval from order statistics (see order_statistic_ranks)."""
+    """Median with a distribution-free 95% interval from order statistics (NaN below 6 samples)."""
     if not xs:
         raise ValueError("no samples")
     xs = sorted(xs)
     m = statistics.median(xs)
-    if len(xs) < 2:
+    if len(xs) < MIN_SAMPLES_FOR_INTERVAL:
         return Estimate(m, math.nan, math.nan, len(xs))
     lo, hi = order_statistic_ranks(len(xs))
     return Estimate(m, xs[lo], xs[hi], len(xs))
@@ -105,23 +109,25 @@ class CellFit:
 
     @property
     def nonlinear(self) -> bool | None:
-        """True when per-item cost depends on n; None when it cannot be told (fewer than 3 sizes)."""
-        if self.curvature is None:
-            return None
+        """True when per-item cost depends on n; None when it cannot be told."""
+        if self.curvature is None or math.isnan(self.curvature.low):
+            return None  # fewer than 3 sizes, or too few processes for an interval
         return abs(self.curvature.value) > NONLINEAR_THRESHOLD and self.curvature.excludes(0.0)
 
 
 def fit_cell(per_round: Mapping[object, Mapping[int, float]]) -> CellFit:
     """Fit T(n) = fixed + n * per_item from ``{round: {n: seconds per item}}``.
 
-    Rounds that lack a size are left out of the fit.
+    Each round is fitted on the sizes it measured (runs appended with other
+    sizes still count); a round with fewer than two sizes is left out.
     """
-    sizes = sorted({n for by_n in per_round.values() for n in by_n})
-    if len(sizes) < 2:
+    all_sizes = sorted({n for by_n in per_round.values() for n in by_n})
+    if len(all_sizes) < 2:
         raise ValueError("need at least two sizes")
     fixeds, slopes, curves = [], {}, []
     for rnd, by_n in sorted(per_round.items(), key=lambda kv: str(kv[0])):
-        if any(n not in by_n for n in sizes):
+        sizes = sorted(by_n)
+        if len(sizes) < 2:
             continue
         totals = [by_n[n] * n for n in sizes]
         # Per-item values v(n) = per_item + fixed / n: fitting v against 1/n weighs
@@ -138,7 +144,7 @@ def fit_cell(per_round: Mapping[object, Mapping[int, float]]) -> CellFit:
     if not slopes:
         raise ValueError("no round measured every size")
     return CellFit(
-        sizes=tuple(sizes),
+        sizes=tuple(all_sizes),
         per_item=median_ci(list(slopes.values())),
         fixed=median_ci(fixeds),
         curvature=median_ci(curves) if curves else None,
@@ -153,9 +159,12 @@ def paired(a: CellFit, b: CellFit) -> tuple[list[float], list[float]]:
 
 
 def ratio(a: CellFit, b: CellFit) -> Estimate | None:
-    """Per-item cost of a over b, paired by round; None without common rounds."""
+    """Per-item cost of a over b, paired by round; None without common rounds with positive slopes."""
     xs, ys = paired(a, b)
-    return ratio_ci(xs, ys) if xs else None
+    try:
+        return ratio_ci(xs, ys)
+    except ValueError:  # no pair left: every common round had a slope <= 0 (noise at tiny sizes)
+        return None
 
 
 def difference(a: CellFit, b: CellFit) -> Estimate | None:

@@ -77,7 +77,7 @@ async def stream_source(n: int, lines: Iterable[bytes] | None = None) -> AsyncIt
     if lines is None:
         lines = (b"%d\n" % i for i in range(n))
     rsock, wsock = socket.socketpair()
-    owned = [(s.fileno(), os.fstat(s.fileno()).st_ino) for s in (rsock, wsock)]
+    owned = [(s.fileno(), _identity(s.fileno())) for s in (rsock, wsock)]
     reader_writer = writer = task = None
     try:
         reader, reader_writer = await asyncio.open_connection(sock=rsock)
@@ -85,28 +85,35 @@ async def stream_source(n: int, lines: Iterable[bytes] | None = None) -> AsyncIt
         task = asyncio.ensure_future(_write_lines(writer, lines))
         yield reader
     finally:
-        if task is not None:
-            await _stop(task)
-        for w in (writer, reader_writer):
-            if w is not None:
-                w.close()
-                with contextlib.suppress(ConnectionError):
-                    await w.wait_closed()
-        rsock.close()
-        wsock.close()
-        _close_left_open(owned)
+        try:
+            if task is not None:
+                await _stop(task)
+        finally:
+            for w in (writer, reader_writer):
+                if w is not None:
+                    w.close()
+                    with contextlib.suppress(ConnectionError):
+                        await w.wait_closed()
+            rsock.close()
+            wsock.close()
+            _close_left_open(owned)
+
+
+def _identity(fd: int) -> tuple[int, int]:
+    st = os.fstat(fd)
+    return st.st_dev, st.st_ino
 
 
 def _close_left_open(owned) -> None:
     """Close our socket descriptors if the loop's transports left them open.
 
     rloop 0.5 takes the descriptor over and does not close it when its
-    transport closes. A descriptor still open *on the same inode* is ours; a
-    reused number points elsewhere and is left alone.
+    transport closes. A descriptor still open on the same device and inode
+    is ours; a reused number points elsewhere and is left alone.
     """
-    for fd, inode in owned:
+    for fd, identity in owned:
         try:
-            if os.fstat(fd).st_ino == inode:
+            if _identity(fd) == identity:
                 os.close(fd)
         except OSError:
             pass  # already closed, as it should be

@@ -19,7 +19,7 @@ from bench._matrix import select
 from bench._results import cells, load_suite
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = ["--rounds", "2", "--values", "1", "--min-time", "0.002", "--sizes", "8,64"]
+TINY = ["--rounds", "6", "--values", "1", "--min-time", "0.002", "--sizes", "8,64"]
 FAULTY = '''
 import time
 
@@ -106,6 +106,9 @@ BAD = {
     "output exists": (["run", "-o", "{existing}"], ["exists", "--append", "--force"]),
     "append to foreign file": (["run", "--append", "-o", "{existing}"], ["--append", "not a pyperf result file"]),
     "bad sizes": (["run", "--sizes", "8,x"], ["--sizes"]),
+    "repeated size": (["run", "--sizes", "16,16,256"], ["repeat a size"]),
+    "endless timeout": (["run", "--cell-timeout", "inf"], ["cell_timeout"]),
+    "nan min-time": (["run", "--min-time", "nan"], ["min_time"]),
     "one round": (["run", "--rounds", "1"], ["two rounds"]),
     "show missing file": (["show", "missing.json"], ["no such file"]),
     "show foreign json": (["show", "{existing}"], ["not a pyperf result file"]),
@@ -125,6 +128,17 @@ def test_bad_input_is_one_line_and_exit_2(argv, needles, tmp_path, existing, cap
     assert code == 2
     assert_one_error_line(capsys.readouterr().err, *needles)
     assert sorted(os.listdir(tmp_path)) == ["existing.json"]  # nothing written
+
+
+def test_appending_from_another_interpreter_is_refused_before_measuring(tmp_path, capsys):
+    result = tmp_path / "r.json"
+    assert cli("run", "-i", "sync_iter", "-l", "asyncio", "-o", str(result), *TINY).returncode == 0
+    text = result.read_text()
+    result.write_text(text.replace(json.dumps(sys.executable)[1:-1], "/opt/other/bin/python"))
+    before = result.read_text()
+    assert main(["run", "-i", "sync_iter", "-l", "asyncio", "-o", str(result), "--append", *TINY]) == 2
+    assert_one_error_line(capsys.readouterr().err, "--append", "another python_executable")
+    assert result.read_text() == before
 
 
 def test_a_newer_format_is_refused(tmp_path, capsys):
@@ -182,7 +196,7 @@ def test_run_writes_a_pyperf_file_that_pyperf_reads(tmp_path):
         assert key in md, key
     assert md["inner_loops"] == md["n"]
     data = cells(suite)
-    assert all(len(d.per_round) == 2 for d in data.values())
+    assert all(len(d.per_round) == 6 for d in data.values())
 
     for args in (["stats", str(result)], ["compare_to", str(result), str(result)]):
         proc = subprocess.run([sys.executable, "-m", "pyperf", *args], capture_output=True, text=True)
@@ -190,7 +204,7 @@ def test_run_writes_a_pyperf_file_that_pyperf_reads(tmp_path):
 
     proc = cli("run", "-i", "sync_iter", "-w", "none", "-l", "asyncio", "-o", str(result), "--append", *TINY)
     assert proc.returncode == 0, proc.stderr
-    assert len(cells(load_suite(str(result)))[next(c for c in data if c.impl == "sync_iter")].per_round) == 4
+    assert len(cells(load_suite(str(result)))[next(c for c in data if c.impl == "sync_iter")].per_round) == 12
 
     for fmt in ("text", "md", "json"):
         proc = cli("show", str(result), "--format", fmt)
@@ -236,7 +250,7 @@ def test_a_cell_failing_in_a_shared_round_is_found_and_its_group_keeps_the_round
     assert "FAILED flaky/none/asyncio: RuntimeError: flaky under measurement" in proc.stderr
     data = cells(load_suite(str(result)))
     assert {c.name for c in data} == {"asyncgen/none/asyncio", "class_anext/none/asyncio"}
-    assert all(len(d.per_round) == 2 for d in data.values())  # no round lost to the neighbour's failure
+    assert all(len(d.per_round) == 6 for d in data.values())  # no round lost to the neighbour's failure
 
 
 def test_ctrl_c_keeps_the_rounds_already_measured(tmp_path):

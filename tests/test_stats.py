@@ -77,10 +77,26 @@ def test_two_sizes_cannot_tell_linearity():
     assert fit.sizes == (16, 4096)
 
 
-def test_rounds_missing_a_size_are_left_out():
+def test_rounds_are_fitted_on_the_sizes_they_measured():
     data = synthetic(50e-9, 800e-9, 4, 0.0, 3)
-    del data[2][256]
-    assert fit_cell(data).per_item.samples == 3
+    del data[2][256]  # e.g. runs appended with other --sizes
+    data[3] = {16: data[3][16]}  # one size says nothing about a slope
+    fit = fit_cell(data)
+    assert fit.per_item.samples == 3
+    assert fit.per_item.value == pytest.approx(50e-9)
+    assert fit.sizes == SIZES
+
+
+def test_fewer_than_six_processes_give_no_interval_and_no_linearity_verdict():
+    fit = fit_cell(synthetic(50e-9, 800e-9, rounds=5, noise=0.005, seed=1, curve=0.5))
+    assert math.isnan(fit.per_item.low) and math.isnan(fit.per_item.high)
+    assert fit.nonlinear is None
+
+
+def test_a_ratio_without_positive_slopes_is_none():
+    flat = {r: {16: 1e-7, 256: 1e-7 * 16 / 256} for r in range(6)}  # total time flat: slope 0
+    steep = fit_cell(synthetic(50e-9, 800e-9, 6, 0.0, 2))
+    assert ratio(fit_cell(flat), steep) is None
 
 
 def test_fewer_than_two_sizes_is_an_error():
@@ -112,9 +128,10 @@ def test_median_ci_of_one_sample_has_no_interval():
 
 
 def test_ratio_ci_is_symmetric_in_logs():
-    e = ratio_ci([2.0, 2.2, 1.8], [1.0, 1.0, 1.0])
+    xs = [2.0, 2.2, 1.8, 2.1, 1.9, 2.05]
+    e = ratio_ci(xs, [1.0] * 6)
     assert e.low < 2.0 < e.high
-    inv = ratio_ci([1.0, 1.0, 1.0], [2.0, 2.2, 1.8])
+    inv = ratio_ci([1.0] * 6, xs)
     assert inv.value == pytest.approx(1 / e.value)
 
 
