@@ -18,7 +18,8 @@ from typing import Any, AsyncIterator
 from ._registry import Impl, Registry, RegistryError, load_module
 from ._sources import SOURCES, STATELESS, WORKLOADS
 
-__all__ = ["Impl", "Registry", "RegistryError", "load_module", "names", "workloads", "make", "open", "registry"]
+__all__ = ["Impl", "Registry", "RegistryError", "SOURCES", "STATELESS", "WORKLOADS", "load_module", "names", "workloads",
+           "make", "open", "registry"]
 
 
 @functools.lru_cache(maxsize=None)

@@ -292,7 +292,7 @@ def loops_speedup(dataset: Dataset) -> list[Chart]:
                 ax.bar(xs, vals, width=width, yerr=[lo, hi], capsize=2, color=colors[impl], label=impl)
             ax.axhline(1.0, color="black", linewidth=0.8)
             ax.set_xticks(range(len(group.workloads)), group.workloads)
-            ax.set_ylabel(f"speed-up over asyncio (x)")
+            ax.set_ylabel("speed-up over asyncio (x)")
             ax.set_title(f"{loop} vs asyncio")
             ax.legend(fontsize=7)
         fig.suptitle(f"Event loops, Python {group.label}")

@@ -140,7 +140,7 @@ def write_report(dataset: Dataset, findings: list[Finding], rendered: list[Rende
         write_atomic(path, '<?xml version="1.0" encoding="utf-8" standalone="no"?>\n' + r.svg)
         written.append(path)
         path = os.path.join(outdir, f"{r.chart.name}.png")
-        _write_bytes(path, r.png)
+        write_atomic(path, r.png)
         written.append(path)
     _remove_stale(outdir, written)
     pairs = [(r.chart, r.svg) for r in rendered]
@@ -173,9 +173,3 @@ def _remove_stale(outdir: str, written: list[str]) -> None:
             except OSError:
                 pass
 
-
-def _write_bytes(path: str, data: bytes) -> None:
-    tmp = path + ".tmp"
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)

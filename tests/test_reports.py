@@ -6,15 +6,13 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bench import main
 
-from .test_cli import ROOT, assert_one_error_line
+from .test_cli import assert_one_error_line
 
 pytest.importorskip("matplotlib")
 
