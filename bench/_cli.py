@@ -64,19 +64,19 @@ def _default_output() -> str:
     return os.path.join("results", f"aiterbench-{impl}{ver}-{stamp}.json")
 
 
-def _budget(args):
+def _budget(args, quick=None):
     import dataclasses
 
     from ._run import FULL, QUICK
 
-    budget = QUICK if args.quick else FULL
+    budget = (quick or QUICK) if args.quick else FULL
     changes = {}
     if args.sizes:
         try:
             changes["sizes"] = tuple(int(s) for s in args.sizes.split(","))
         except ValueError:
             raise UsageError(f"--sizes {args.sizes!r}: expected comma-separated integers") from None
-    for name in ("rounds", "min_time", "cell_timeout", "values"):
+    for name in ("rounds", "min_time", "cell_timeout", "values", "seconds"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
     try:
@@ -85,11 +85,60 @@ def _budget(args):
         raise UsageError(f"budget: {exc}") from None
 
 
+def _worker_env(args):
+    """The workers' environment and a note on what it leaves out (None when nothing influential was dropped)."""
+    from ._environ import check_names, worker_environ
+
+    names = [n.strip() for text in (args.inherit_environ or []) for n in text.split(",") if n.strip()]
+    try:
+        inherit = check_names(names)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    env, dropped = worker_environ(inherit)
+    note = None
+    if dropped:
+        note = (f"note: workers start from a clean environment; left out {', '.join(dropped)} "
+                "(--inherit-environ NAME,... passes one on purpose)")
+    return env, note
+
+
+def _check_output(output: str, append: bool = False, force: bool = False):
+    """Fail before measuring if ``output`` cannot be written; the loaded suite when appending."""
+    from ._results import ResultError, check_writable, load_suite
+
+    if os.path.isdir(output):
+        raise UsageError(f"{output}: is a directory, expected a result file path")
+    base = None
+    if os.path.exists(output):
+        if append:
+            try:
+                base = load_suite(output)
+            except ResultError as exc:
+                raise UsageError(f"--append: {exc}") from None
+        elif not force:
+            raise UsageError(f"{output} exists: pass --append to add to it or --force to replace it")
+    try:
+        check_writable(output)
+    except ResultError as exc:
+        raise UsageError(str(exc)) from None
+    return base
+
+
+def _makedirs_for(output: str) -> None:
+    folder = os.path.dirname(output)
+    if folder:
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create {folder}/ for the results ({exc.strerror}); pass -o") from None
+
+
 def cmd_run(args) -> int:
+    from ._environ import recorded
     from ._matrix import SelectionError, select
-    from ._results import ResultError, check_appendable, check_writable, load_suite
-    from ._run import run_matrix, save, steps
     from ._progress import progress
+    from ._results import ResultError, check_appendable
+    from ._run import run_matrix, save, steps
 
     registry = _registry(args.impl_module)
     try:
@@ -97,50 +146,44 @@ def cmd_run(args) -> int:
     except SelectionError as exc:
         raise UsageError(str(exc)) from None
     budget = _budget(args)
-    modules = [os.path.abspath(m) if m.endswith(".py") else m for m in args.impl_module]
+    modules = _modules(args)
+    env, env_note = _worker_env(args)
 
     output = args.output or _default_output()
     if args.output is None:
+        _makedirs_for(output)
+    base = _check_output(output, args.append, args.force)
+    if base is not None:
         try:
-            os.makedirs(os.path.dirname(output), exist_ok=True)
-        except OSError as exc:
-            raise UsageError(f"cannot create {os.path.dirname(output)}/ for the results ({exc.strerror}); pass -o FILE") from None
-    base = None
-    if os.path.isdir(output):
-        raise UsageError(f"{output}: is a directory, expected a result file path")
-    if os.path.exists(output):
-        if args.append:
-            try:
-                base = load_suite(output)
-                check_appendable(base, output)
-            except ResultError as exc:
-                raise UsageError(f"--append: {exc}") from None
-        elif not args.force:
-            raise UsageError(f"{output} exists: pass --append to add to it or --force to replace it")
-    try:
-        check_writable(output)
-    except ResultError as exc:
-        raise UsageError(str(exc)) from None
+            check_appendable(base, output, recorded(env))
+        except ResultError as exc:
+            raise UsageError(f"--append: {exc}") from None
 
     bar = progress(steps(cells, budget))
-    for note in notes:
+    for note in notes + ([env_note] if env_note else []):
         bar.note(note)
-    bar.note(f"measuring {len(cells)} cells x {budget.rounds} rounds at n={','.join(map(str, budget.sizes))} into {output}")
+    bar.note(f"measuring {len(cells)} cells x {_rounds_text(cells, budget)} at n={','.join(map(str, budget.sizes))} into {output}")
+    written = []
+
+    def on_round(benchmarks) -> None:
+        if save(benchmarks[0], output, base):
+            written.append(output)
+
     try:
-        outcome = run_matrix(
-            cells, budget, modules,
-            on_step=bar.step,
-            on_round=lambda benchmarks: save(benchmarks, output, base),
-        )
+        outcome = run_matrix(cells, budget, modules, on_step=bar.step, on_round=on_round, env=env)
     finally:
         bar.close()
-    if outcome.interrupted:
-        save(outcome.benchmarks, output, base)  # a partial round is still measured data
+    if outcome.interrupted and outcome.rounds_done:
+        save(outcome.benchmarks[0], output, base)  # the rounds done, and what the last one measured
     for failure in outcome.failures:
         print(f"FAILED {failure.cell.name}: {failure.reason}", file=sys.stderr)
-    if outcome.benchmarks:
+    if written:
         _print_table(output, "text")
         print(f"wrote {output}")
+    elif outcome.interrupted:
+        kept = f"; {output} is as it was" if os.path.exists(output) else ""
+        print(f"aiterbench: interrupted before the first round was measured: nothing written{kept}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     else:
         print("no cell was measured; nothing written", file=sys.stderr)
     if outcome.interrupted:
@@ -149,22 +192,228 @@ def cmd_run(args) -> int:
     return EXIT_FAILED if outcome.failures else EXIT_OK
 
 
+def _rounds_text(cells, budget, sides: int = 1) -> str:
+    from ._run import planned_rounds
+
+    rounds = planned_rounds(cells, budget, sides)
+    text = f"{rounds} rounds"
+    if rounds != budget.rounds:
+        text += f" ({budget.rounds} rounded up so that every cell{' and side' if sides > 1 else ''} runs first equally often)"
+    if budget.seconds:
+        text += f", then more until {budget.seconds:g} s have passed"
+    return text
+
+
+def _modules(args) -> list:
+    return [os.path.abspath(m) if m.endswith(".py") else m for m in args.impl_module]
+
+
+def _load(paths):
+    from ._results import ResultError, load_results
+
+    try:
+        return load_results(paths)
+    except ResultError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _print_table(path: str, fmt: str) -> None:
-    from ._results import cells, load_suite
+    from ._identity import labels
+    from ._results import KIND_COUNT
     from ._table import analyze, format_json, format_md, format_text
 
-    rows = analyze(cells(load_suite(path), path))
-    print({"text": format_text, "md": format_md, "json": format_json}[fmt](rows), end="")
+    sets = _load([path])
+    names = labels([s.environment for s in sets])
+    for label, rs in zip(names, sets):
+        if len(sets) > 1 and fmt != "json":
+            print(f"{'## ' if fmt == 'md' else '== '}{label}{'' if fmt == 'md' else ' =='}\n")
+        if rs.kind == KIND_COUNT:
+            from ._count import format_counts
+
+            print(format_counts(rs, fmt), end="")
+            continue
+        rows = analyze(rs.cells)
+        print({"text": format_text, "md": format_md, "json": format_json}[fmt](rows), end="")
 
 
 def cmd_show(args) -> int:
-    from ._results import ResultError
+    if os.path.isdir(args.file):
+        raise UsageError(f"{args.file}: is a directory, expected a result file")
+    _print_table(args.file, args.format)
+    return EXIT_OK
+
+
+def _threshold(args, kind: str) -> float:
+    from ._verdict import DEFAULT_COUNT_THRESHOLD, DEFAULT_THRESHOLD, parse_threshold
+
+    if args.threshold is None:
+        return DEFAULT_COUNT_THRESHOLD if kind == "count" else DEFAULT_THRESHOLD
+    try:
+        return parse_threshold(args.threshold)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _emit(text: str, output: str | None, summary: str) -> None:
+    """Print ``text``, or write it atomically to ``output`` and print ``summary``."""
+    from ._results import write_atomic
+
+    if output:
+        try:
+            write_atomic(output, text)
+        except OSError as exc:
+            raise UsageError(f"{output}: cannot write ({exc.strerror or exc})") from None
+        print(summary)
+    else:
+        print(text, end="")
+
+
+def _compare(base_paths, new_paths, args, failed=()):
+    from ._compare import compare_sets, one_environment
+
+    if args.threshold is not None:
+        _threshold(args, "time")  # a bad threshold is bad input before any file is read
+    try:
+        base = one_environment(_load(base_paths), " ".join(base_paths))
+        new = one_environment(_load(new_paths), " ".join(new_paths))
+        return compare_sets(base, new, _threshold(args, base.kind), failed)
+    except ValueError as exc:
+        if isinstance(exc, UsageError):
+            raise
+        raise UsageError(str(exc)) from None
+
+
+def _verdict_exit(comparison) -> int:
+    return EXIT_FAILED if comparison.regressed or comparison.failed else EXIT_OK
+
+
+def cmd_compare(args) -> int:
+    from ._compare import _summary, render
+
+    if args.output and os.path.isdir(args.output):
+        raise UsageError(f"-o {args.output}: is a directory")
+    comparison = _compare([args.base], [args.new], args)
+    _emit(render(comparison, args.format), args.output, f"{_summary(comparison)}; wrote {args.output}")
+    return _verdict_exit(comparison)
+
+
+def _probe_sides(args, names=("base", "new")):
+    from ._ab import SideError, make_side, probe
+
+    env, env_note = _worker_env(args)
+    try:
+        sides = [make_side(n, getattr(args, f"{n}_python"), getattr(args, f"{n}_path")) for n in names]
+        probes = [probe(side, _modules(args), env) for side in sides]
+    except SideError as exc:
+        raise UsageError(str(exc)) from None
+    return probes, env, env_note
+
+
+def cmd_ab(args) -> int:
+    from ._ab import describe, select_cells
+    from ._compare import render
+    from ._matrix import SelectionError
+    from ._progress import progress
+    from ._run import run_matrix, save, steps
+
+    _threshold(args, "time")  # a bad threshold is bad input before anything runs
+    if args.output and os.path.isdir(args.output):
+        raise UsageError(f"-o {args.output}: is a directory, expected a file prefix")
+    probes, env, env_note = _probe_sides(args)
+    try:
+        cells, notes = select_cells(probes, args.impl, args.workload, args.loop)
+    except SelectionError as exc:
+        raise UsageError(str(exc)) from None
+    from ._run import AB_QUICK
+
+    budget = _budget(args, AB_QUICK)
+    prefix = args.output or os.path.join("results", "ab-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S"))
+    if args.output is None:
+        _makedirs_for(prefix)
+    paths = [f"{prefix}-{p.side.name}.json" for p in probes]
+    for path in paths:
+        _check_output(path, force=args.force)
+
+    sides = [p.side for p in probes]
+    bar = progress(steps(cells, budget, len(sides)))
+    for note in notes + ([env_note] if env_note else []):
+        bar.note(note)
+    bar.note(f"ab: {describe(probes)}")
+    bar.note(f"measuring {len(cells)} cells x {_rounds_text(cells, budget, 2)} on both sides into {', '.join(paths)}")
+    written = []
+
+    def on_round(benchmarks) -> None:
+        ok = [save(b, path) for b, path in zip(benchmarks, paths)]
+        if all(ok):
+            written[:] = paths
 
     try:
-        _print_table(args.file, args.format)
-    except ResultError as exc:
+        outcome = run_matrix(cells, budget, _modules(args), on_step=bar.step, on_round=on_round, sides=sides, env=env)
+    finally:
+        bar.close()
+    if outcome.interrupted and outcome.rounds_done:
+        for b, path in zip(outcome.benchmarks, paths):
+            save(b, path)
+    failed = tuple((f.cell.name, f.side or "both", f.reason) for f in outcome.failures)
+    for cell, side, reason in failed:
+        print(f"FAILED {cell} ({side} side): {reason}", file=sys.stderr)
+    if not written:
+        if outcome.interrupted:
+            print("aiterbench: interrupted before the first round was measured: nothing written", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        print("no cell was measured on both sides; nothing written", file=sys.stderr)
+        return EXIT_FAILED
+    comparison = _compare([paths[0]], [paths[1]], args, failed)
+    print(render(comparison, args.format), end="")
+    print(f"wrote {paths[0]} and {paths[1]} (re-judge with: aiterbench compare {paths[0]} {paths[1]})", file=sys.stderr)
+    if outcome.interrupted:
+        print(f"interrupted after {outcome.rounds_done} full rounds; verdicts on what was measured", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return _verdict_exit(comparison)
+
+
+def cmd_calibrate(args) -> int:
+    from ._ab import select_cells
+    from ._calibrate import calibrate, format_calibration
+    from ._matrix import SelectionError
+
+    if not (args.budget > 0 and args.budget < 86400):
+        raise UsageError(f"--budget {args.budget:g}: expected seconds between 0 and 86400")
+    args.base_python = args.new_python = None
+    args.base_path = args.new_path = None
+    probes, env, env_note = _probe_sides(args)
+    try:
+        cells, notes = select_cells(probes, args.impl, args.workload, args.loop)
+    except SelectionError as exc:
         raise UsageError(str(exc)) from None
-    return EXIT_OK
+    result = calibrate(cells, [p.side for p in probes], _modules(args), env, args.budget,
+                       notes + ([env_note] if env_note else []))
+    print(format_calibration(result), end="")
+    if result.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if result.failures else EXIT_OK
+
+
+def cmd_count(args) -> int:
+    from ._count import CountError, run_counts
+    from ._matrix import SelectionError, select
+
+    registry = _registry(args.impl_module)
+    try:
+        cells, notes = select(registry, args.impl, args.workload, args.loop)
+    except SelectionError as exc:
+        raise UsageError(str(exc)) from None
+    env, env_note = _worker_env(args)
+    output = args.output or os.path.join("results", "count-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S") + ".json")
+    try:
+        sizes = tuple(int(s) for s in args.sizes.split(","))
+    except ValueError:
+        raise UsageError(f"--sizes {args.sizes!r}: expected two comma-separated integers") from None
+    try:
+        return run_counts(cells, sizes, _modules(args), env, output, args.output is None, args.force,
+                          notes + ([env_note] if env_note else []))
+    except CountError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def cmd_report(args) -> int:
@@ -184,7 +433,8 @@ def cmd_report(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"list": cmd_list, "run": cmd_run, "show": cmd_show, "report": cmd_report}
+COMMANDS = {"list": cmd_list, "run": cmd_run, "show": cmd_show, "report": cmd_report, "compare": cmd_compare,
+            "ab": cmd_ab, "calibrate": cmd_calibrate, "count": cmd_count}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -193,33 +443,54 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"aiterbench: error: {message}\n")
 
 
+def _selection(p, loops_help="comma-separated loop globs (default: asyncio,uvloop)") -> None:
+    p.add_argument("-i", "--impl", metavar="GLOBS", help="comma-separated impl globs (default: all)")
+    p.add_argument("-w", "--workload", metavar="GLOBS", help="comma-separated workload globs (default: all)")
+    p.add_argument("-l", "--loop", metavar="GLOBS", help=loops_help)
+    p.add_argument("--impl-module", action="append", default=[], metavar="MODULE",
+                   help="add the impls of a plug-in module (dotted name on PYTHONPATH, or a .py path); repeatable")
+    p.add_argument("--inherit-environ", action="append", metavar="VAR,...",
+                   help="pass these environment variables to the workers (by default they start clean); repeatable")
+
+
+def _budget_options(p) -> None:
+    p.add_argument("--quick", action="store_true", help="the CI-sized budget")
+    p.add_argument("--sizes", metavar="N,N,...", help="sizes n to fit the per-item slope on (at least two)")
+    p.add_argument("--rounds", type=int, metavar="R",
+                   help="worker processes per cell (at least two; six for a 95%% interval); rounded up so that the "
+                        "order is balanced")
+    p.add_argument("--values", type=int, metavar="V", help="values per size per process")
+    p.add_argument("--min-time", type=float, metavar="SECONDS", help="minimum duration of one value")
+    p.add_argument("--cell-timeout", type=float, metavar="SECONDS", help="per-worker time limit before a cell counts as hung")
+    p.add_argument("--seconds", type=float, metavar="SECONDS",
+                   help="after the rounds, keep adding balanced rounds until this much time has passed "
+                        "('ab --quick': 30)")
+
+
+def _verdict_options(p) -> None:
+    p.add_argument("--threshold", metavar="PCT",
+                   help="smallest change that counts (default 5%%; 1%% for instruction counts)")
+    p.add_argument("--format", choices=("text", "md", "json"), default="text",
+                   help="text for people, md for a CI job summary, json for programs")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="aiterbench", description="Per-item cost of Python's async iteration, per event loop.")
     parser.add_argument("--version", action="version", version=f"aiterbench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    plugin = dict(action="append", default=[], metavar="MODULE",
-                  help="add the impls of a plug-in module (dotted name on PYTHONPATH, or a .py path); repeatable")
-
     p = sub.add_parser("list", help="impls, workloads and loops", description="List impls, workloads and event loops.")
     p.add_argument("--format", choices=("text", "json"), default="text")
-    p.add_argument("--impl-module", **plugin)
+    p.add_argument("--impl-module", action="append", default=[], metavar="MODULE",
+                   help="add the impls of a plug-in module (dotted name on PYTHONPATH, or a .py path); repeatable")
 
     p = sub.add_parser("run", help="measure the matrix", description="Measure impl x workload x loop cells with pyperf.")
-    p.add_argument("-i", "--impl", metavar="GLOBS", help="comma-separated impl globs (default: all)")
-    p.add_argument("-w", "--workload", metavar="GLOBS", help="comma-separated workload globs (default: all)")
-    p.add_argument("-l", "--loop", metavar="GLOBS", help="comma-separated loop globs (default: asyncio,uvloop)")
-    p.add_argument("--impl-module", **plugin)
-    p.add_argument("--quick", action="store_true", help="the CI-sized budget (about a minute for the default matrix)")
+    _selection(p)
+    _budget_options(p)
     p.add_argument("-o", "--output", metavar="FILE", help="result file (default: results/aiterbench-<python>-<time>.json)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--append", action="store_true", help="add runs to an existing result file")
     mode.add_argument("--force", action="store_true", help="replace an existing result file")
-    p.add_argument("--sizes", metavar="N,N,...", help="sizes n to fit the per-item slope on (at least two)")
-    p.add_argument("--rounds", type=int, metavar="R", help="worker processes per cell (at least two; six for a 95%% interval)")
-    p.add_argument("--values", type=int, metavar="V", help="values per size per process")
-    p.add_argument("--min-time", type=float, metavar="SECONDS", help="minimum duration of one value")
-    p.add_argument("--cell-timeout", type=float, metavar="SECONDS", help="per-worker time limit before a cell counts as hung")
 
     p = sub.add_parser("show", help="print a result file's table", description="Per-cell ns/item, fixed cost, ratios and overheads.")
     p.add_argument("file", metavar="FILE")
@@ -229,12 +500,48 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Write index.html (self-contained), summary.md, data.csv and one SVG/PNG per chart.")
     p.add_argument("results", nargs="+", metavar="RESULTS", help="result files (several Pythons, loops, machines or dates)")
     p.add_argument("-o", "--output", metavar="DIR", default="report", help="output folder (default: report)")
+
+    p = sub.add_parser("compare", help="regression verdicts: NEW against BASE",
+                       description="One verdict per cell (regression, improvement, unchanged, inconclusive) on NEW/BASE "
+                                   "per item, with its 95%% interval. Exit 1 when a cell regressed.")
+    p.add_argument("base", metavar="BASE", help="result file, or a folder of them (one environment)")
+    p.add_argument("new", metavar="NEW", help="result file, or a folder of them (one environment)")
+    _verdict_options(p)
+    p.add_argument("-o", "--output", metavar="FILE", help="write the verdicts there instead of printing them")
+
+    p = sub.add_parser("ab", help="measure two interpreters or source trees side by side and judge",
+                       description="Measure BASE and NEW in the same job, alternating worker processes round by round, "
+                                   "then print compare's verdicts. Exit 1 when a cell regressed.")
+    for side in ("base", "new"):
+        p.add_argument(f"--{side}-python", metavar="PATH", help=f"interpreter of the {side} side (default: this one)")
+        p.add_argument(f"--{side}-path", metavar="DIR",
+                       help=f"source folder put first on sys.path for impls and plug-ins on the {side} side")
+    _selection(p)
+    _budget_options(p)
+    _verdict_options(p)
+    p.add_argument("-o", "--output", metavar="PREFIX", help="write PREFIX-base.json and PREFIX-new.json "
+                                                             "(default: results/ab-<time>)")
+    p.add_argument("--force", action="store_true", help="replace existing result files")
+
+    p = sub.add_parser("calibrate", help="A/A runs: the smallest change this machine detects",
+                       description="Measure the same side twice (A/A) within a time budget and report, per cell, the "
+                                   "smallest change 'ab' detects here: evidence for --threshold.")
+    _selection(p)
+    p.add_argument("--budget", type=float, default=120.0, metavar="SECONDS", help="time to spend measuring (default 120)")
+
+    p = sub.add_parser("count", help="instructions per item under valgrind (deterministic)",
+                       description="Count instructions per item with callgrind at two sizes (the difference quotient, so "
+                                   "fixed costs cancel). Counts ignore the machine's speed and load.")
+    _selection(p)
+    p.add_argument("--sizes", default="1000,3000", metavar="N1,N2", help="the two sizes (default 1000,3000)")
+    p.add_argument("-o", "--output", metavar="FILE", help="count file (default: results/count-<time>.json)")
+    p.add_argument("--force", action="store_true", help="replace an existing count file")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"aiterbench: error: {exc}", file=sys.stderr)

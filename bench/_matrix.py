@@ -53,8 +53,13 @@ def _pick(kind: str, globs: list[str], choices: list[str]) -> list[str]:
     return [c for c in choices if c in picked]  # registry order, stable
 
 
-def select(registry, impls: str | None = None, workloads: str | None = None, loops: str | None = None):
-    """The cells a run measures and notes about loops skipped; raises SelectionError on bad filters."""
+def select(registry, impls: str | None = None, workloads: str | None = None, loops: str | None = None,
+           available=None):
+    """The cells a run measures and notes about loops skipped; raises SelectionError on bad filters.
+
+    ``available(loop)`` tells whether a loop is installed (default: in this interpreter).
+    """
+    available = available or (lambda name: LOOPS[name].available)
     notes = []
     impl_names = _pick("impl", split_globs(impls) or ["*"], list(registry.names()))
     all_workloads = []
@@ -67,14 +72,14 @@ def select(registry, impls: str | None = None, workloads: str | None = None, loo
     if loop_globs:
         loop_names = _pick("loop", loop_globs, list(LOOPS))
         for glob in loop_globs:
-            if glob in LOOPS and not LOOPS[glob].available:
+            if glob in LOOPS and not available(glob):
                 spec = LOOPS[glob]
                 raise SelectionError(f"loop {spec.name!r} is not installed: {spec.install}")
     else:
         loop_names = list(DEFAULT_LOOPS)
     usable = []
     for name in loop_names:
-        if LOOPS[name].available:
+        if available(name):
             usable.append(name)
         else:
             notes.append(f"note: skipping loop {name!r}: not installed ({LOOPS[name].install})")

@@ -21,6 +21,7 @@ class PlainProgress:
         self.phase = None
 
     def step(self, phase: str, cell) -> None:
+        self.total = max(self.total, self.done + 1)  # time-budgeted runs add rounds as they go
         if phase != self.phase:
             self._say(f"{phase}: {self.done}/{self.total} workers done, {time.monotonic() - self.start:.0f} s elapsed")
             self.phase = phase
@@ -52,7 +53,9 @@ class BarProgress:
         if self.started:
             self.progress.advance(self.task)
         self.started = True
-        self.progress.update(self.task, description=f"{phase} {cell.name}")
+        task = self.progress.tasks[0]
+        total = max(task.total or 0, task.completed + 1)  # time-budgeted runs add rounds as they go
+        self.progress.update(self.task, description=f"{phase} {cell.name}", total=total)
 
     def note(self, text: str) -> None:
         self.progress.console.print(text, markup=False, highlight=False)

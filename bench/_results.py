@@ -13,10 +13,14 @@ import json
 import os
 import statistics
 import tempfile
-from typing import Mapping
+from typing import Mapping, Sequence
 
+from ._identity import Environment, group
 from ._matrix import Cell, SelectionError
-from ._version import FORMAT_VERSION
+from ._version import FORMAT_VERSION, READS_FORMATS
+
+#: ``aiterbench_kind`` of a file of instruction counts (``count``); timing files have none.
+KIND_COUNT = "count"
 
 
 class ResultError(ValueError):
@@ -30,6 +34,20 @@ class CellData:
     cell: Cell
     per_round: Mapping[object, Mapping[int, float]]
     metadata: Mapping[str, object]
+
+
+@dataclasses.dataclass(frozen=True)
+class ResultSet:
+    """The cells measured in one environment, pooled from every file (and run) of that environment."""
+
+    environment: Environment
+    sources: tuple[str, ...]
+    cells: Mapping[Cell, CellData]
+    kind: str = "time"  # or KIND_COUNT: instructions, not seconds
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("time", KIND_COUNT):
+            raise ValueError(f"unknown result kind {self.kind!r}")
 
 
 def _pyperf():
@@ -56,7 +74,7 @@ def load_suite(path: str):
         version = md.get("aiterbench_format")
         if version is None:
             raise ResultError(f"{path}: benchmark {bench.get_name()!r} is not an aiterbench result (no aiterbench_format)")
-        if not isinstance(version, int) or version > FORMAT_VERSION:
+        if not isinstance(version, int) or version not in READS_FORMATS:
             raise ResultError(
                 f"{path}: result format {version!r} is newer than this aiterbench reads ({FORMAT_VERSION}); upgrade aiterbench"
             )
@@ -64,15 +82,27 @@ def load_suite(path: str):
 
 
 def cells(suite, path: str = "result") -> dict[Cell, CellData]:
-    """Group a suite's benchmarks by cell, in sorted order."""
+    """Group a suite's benchmarks by cell, in sorted order, whatever environment measured them.
+
+    For a file known to come from one run; ``split`` keeps environments apart.
+    """
+    out: dict[Cell, CellData] = {}
+    for _, data in split(suite, path):
+        for cell, cd in data.items():
+            out[cell] = _pool(out.get(cell), cd)
+    return dict(sorted(out.items()))
+
+
+def split(suite, path: str = "result") -> list[tuple[Environment, dict[Cell, CellData]]]:
+    """The suite's runs grouped by the environment that measured each, then by cell (sorted)."""
     try:
-        return _cells(suite)
+        return _split(suite)
     except (KeyError, ValueError, TypeError) as exc:
         raise ResultError(f"{path}: malformed aiterbench result ({type(exc).__name__}: {exc})") from None
 
 
-def _cells(suite) -> dict[Cell, CellData]:
-    grouped: dict[Cell, dict] = {}
+def _split(suite) -> list[tuple[Environment, dict[Cell, CellData]]]:
+    per_run = []  # (environment, (cell, round key, n, value, metadata))
     for bench in suite.get_benchmarks():
         try:
             cell, n = Cell.parse(bench.get_name())
@@ -80,8 +110,7 @@ def _cells(suite) -> dict[Cell, CellData]:
             raise ResultError(str(exc)) from None
         md = bench.get_metadata()
         n = n if n is not None else int(md["n"])
-        entry = grouped.setdefault(cell, {"per_round": {}, "metadata": {}})
-        entry["metadata"].update({k: md[k] for k in md if k not in ("n", "name")})
+        common = {k: md[k] for k in md if k not in ("n", "name")}
         index = 0
         for run in bench.get_runs():
             values = run.values
@@ -92,24 +121,106 @@ def _cells(suite) -> dict[Cell, CellData]:
             rnd = f"{rmd.get('aiterbench_run', '')}:{rmd['aiterbench_round']}" if "aiterbench_round" in rmd else f"run{index}"
             index += 1
             # The median of a process's values: a burst of interference in one value does not move it.
-            entry["per_round"].setdefault(rnd, {})[n] = statistics.median(values)
-    return {
-        c: CellData(c, grouped[c]["per_round"], grouped[c]["metadata"]) for c in sorted(grouped)
-    }
+            per_run.append((Environment.from_metadata(rmd), (cell, rnd, n, statistics.median(values), common)))
+    out = []
+    for env, items in group(per_run):
+        grouped: dict[Cell, CellData] = {}
+        for cell, rnd, n, value, common in items:
+            old = grouped.get(cell)
+            rounds = {r: dict(v) for r, v in old.per_round.items()} if old else {}
+            rounds.setdefault(rnd, {})[n] = value
+            grouped[cell] = CellData(cell, rounds, {**(old.metadata if old else {}), **common})
+        out.append((env, dict(sorted(grouped.items()))))
+    return out
+
+
+def _pool(old: CellData | None, new: CellData) -> CellData:
+    """Two measurements of one cell in one environment: their rounds together (keys carry the run id)."""
+    if old is None:
+        return new
+    rounds = {r: dict(v) for r, v in old.per_round.items()}
+    for r, v in new.per_round.items():
+        rounds.setdefault(r, {}).update(v)
+    return CellData(new.cell, rounds, {**old.metadata, **new.metadata})
+
+
+def expand(paths: Sequence[str]) -> list[str]:
+    """Files as given; a folder stands for the ``*.json`` files in it (ResultError if it has none)."""
+    import glob
+
+    out = []
+    for path in paths:
+        if os.path.isdir(path):
+            found = sorted(glob.glob(os.path.join(path, "*.json")))
+            if not found:
+                raise ResultError(f"{path}: folder holds no .json result files")
+            out += found
+        else:
+            out.append(path)
+    if not out:
+        raise ResultError("no result files given")
+    return out
+
+
+def load_results(paths: Sequence[str]) -> tuple[ResultSet, ...]:
+    """Read result files (or folders of them) into one ResultSet per environment.
+
+    Runs of one environment pool, across files too; runs of different
+    environments never do. Sorted by Python version, then machine.
+    """
+    found = []
+    for path in expand(paths):
+        suite = load_suite(path)
+        kinds = {b.get_metadata().get("aiterbench_kind", "time") for b in suite.get_benchmarks()}
+        if len(kinds) > 1:
+            raise ResultError(f"{path}: mixes timings and instruction counts")
+        parts = split(suite, path)
+        if not parts:
+            raise ResultError(f"{path}: holds no measured benchmarks")
+        kind = kinds.pop()
+        found += [((env, kind), (path, data)) for env, data in parts]
+    sets = []
+    for kind in ("time", KIND_COUNT):
+        items = [(env, item) for (env, k), item in found if k == kind]
+        for env, members in group(items):
+            data: dict[Cell, CellData] = {}
+            sources: list[str] = []
+            for path, part in members:
+                if path not in sources:
+                    sources.append(path)
+                for cell, cd in part.items():
+                    data[cell] = _pool(data.get(cell), cd)
+            sets.append(ResultSet(env, tuple(sources), dict(sorted(data.items())), kind))
+    sets.sort(key=lambda s: (s.kind != "time", _version_key(s.environment.python_version), s.environment.key))
+    return tuple(sets)
+
+
+def _version_key(version: str) -> tuple:
+    try:
+        return tuple(int(p) for p in version.split("."))
+    except ValueError:
+        return (999, version)
 
 
 #: Metadata pyperf requires to be equal for runs to join a benchmark (see pyperf's Benchmark.add_run).
 _SAME_MACHINE = ("aslr", "cpu_count", "cpu_model_name", "hostname", "platform", "python_executable",
-                 "python_implementation", "python_unicode", "python_version")
+                 "python_implementation", "python_unicode", "python_version", "aiterbench_environ")
 
 
-def check_appendable(suite, path: str) -> None:
-    """Refuse, before measuring, to append runs from this interpreter and host to ``suite``."""
+def check_appendable(suite, path: str, environ: str) -> None:
+    """Refuse, before measuring, to append runs from this interpreter, host and worker environment to ``suite``.
+
+    ``environ`` is what the new workers will record as ``aiterbench_environ``.
+    """
     import pyperf
 
     here = pyperf.Run([1.0], metadata={"name": "probe", "unit": "second"}, collect_metadata=True).get_metadata()
+    here["aiterbench_environ"] = environ
     for bench in suite.get_benchmarks()[:1]:
         there = bench.get_metadata()
+        if there.get("aiterbench_format") != FORMAT_VERSION:
+            raise ResultError(f"{path}: written in result format {there.get('aiterbench_format')}, this aiterbench writes "
+                              f"{FORMAT_VERSION}: write a new file and compare them with 'report'")
         for key in _SAME_MACHINE:
             if key in there and there.get(key) != here.get(key):
                 raise ResultError(

@@ -16,7 +16,9 @@ group is retried cell by cell to find it), the others go on.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
+import math
 import os
 import signal
 import subprocess
@@ -41,6 +43,9 @@ class Budget:
     warmups: int
     min_time: float
     cell_timeout: float  # seconds one worker process may take before the cell counts as hung
+    #: After the rounds, keep adding rounds (whole balanced blocks per group) until this many seconds
+    #: have passed since the first round began: ``ab --quick`` and ``calibrate`` buy pairs with time.
+    seconds: float = 0.0
 
     def __post_init__(self) -> None:
         if len(self.sizes) != len(set(self.sizes)):
@@ -54,21 +59,49 @@ class Budget:
             raise ValueError("values >= 1 and warmups >= 0")
         if not (0 < self.min_time <= 60 and 0 < self.cell_timeout <= 86400):
             raise ValueError("min_time in (0, 60] s and cell_timeout in (0, 86400] s")
+        if not 0 <= self.seconds <= 86400:
+            raise ValueError("seconds in [0, 86400]")
 
 
 QUICK = Budget(sizes=(16, 256, 4096), rounds=15, values=3, warmups=1, min_time=0.005, cell_timeout=60.0)
 FULL = Budget(sizes=(16, 256, 4096), rounds=20, values=3, warmups=1, min_time=0.05, cell_timeout=300.0)
+#: ``ab --quick``: a verdict needs many more pairs than a table. This machine switches for seconds at a
+#: time into a regime 1.75x slower with +-6% noise between neighbouring processes (+-2% otherwise), so
+#: 16 pairs leave an A/A interval about +-4% wide; 30 s of rounds (about 45 pairs for one cell) halve it.
+AB_QUICK = dataclasses.replace(QUICK, seconds=30.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Side:
+    """Where a worker runs: an interpreter, and a source folder put first on ``sys.path`` for impls and plug-ins.
+
+    ``name`` is empty for a plain ``run``; ``ab`` has a ``base`` and a ``new`` side.
+    The harness itself always comes from the installed suite (``bench._boot``).
+    """
+
+    name: str = ""
+    python: str = sys.executable
+    path: str | None = None
+
+    def __str__(self) -> str:
+        return self.name or "run"
+
+
+#: The equivalence check runs n = 0, 1 and each size once: it takes milliseconds, so a cell whose
+#: check has not finished after this long (or the per-cell limit, if lower) is hung, not slow.
+CHECK_TIMEOUT = 10.0
 
 
 @dataclasses.dataclass(frozen=True)
 class Failure:
     cell: Cell
     reason: str
+    side: str = ""  # the ab side whose worker failed; empty for a plain run
 
 
 @dataclasses.dataclass
 class Outcome:
-    benchmarks: dict  # bench name -> pyperf.Benchmark
+    benchmarks: list  # per side: bench name -> pyperf.Benchmark
     failures: list
     rounds_done: int
     interrupted: bool = False
@@ -78,33 +111,52 @@ class _CellFailed(Exception):
     pass
 
 
-def _worker_cmd(cells: Sequence[Cell], budget: Budget, modules: Sequence[str], out: str, extra: Sequence[str],
-                calibrate: bool = False) -> list:
+def balanced_rounds(rounds: int, group_size: int, sides: int = 1) -> int:
+    """``rounds`` rounded up so that each cell of a group, and each side, runs first equally often."""
+    m = math.lcm(max(group_size, 1), max(sides, 1))
+    return -(-rounds // m) * m
+
+
+def _worker_cmd(side: Side, cells: Sequence[Cell], budget: Budget, modules: Sequence[str], out: str,
+                extra: Sequence[str], calibrate: bool = False) -> list:
+    from ._boot import BOOT, ROOT
+
     # Calibration only needs the loop count: one value past min_time, no warmup.
     values, warmups = (1, 0) if calibrate else (budget.values, budget.warmups)
-    cmd = [sys.executable, "-m", "bench._worker", "--worker",
+    cmd = [side.python, "-c", BOOT, ROOT, "--worker",
            "--sizes", ",".join(map(str, budget.sizes)), "--values", str(values),
-           "--warmups", str(warmups), "--min-time", repr(budget.min_time), "-o", out]
+           "--warmups", str(warmups), "--min-time", repr(budget.min_time), "-o", out,
+           "--check-timeout", repr(min(CHECK_TIMEOUT, budget.cell_timeout))]
     for cell in cells:
         cmd += ["--cell", cell.name]
     for module in modules:
         cmd += ["--impl-module", module]
+    if side.path:
+        cmd += ["--side-path", side.path]
+    if side.name:
+        cmd += ["--side", side.name]
     return cmd + list(extra)
 
 
-def _spawn(cells: Sequence[Cell], budget: Budget, modules, tmpdir: str, extra: Sequence[str]):
+def _spawn(side: Side, cells: Sequence[Cell], budget: Budget, modules, tmpdir: str, extra: Sequence[str], env):
     import pyperf
 
+    from ._worker import CHECK_HUNG_MARK
+
     out = os.path.join(tmpdir, f"w{time.monotonic_ns()}.json")
-    cmd = _worker_cmd(cells, budget, modules, out, extra, calibrate="--calibrate-loops" in extra)
+    calibrate = "--calibrate-loops" in extra
+    cmd = _worker_cmd(side, cells, budget, modules, out, extra, calibrate=calibrate)
     limit = budget.cell_timeout * len(cells)
     try:
-        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=limit)
+        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=limit, env=env)
     except subprocess.TimeoutExpired:
         raise _CellFailed(f"hung: no result within {limit:g} s (per-cell time limit)") from None
     if proc.returncode == -signal.SIGINT or "Benchmark worker interrupted: exit" in (proc.stderr or ""):
         raise KeyboardInterrupt  # Ctrl-C reached the worker first: stop, do not blame the cell
     if proc.returncode != 0 or not os.path.exists(out):
+        if calibrate and CHECK_HUNG_MARK in (proc.stderr or ""):
+            raise _CellFailed(f"hung in its equivalence check: no answer within "
+                              f"{min(CHECK_TIMEOUT, budget.cell_timeout):g} s")
         lines = [ln for ln in (proc.stderr or proc.stdout or "").strip().splitlines() if ln.strip()]
         reason = lines[-1].strip() if lines else f"worker exited with code {proc.returncode}"
         if proc.returncode == EXIT_NOT_EQUIVALENT:
@@ -121,60 +173,93 @@ def run_matrix(
     budget: Budget,
     modules: Sequence[str] = (),
     on_step: Callable[[str, Cell | None], None] = lambda what, cell: None,
-    on_round: Callable[[dict], None] = lambda benchmarks: None,
+    on_round: Callable[[list], None] = lambda benchmarks: None,
+    sides: Sequence[Side] = (Side(),),
+    env: dict | None = None,
 ) -> Outcome:
-    """Measure ``cells``; ``on_step`` is told before each worker, ``on_round`` after each round."""
+    """Measure ``cells`` on every side; ``on_step`` is told before each worker, ``on_round`` after each round.
+
+    With two sides (``ab``), each round measures a group on both, in
+    alternating order (base then new, then new then base), so that drift lands
+    on both; the base side's calibrated loop counts serve both sides, so the
+    two time the same batches. Each group makes a multiple of its balance
+    unit of rounds (``balanced_rounds``); with ``budget.seconds`` it goes on in
+    whole units until that much time has passed since the rounds began.
+    """
     import uuid
 
     run_id = uuid.uuid4().hex[:12]
-    outcome = Outcome(benchmarks={}, failures=[], rounds_done=0)
-    size_loops: dict[str, int] = {}  # benchmark name -> loops, from calibration
+    outcome = Outcome(benchmarks=[{} for _ in sides], failures=[], rounds_done=0)
+    size_loops: dict[str, int] = {}  # benchmark name -> loops, from the first side's calibration
     live = list(cells)
 
-    def add(suite) -> None:
+    def add(k: int, suite) -> None:
         for bench in suite.get_benchmarks():
             name = bench.get_name()
-            if name in outcome.benchmarks:
-                outcome.benchmarks[name].add_runs(bench)
+            if name in outcome.benchmarks[k]:
+                outcome.benchmarks[k][name].add_runs(bench)
             else:
-                outcome.benchmarks[name] = bench
+                outcome.benchmarks[k][name] = bench
 
-    def fail(cell: Cell, reason: str) -> None:
-        outcome.failures.append(Failure(cell, reason))
+    def fail(cell: Cell, reason: str, side: Side) -> None:
+        outcome.failures.append(Failure(cell, reason, side.name))
         live.remove(cell)
-        for n in budget.sizes:  # a failed cell leaves nothing half-measured behind
-            outcome.benchmarks.pop(cell.bench_name(n), None)
+        for benchmarks in outcome.benchmarks:  # a failed cell leaves nothing half-measured behind
+            for n in budget.sizes:
+                benchmarks.pop(cell.bench_name(n), None)
 
-    def measure(group: list[Cell], rnd: int) -> None:
+    def measure(k: int, group: list[Cell], rnd: int) -> None:
+        group = [c for c in group if c in live]
+        if not group:
+            return
         extra = ["--loops", "1", "--size-loops", json.dumps({c.bench_name(n): size_loops[c.bench_name(n)]
                                                              for c in group for n in budget.sizes}),
                  "--round", str(rnd), "--run-id", run_id]
         try:
-            add(_spawn(group, budget, modules, tmpdir, extra))
+            add(k, _spawn(sides[k], group, budget, modules, tmpdir, extra, env))
         except _CellFailed as exc:
             if len(group) == 1:
-                fail(group[0], str(exc))
+                fail(group[0], str(exc), sides[k])
                 return
             for cell in group:  # find the culprit; the others keep this round
-                measure([cell], rnd)
+                measure(k, [cell], rnd)
 
     with tempfile.TemporaryDirectory(prefix="aiterbench-") as tmpdir:
         try:
             for cell in list(live):
-                on_step("check+calibrate", cell)
-                try:
-                    suite = _spawn([cell], budget, modules, tmpdir, ["--calibrate-loops"])
-                except _CellFailed as exc:
-                    fail(cell, str(exc))
-                    continue
-                for bench in suite.get_benchmarks():
-                    size_loops[bench.get_name()] = bench.get_runs()[-1].get_metadata()["calibrate_loops"]
-                add(suite)
-            for rnd in range(budget.rounds):
-                groups = _groups(live)
-                for group in groups if rnd % 2 == 0 else groups[::-1]:
-                    on_step(f"round {rnd + 1}/{budget.rounds}", group[0])
-                    measure(group, rnd)
+                for k, side in enumerate(sides):
+                    if cell not in live:
+                        break
+                    on_step("check+calibrate", cell)
+                    try:
+                        suite = _spawn(side, [cell], budget, modules, tmpdir, ["--calibrate-loops"], env)
+                    except _CellFailed as exc:
+                        fail(cell, str(exc), side)
+                        continue
+                    if k == 0:
+                        for bench in suite.get_benchmarks():
+                            size_loops[bench.get_name()] = bench.get_runs()[-1].get_metadata()["calibrate_loops"]
+                    add(k, suite)
+            groups = _groups(live)
+            units = [balanced_rounds(1, len(g), len(sides)) for g in groups]
+            planned = [balanced_rounds(budget.rounds, len(g), len(sides)) for g in groups]
+            running = [True] * len(groups)
+            until = time.monotonic() + budget.seconds
+            total = max(planned, default=0)
+            for rnd in itertools.count():
+                for i in range(len(groups)):
+                    # A group stops only at the end of a balanced unit, once its rounds and the time are spent.
+                    if running[i] and rnd >= planned[i] and rnd % units[i] == 0 and time.monotonic() >= until:
+                        running[i] = False
+                active = [g for g, on in zip(groups, running) if on]
+                if not active:
+                    break
+                total = max(total, rnd + 1)
+                for group in active if rnd % 2 == 0 else active[::-1]:
+                    order = range(len(sides)) if rnd % 2 == 0 else range(len(sides) - 1, -1, -1)
+                    for k in order:
+                        on_step(f"round {rnd + 1}/{total}", group[0])
+                        measure(k, group, rnd)
                 outcome.rounds_done = rnd + 1
                 on_round(outcome.benchmarks)
         except KeyboardInterrupt:
@@ -190,13 +275,22 @@ def _groups(cells: Sequence[Cell]) -> list[list[Cell]]:
     return list(groups.values())
 
 
-def steps(cells: Sequence[Cell], budget: Budget) -> int:
+def planned_rounds(cells: Sequence[Cell], budget: Budget, sides: int = 1) -> int:
+    """The rounds a run makes: ``budget.rounds`` rounded up for a balanced order (see balanced_rounds)."""
+    return max((balanced_rounds(budget.rounds, len(g), sides) for g in _groups(cells)), default=0)
+
+
+def steps(cells: Sequence[Cell], budget: Budget, sides: int = 1) -> int:
     """How many worker processes a run starts when nothing fails (for the progress bar)."""
-    return len(cells) + budget.rounds * len(_groups(cells))
+    rounds = sum(balanced_rounds(budget.rounds, len(g), sides) for g in _groups(cells))
+    return sides * (len(cells) + rounds)
 
 
-def save(benchmarks: dict, path: str, base=None) -> None:
-    """Write the measured benchmarks (merged into ``base``, a loaded suite, if given) atomically."""
+def save(benchmarks: dict, path: str, base=None) -> bool:
+    """Write the measured benchmarks (merged into ``base``, a loaded suite, if given) atomically.
+
+    Returns False, writing nothing, when nothing but calibration was measured.
+    """
     import copy
 
     import pyperf
@@ -211,6 +305,7 @@ def save(benchmarks: dict, path: str, base=None) -> None:
         else:
             merged[name] = bench
     if not any(run.values for bench in merged.values() for run in bench.get_runs()):
-        return  # calibration only (interrupted early): never replace a file with nothing measured
+        return False  # calibration only (interrupted early): never replace a file with nothing measured
     suite = pyperf.BenchmarkSuite([merged[name] for name in sorted(merged)])
     dump_suite(suite, path)
+    return True

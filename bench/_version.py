@@ -1,3 +1,7 @@
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 #: Version of the result file format (stored as ``aiterbench_format`` in each benchmark's metadata).
-FORMAT_VERSION = 1
+#: 1: timings. 2: workers start from a clean environment and record it (``aiterbench_environ``);
+#: ``aiterbench_kind: count`` marks instruction counts; ``aiterbench_side`` names an ``ab`` side.
+FORMAT_VERSION = 2
+#: Every format this version reads (format 1 files have no recorded worker environment).
+READS_FORMATS = (1, 2)

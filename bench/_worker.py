@@ -8,21 +8,31 @@ options through ``add_cmdline_args``::
 
     python -m bench._worker --cell asyncgen/none/asyncio --cell class_anext/none/asyncio --sizes 16,1024 -o out.json
 
+``bench run`` and ``ab`` start it as ``python -c BOOT ROOT ...`` (``bench._boot``),
+so that the harness comes from the installed suite whatever the interpreter
+and its working folder; ``--side-path`` puts a source folder first on
+``sys.path`` for the impls and plug-in modules. ``--probe`` describes the
+interpreter instead of measuring, for ``ab``.
+
 It imports pyperf, the impls, and the cell's event loop: nothing else.
 """
 
 from __future__ import annotations
 
 import asyncio
+import faulthandler
 import json
 import sys
 
-import pyperf
-
+from ._boot import load_impls
+from ._environ import recorded
 from ._loops import LOOPS
 from ._matrix import Cell
 from ._timing import EXIT_NOT_EQUIVALENT, NotEquivalent, check_equivalence, make_time_func
 from ._version import FORMAT_VERSION, __version__
+
+#: First line faulthandler writes when the equivalence check's watchdog fires.
+CHECK_HUNG_MARK = "Timeout ("
 
 
 def _sizes(text: str) -> list[int]:
@@ -35,6 +45,8 @@ def _add_cmdline_args(cmd: list, args) -> None:
     cmd.extend(("--sizes", args.sizes))
     for module in args.impl_module:
         cmd.extend(("--impl-module", module))
+    if args.side_path:
+        cmd.extend(("--side-path", args.side_path))
 
 
 def _rotated(items: list, k: int | None) -> list:
@@ -45,6 +57,8 @@ def _rotated(items: list, k: int | None) -> list:
 
 
 def main(argv=None) -> None:
+    import pyperf
+
     runner = pyperf.Runner(add_cmdline_args=_add_cmdline_args, program_args=("-m", "bench._worker"))
     parser = runner.argparser
     parser.add_argument("--cell", action="append", required=True,
@@ -54,9 +68,13 @@ def main(argv=None) -> None:
     parser.add_argument("--round", type=int, default=None, help="round index (rotates cell and size order)")
     parser.add_argument("--run-id", default="", help="identifies one 'bench run' invocation; pairs its rounds")
     parser.add_argument("--size-loops", default="{}", help="JSON {benchmark name: loops} (worker mode)")
+    parser.add_argument("--side-path", default=None, help="folder put first on sys.path for impls and plug-ins")
+    parser.add_argument("--side", default=None, help="the 'ab' side this process measures (base or new)")
+    parser.add_argument("--check-timeout", type=float, default=10.0,
+                        help="seconds the equivalence check may take before the cell counts as hung")
     args = runner.parse_args(argv)
 
-    import impls
+    impls = load_impls(args.side_path)
 
     cells = [Cell.parse(name)[0] for name in args.cell]
     if len({c.loop for c in cells}) != 1:
@@ -73,8 +91,12 @@ def main(argv=None) -> None:
             "loop_module": spec.module,
             "loop_version": spec.version,
             "sizes": args.sizes,
+            # What this process got from the caller's environment (identity of the result).
+            "aiterbench_environ": recorded(),
         }
     )
+    if args.side:
+        runner.metadata["aiterbench_side"] = args.side
     if args.round is not None:
         runner.metadata["aiterbench_round"] = args.round
         runner.metadata["aiterbench_run"] = args.run_id
@@ -87,11 +109,15 @@ def main(argv=None) -> None:
             factory = registry.factory(cell.impl, cell.workload)
             if not args.worker or args.calibrate_loops:
                 # Before anything of this cell is timed: it must yield 0..n-1 on this loop.
+                # A watchdog thread ends the process if the check hangs, even inside a loop's C code.
+                faulthandler.dump_traceback_later(args.check_timeout, exit=True)
                 try:
                     loop.run_until_complete(check_equivalence(registry, cell.impl, cell.workload, sizes))
                 except NotEquivalent as exc:
                     print(f"{cell.name}: {exc}", file=sys.stderr)
                     sys.exit(EXIT_NOT_EQUIVALENT)
+                finally:
+                    faulthandler.cancel_dump_traceback_later()
             is_async = loop.run_until_complete(_is_async(registry, cell))
             metadata = {"impl": cell.impl, "family": registry.get(cell.impl).family, "workload": cell.workload}
             for n in _rotated(sizes, args.round):
@@ -109,6 +135,46 @@ def main(argv=None) -> None:
 async def _is_async(registry, cell: Cell) -> bool:
     async with registry.open(cell.impl, 0, cell.workload) as iterator:
         return hasattr(iterator, "__aiter__")
+
+
+def probe(argv) -> None:
+    """Print, as JSON, what this interpreter offers a side of ``ab``: version, pyperf, loops and impls."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="bench._worker --probe")
+    parser.add_argument("--side-path", default=None)
+    parser.add_argument("--impl-module", action="append", default=[])
+    args = parser.parse_args(argv)
+    import importlib.util
+    import platform
+
+    out = {
+        "executable": sys.executable,
+        "implementation": platform.python_implementation().lower(),
+        "version": platform.python_version(),
+        "pyperf": importlib.util.find_spec("pyperf") is not None,
+        "loops": {name: (spec.version if spec.available else None) for name, spec in LOOPS.items()},
+    }
+    try:
+        impls = load_impls(args.side_path)
+        registry = impls.registry().extended(args.impl_module)
+        out["impls"] = [{"name": i.name, "family": i.family, "workloads": list(i.workloads)} for i in registry.impls]
+        out["workloads"] = list(impls.workloads())
+    except Exception as exc:  # reported by the parent as bad input for this side
+        out["error"] = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)
+    print(json.dumps(out))
+
+
+def entry() -> None:
+    """``python -c BOOT ROOT [--probe] ARGS``: probe the interpreter, or measure as a pyperf script."""
+    if sys.argv[1:2] == ["--probe"]:
+        probe(sys.argv[2:])
+    elif sys.argv[1:2] == ["--count"]:
+        from ._count import count_worker
+
+        count_worker(sys.argv[2:])
+    else:
+        main()
 
 
 if __name__ == "__main__":

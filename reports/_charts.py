@@ -12,13 +12,12 @@ import io
 import math
 from typing import Callable
 
-from bench._matrix import Cell
-from bench._stats import ratio
+from bench.analysis import REFERENCE_IMPL, Cell, ratio
 
 from ._model import Dataset, Group
 
 NS = 1e9
-REFERENCE = "class_anext"
+REFERENCE = REFERENCE_IMPL
 
 
 @dataclasses.dataclass(frozen=True)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from bench._matrix import Cell
-from bench._stats import Estimate, ratio
+from bench.analysis import CANDIDATE_IMPL, REFERENCE_IMPL, Cell, Estimate, ratio
 
 from ._model import Dataset, Group
 
-REFERENCE, CANDIDATE = "class_anext", "asyncgen"
+REFERENCE, CANDIDATE = REFERENCE_IMPL, CANDIDATE_IMPL
 
 
 @dataclasses.dataclass(frozen=True)

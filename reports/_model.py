@@ -1,14 +1,12 @@
-"""What a report shows, read from one or more result files: cells grouped by Python (and host)."""
+"""What a report shows, read from one or more result files: cells grouped by environment."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Mapping, Sequence
 
-from bench._matrix import Cell
-from bench._results import CellData, ResultError, cells, load_suite
-from bench._stats import Estimate, median_ci
-from bench._table import Row, analyze
+from bench.analysis import (KIND_COUNT, Cell, CellData, Environment, Estimate, ResultError, Row, analyze, labels,
+                            load_results, median_ci)
 
 
 class ReportError(ValueError):
@@ -17,16 +15,29 @@ class ReportError(ValueError):
 
 @dataclasses.dataclass(frozen=True)
 class Group:
-    """All cells measured on one Python (and host): the unit every chart and finding is about."""
+    """All cells measured in one environment: the unit every chart and finding is about."""
 
-    label: str  # "3.11", or "3.11 @host" when the inputs span several hosts
-    python_version: str  # e.g. "3.11.7"
-    implementation: str
-    host: str
-    cpu: str
+    label: str  # what sets this environment apart from the others in the report ("3.11", "3.12 · Intel Xeon")
+    environment: Environment
     sources: tuple[str, ...]
     data: Mapping[Cell, CellData]
     rows: tuple[Row, ...]
+
+    @property
+    def python_version(self) -> str:
+        return self.environment.python_version
+
+    @property
+    def implementation(self) -> str:
+        return self.environment.implementation
+
+    @property
+    def host(self) -> str:
+        return self.environment.hostname
+
+    @property
+    def cpu(self) -> str:
+        return self.environment.cpu
 
     def row(self, cell: Cell) -> Row | None:
         for r in self.rows:
@@ -67,10 +78,6 @@ def _loop_order(name: str) -> tuple[int, str]:
     return order.get(name, 9), name
 
 
-def _short(version: str) -> str:
-    return ".".join(version.split()[0].split(".")[:2])
-
-
 @dataclasses.dataclass(frozen=True)
 class Dataset:
     groups: tuple[Group, ...]
@@ -81,61 +88,17 @@ class Dataset:
 
 
 def load(paths: Sequence[str]) -> Dataset:
-    """Read result files into groups by Python version (and host); ReportError on unusable input."""
-    paths = _expand(paths)
-    merged: dict[tuple, dict] = {}
-    for path in paths:
-        try:
-            suite = load_suite(path)
-            data = cells(suite, path)
-        except ResultError as exc:
-            raise ReportError(str(exc)) from None
-        if not data:
-            raise ReportError(f"{path}: holds no benchmarks")
-        md = suite.get_benchmarks()[0].get_metadata()
-        version = str(md.get("python_version", "unknown")).split()[0]
-        key = (str(md.get("python_implementation", "cpython")), _short(version), str(md.get("hostname", "")))
-        entry = merged.setdefault(key, {"version": version, "cpu": str(md.get("cpu_model_name", "")), "sources": [], "data": {}})
-        entry["sources"].append(path)
-        for cell, cd in data.items():
-            if cell in entry["data"]:
-                rounds = dict(entry["data"][cell].per_round)
-                rounds.update(cd.per_round)  # keys carry the run id: rounds of different runs stay apart
-                cd = CellData(cell, rounds, {**entry["data"][cell].metadata, **cd.metadata})
-            entry["data"][cell] = cd
-    hosts = {k[2] for k in merged}
-    groups = []
-    for (impl, short, host), entry in sorted(merged.items(), key=lambda kv: (_version_key(kv[0][1]), kv[0][0], kv[0][2])):
-        label = short if impl == "cpython" else f"{impl} {short}"
-        if len(hosts) > 1:
-            label += f" @{host or '?'}"
-        data = dict(sorted(entry["data"].items()))
-        groups.append(Group(label, entry["version"], impl, host, entry["cpu"], tuple(entry["sources"]), data, tuple(analyze(data))))
-    return Dataset(tuple(groups))
+    """Read result files into one group per environment; ReportError on unusable input.
 
-
-def _expand(paths: Sequence[str]) -> list[str]:
-    """Files as given; a folder stands for the ``*.json`` files in it."""
-    import glob
-    import os
-
-    out = []
-    for path in paths:
-        if os.path.isdir(path):
-            found = sorted(glob.glob(os.path.join(path, "*.json")))
-            if not found:
-                raise ReportError(f"{path}: folder holds no .json result files")
-            out += found
-        else:
-            out.append(path)
-    if not out:
-        raise ReportError("no result files given")
-    return out
-
-
-def _version_key(short: str) -> tuple:
+    Runs from different environments (Python, machine, loop versions, inherited
+    variables) are never pooled; runs of one environment are, across files.
+    """
     try:
-        return tuple(int(p) for p in short.split("."))
-    except ValueError:
-        return (999, short)
-
+        sets = [s for s in load_results(paths) if s.kind != KIND_COUNT]
+    except ResultError as exc:
+        raise ReportError(str(exc)) from None
+    if not sets:
+        raise ReportError("no timing results among the inputs (instruction counts are read by 'show' and 'compare')")
+    names = labels([s.environment for s in sets])
+    groups = [Group(label, s.environment, s.sources, s.cells, tuple(analyze(s.cells))) for label, s in zip(names, sets)]
+    return Dataset(tuple(groups))

@@ -11,9 +11,8 @@ import math
 import os
 import re
 
-from bench._results import write_atomic
-from bench._table import Row, format_md
-from bench._version import __version__
+from bench import __version__
+from bench.analysis import Row, format_md, write_atomic
 
 from ._charts import Chart, Rendered
 from ._findings import Finding

@@ -44,8 +44,8 @@ IMPLS = {
 '''
 
 
-def cli(*args, cwd=None, timeout=300, **kw) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), CI="true")
+def cli(*args, cwd=None, timeout=300, extra_env=None, **kw) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), CI="true", **(extra_env or {}))
     return subprocess.run([sys.executable, "-m", "bench", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout, **kw)
 

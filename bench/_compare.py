@@ -1,0 +1,255 @@
+"""``compare`` and ``ab``'s verdicts: match cells by name, judge each, format for people and CI."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from typing import Sequence
+
+from ._identity import differences
+from ._matrix import Cell
+from ._results import KIND_COUNT, ResultSet
+from ._stats import Estimate, fit_cell
+from ._verdict import Verdict, compare_slopes, judge
+
+NS = 1e9
+
+
+@dataclasses.dataclass(frozen=True)
+class CellVerdict:
+    cell: Cell
+    verdict: Verdict | None
+    base: Estimate | None  # per-item cost (seconds, or instructions for counts)
+    new: Estimate | None
+    problem: str | None = None  # why there is no verdict
+
+
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    base: ResultSet
+    new: ResultSet
+    threshold: float
+    cells: tuple[CellVerdict, ...]  # regressions first, then by effect
+    only_base: tuple[Cell, ...]
+    only_new: tuple[Cell, ...]
+    failed: tuple[tuple[str, str, str], ...] = ()  # (cell, side, reason) from ab
+
+    @property
+    def kind(self) -> str:
+        return self.base.kind
+
+    @property
+    def environment_differences(self) -> list[tuple[str, str, str]]:
+        return differences(self.base.environment, self.new.environment)
+
+    def count(self, kind: str) -> int:
+        return sum(1 for c in self.cells if c.verdict and c.verdict.kind == kind)
+
+    @property
+    def regressed(self) -> bool:
+        return self.count("regression") > 0
+
+
+_ORDER = {"regression": 0, "inconclusive": 1, "improvement": 2, "unchanged": 3}
+
+
+def _sort_key(cv: CellVerdict):
+    if cv.verdict is None:
+        return (4, 0.0, cv.cell)
+    return (_ORDER[cv.verdict.kind], -abs(math.log(cv.verdict.ratio.value)), cv.cell)
+
+
+def compare_sets(base: ResultSet, new: ResultSet, threshold: float, failed=()) -> Comparison:
+    """Judge every cell measured on both sides."""
+    if base.kind != new.kind:
+        raise ValueError("one side holds timings and the other instruction counts: compare like with like")
+    out = []
+    for cell in sorted(set(base.cells) & set(new.cells)):
+        try:
+            fb, fn = fit_cell(base.cells[cell].per_round), fit_cell(new.cells[cell].per_round)
+        except ValueError as exc:
+            out.append(CellVerdict(cell, None, None, None, f"no fit: {exc}"))
+            continue
+        try:
+            if base.kind == KIND_COUNT:  # deterministic: the ratio is exact
+                e = math.log(fn.per_item.value / fb.per_item.value)
+                verdict = judge(Estimate(e, e, e, 1), threshold, False, 1, 1)
+            else:
+                verdict = compare_slopes(_paired_keys(fb.slopes, "base"), _paired_keys(fn.slopes, "new"), threshold)
+        except ValueError as exc:
+            out.append(CellVerdict(cell, None, fb.per_item, fn.per_item, str(exc)))
+            continue
+        out.append(CellVerdict(cell, verdict, fb.per_item, fn.per_item))
+    out.sort(key=_sort_key)
+    return Comparison(base, new, threshold, tuple(out), tuple(sorted(set(base.cells) - set(new.cells))),
+                      tuple(sorted(set(new.cells) - set(base.cells))), tuple(failed))
+
+
+def _paired_keys(slopes, side: str) -> dict:
+    """Round keys that can pair across files carry a run id (``RUN:ROUND``); a plain pyperf file's ``runN`` cannot."""
+    return {(k if ":" in str(k) and not str(k).startswith(":") else (side, k)): v for k, v in slopes.items()}
+
+
+def _pct(x: float) -> str:
+    return f"{(x - 1) * 100:+.1f}%"
+
+
+def _ratio(v: Verdict) -> str:
+    r = v.ratio
+    if r.low != r.low:
+        return f"{r.value:.3f} ({_pct(r.value)})"
+    if r.low == r.high:
+        return f"{r.value:.4f} ({_pct(r.value)})"
+    return f"{r.value:.3f} [{r.low:.3f}, {r.high:.3f}] ({_pct(r.value)})"
+
+
+def _verdict_text(cv: CellVerdict) -> str:
+    if cv.verdict is None:
+        return f"- ({cv.problem})"
+    v = cv.verdict
+    if v.kind != "inconclusive":
+        return v.kind
+    if v.more is None:
+        return "inconclusive (at the threshold)"
+    return f"inconclusive (~{v.more} more processes{' per side' if not v.paired else ''})"
+
+
+def _cost(e: Estimate | None, kind: str) -> str:
+    if e is None:
+        return "-"
+    return f"{e.value:.1f}" if kind == KIND_COUNT else f"{e.value * NS:.2f}"
+
+
+def _header(c: Comparison) -> list[str]:
+    unit = "instructions/item" if c.kind == KIND_COUNT else "ns/item"
+    return ["cell", "verdict", "NEW/BASE [95% CI]", f"base {unit}", f"new {unit}", "processes"]
+
+
+def _row(cv: CellVerdict, kind: str) -> list[str]:
+    v = cv.verdict
+    procs = "-" if v is None else (f"{v.ratio.samples} pairs" if v.paired else f"{v.base_processes} / {v.new_processes}")
+    return [cv.cell.name, _verdict_text(cv), _ratio(v) if v else "-", _cost(cv.base, kind), _cost(cv.new, kind), procs]
+
+
+def _summary(c: Comparison) -> str:
+    counts = ", ".join(f"{c.count(k)} {k}" for k in ("regression", "improvement", "unchanged", "inconclusive"))
+    how = "instruction counts (exact)" if c.kind == KIND_COUNT else (
+        "paired by round" if any(cv.verdict and cv.verdict.paired for cv in c.cells) else "unpaired (separate runs)")
+    return f"threshold {c.threshold:.1%}, {how}: {counts}"
+
+
+def _notes(c: Comparison) -> list[str]:
+    out = []
+    if c.only_base:
+        out.append("only in BASE (not compared): " + ", ".join(x.name for x in c.only_base))
+    if c.only_new:
+        out.append("only in NEW (not compared): " + ", ".join(x.name for x in c.only_new))
+    for cell, side, reason in c.failed:
+        out.append(f"FAILED on {side}: {cell}: {reason}")
+    return out
+
+
+def format_text(c: Comparison) -> str:
+    lines = [f"BASE: {', '.join(c.base.sources)}", f"NEW:  {', '.join(c.new.sources)}"]
+    diffs = c.environment_differences
+    if diffs:
+        lines.append("environments differ:")
+        lines += [f"  {what}: {a} -> {b}" for what, a, b in diffs]
+    lines.append(_summary(c))
+    table = [_header(c)] + [_row(cv, c.kind) for cv in c.cells]
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    for k, r in enumerate(table):
+        lines.append("  ".join(x.ljust(w) if i < 2 else x.rjust(w) for i, (x, w) in enumerate(zip(r, widths))).rstrip())
+        if k == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines += _notes(c)
+    return "\n".join(lines) + "\n"
+
+
+def format_md(c: Comparison) -> str:
+    regressed = c.count("regression")
+    title = f"{regressed} regression{'s' if regressed != 1 else ''}" if regressed else "no regression"
+    lines = [f"### aiterbench: {title}", ""]
+    diffs = c.environment_differences
+    if diffs:
+        lines += ["Environments differ:", ""] + [f"- {what}: `{a}` → `{b}`" for what, a, b in diffs] + [""]
+    lines += [_summary(c) + ".", ""]
+    head = _header(c)
+    lines.append("| " + " | ".join(head) + " |")
+    lines.append("|" + "|".join(["---", "---"] + ["--:"] * (len(head) - 2)) + "|")
+    icons = {"regression": "❌ ", "improvement": "✅ ", "unchanged": "", "inconclusive": "❔ "}
+    for cv in c.cells:
+        row = _row(cv, c.kind)
+        row[0] = f"`{row[0]}`"
+        if cv.verdict:
+            row[1] = icons[cv.verdict.kind] + row[1]
+        lines.append("| " + " | ".join(x.replace("|", "\\|") for x in row) + " |")
+    notes = _notes(c)
+    if notes:
+        lines += [""] + [f"- {n}" for n in notes]
+    lines += ["", "A verdict is on NEW/BASE per item: `regression` means the 95% interval lies above 1 and the "
+              f"estimate exceeds 1 + {c.threshold:.1%}; `unchanged` means the whole interval lies within the threshold."]
+    return "\n".join(lines) + "\n"
+
+
+def _est(e: Estimate | None, scale: float = 1.0):
+    if e is None:
+        return None
+    nan = e.low != e.low
+    return {"value": e.value * scale, "low": None if nan else e.low * scale, "high": None if nan else e.high * scale}
+
+
+def format_json(c: Comparison) -> str:
+    from ._version import FORMAT_VERSION
+
+    scale = 1.0 if c.kind == KIND_COUNT else NS
+    unit = "instructions" if c.kind == KIND_COUNT else "ns"
+    data = {
+        "aiterbench_format": FORMAT_VERSION,
+        "kind": c.kind,
+        "threshold": c.threshold,
+        "base": {"sources": list(c.base.sources), "environment": c.base.environment.fields()},
+        "new": {"sources": list(c.new.sources), "environment": c.new.environment.fields()},
+        "environment_differences": [{"what": w, "base": a, "new": b} for w, a, b in c.environment_differences],
+        "counts": {k: c.count(k) for k in ("regression", "improvement", "unchanged", "inconclusive")},
+        "regressed": c.regressed,
+        "cells": [
+            {
+                "cell": cv.cell.name,
+                "verdict": cv.verdict.kind if cv.verdict else None,
+                "ratio": _est(cv.verdict.ratio) if cv.verdict else None,
+                "paired": cv.verdict.paired if cv.verdict else None,
+                "base_processes": cv.verdict.base_processes if cv.verdict else None,
+                "new_processes": cv.verdict.new_processes if cv.verdict else None,
+                "more_processes": cv.verdict.more if cv.verdict else None,
+                f"base_{unit}_per_item": _est(cv.base, scale),
+                f"new_{unit}_per_item": _est(cv.new, scale),
+                "problem": cv.problem,
+            }
+            for cv in c.cells
+        ],
+        "only_in_base": [x.name for x in c.only_base],
+        "only_in_new": [x.name for x in c.only_new],
+        "failed": [{"cell": cell, "side": side, "reason": reason} for cell, side, reason in c.failed],
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+FORMATS = {"text": format_text, "md": format_md, "json": format_json}
+
+
+def render(c: Comparison, fmt: str) -> str:
+    return FORMATS[fmt](c)
+
+
+def one_environment(sets: Sequence[ResultSet], what: str) -> ResultSet:
+    """The single environment of one side of a comparison; ValueError when there are several or none."""
+    if not sets:
+        raise ValueError(f"{what}: holds no measured cells")
+    if len(sets) > 1:
+        from ._identity import labels
+
+        raise ValueError(f"{what}: holds results from {len(sets)} environments ({'; '.join(labels([s.environment for s in sets]))}): "
+                         "compare one environment per side")
+    return sets[0]

@@ -1,0 +1,168 @@
+"""The environment a result belongs to: what must match for two measurements to be pooled.
+
+The same Python gives different answers on different machines (asyncgen /
+class_anext on ``none``, 3.12: about 1.2 on an AMD EPYC, 1.6 on an Intel
+Xeon), so two cloud VMs that are both called ``vm`` are still two
+environments. Every run in a result file carries its own metadata, so the
+environment is read per run; runs of one environment pool, others never do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Iterable, Mapping, Sequence
+
+#: Metadata value of ``aiterbench_environ`` for files written before workers recorded it (format 1).
+NOT_RECORDED = "not recorded (format 1: workers inherited the caller's environment)"
+
+#: Field -> how a person calls it, in the order differences are listed.
+FIELDS = {
+    "implementation": "Python implementation",
+    "python_version": "Python",
+    "cpu": "CPU",
+    "hostname": "machine",
+    "platform": "platform",
+    "aiterbench_version": "aiterbench",
+    "environ": "inherited environment",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Environment:
+    """Python, machine, loop versions, aiterbench version and inherited variables of a measurement."""
+
+    implementation: str
+    python_version: str
+    cpu: str
+    hostname: str
+    platform: str
+    aiterbench_version: str
+    environ: str  # JSON object of the influential variables the workers got, or NOT_RECORDED
+    loops: tuple[tuple[str, str], ...] = ()  # (loop, version), sorted; asyncio is the Python's own
+
+    def __post_init__(self) -> None:
+        for field in FIELDS:
+            if not isinstance(getattr(self, field), str):
+                raise TypeError(f"Environment.{field} must be a string")
+        object.__setattr__(self, "loops", tuple(sorted(dict(self.loops).items())))
+
+    @classmethod
+    def from_metadata(cls, md: Mapping[str, object]) -> "Environment":
+        """The environment of one pyperf run, from its metadata."""
+        loops = ()
+        if md.get("loop") and md.get("loop") != "asyncio":
+            loops = ((str(md["loop"]), str(md.get("loop_version", "?"))),)
+        return cls(
+            implementation=str(md.get("python_implementation", "?")),
+            python_version=str(md.get("python_version", "?")).split(" (")[0],
+            cpu=str(md.get("cpu_model_name", "?")),
+            hostname=str(md.get("hostname", "?")),
+            platform=str(md.get("platform", "?")),
+            aiterbench_version=str(md.get("aiterbench_version", "?")),
+            environ=str(md.get("aiterbench_environ", NOT_RECORDED)),
+            loops=loops,
+        )
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return tuple(getattr(self, f) for f in FIELDS)
+
+    def compatible(self, other: "Environment") -> bool:
+        """Same Python, machine, aiterbench and variables, and the same version of every loop both used."""
+        if self.key != other.key:
+            return False
+        mine, theirs = dict(self.loops), dict(other.loops)
+        return all(mine[k] == theirs[k] for k in mine.keys() & theirs.keys())
+
+    def merged(self, other: "Environment") -> "Environment":
+        return dataclasses.replace(self, loops=tuple({**dict(self.loops), **dict(other.loops)}.items()))
+
+    def fields(self) -> dict[str, str]:
+        """Field label -> value, loops last (one entry per loop)."""
+        out = {label: _show(name, getattr(self, name)) for name, label in FIELDS.items()}
+        out.update({loop: version for loop, version in self.loops})
+        return out
+
+    @property
+    def short(self) -> str:
+        """``3.11`` (CPython) or ``pypy 3.10``."""
+        short = ".".join(self.python_version.split(".")[:2])
+        return short if self.implementation == "cpython" else f"{self.implementation} {short}"
+
+
+def _show(name: str, value: str) -> str:
+    if name == "environ" and value != NOT_RECORDED:
+        try:
+            data = json.loads(value)
+        except ValueError:
+            return value
+        return ", ".join(f"{k}={v}" for k, v in sorted(data.items())) or "clean"
+    return value
+
+
+def differences(a: Environment, b: Environment) -> list[tuple[str, str, str]]:
+    """(what, in a, in b) for every field and loop on which two environments differ."""
+    fa, fb = a.fields(), b.fields()
+    out = []
+    for key in list(fa) + [k for k in fb if k not in fa]:
+        va, vb = fa.get(key, "-"), fb.get(key, "-")
+        if va != vb:
+            out.append((key, va, vb))
+    return out
+
+
+def labels(envs: Sequence[Environment]) -> list[str]:
+    """A short label per environment, made of what differs between them (the Python when nothing does)."""
+    if len(envs) <= 1:
+        return [e.short for e in envs]
+    varying = [name for name in FIELDS if len({getattr(e, name) for e in envs}) > 1]
+    loop_names = sorted({loop for e in envs for loop, _ in e.loops})
+    varying_loops = [lp for lp in loop_names if len({dict(e.loops).get(lp) for e in envs}) > 1]
+    out = []
+    for e in envs:
+        parts = []
+        for name in varying:
+            value = getattr(e, name)
+            if name == "python_version":
+                value = value if _minor_clash(envs) else e.short
+            elif name == "implementation":
+                continue  # part of the short version
+            elif name == "environ":
+                value = _show(name, value) if value != NOT_RECORDED else "environment not recorded"
+            elif name == "aiterbench_version":
+                value = f"aiterbench {value}"
+            parts.append(value)
+        parts += [f"{lp} {dict(e.loops).get(lp, '-')}" for lp in varying_loops]
+        if "python_version" not in varying:
+            parts.insert(0, e.short)
+        out.append(" · ".join(parts) or e.short)
+    # Two environments that differ only in a loop both lack would share a label: number them.
+    seen: dict[str, int] = {}
+    for i, label in enumerate(out):
+        if out.count(label) > 1:
+            seen[label] = seen.get(label, 0) + 1
+            out[i] = f"{label} #{seen[label]}"
+    return out
+
+
+def _minor_clash(envs: Iterable[Environment]) -> bool:
+    """True when two environments share a minor version but not the full one (3.12.1 and 3.12.4)."""
+    by_short: dict[str, set] = {}
+    for e in envs:
+        by_short.setdefault(e.short, set()).add(e.python_version)
+    return any(len(v) > 1 for v in by_short.values())
+
+
+def group(items: Iterable[tuple[Environment, object]]) -> list[tuple[Environment, list]]:
+    """Group items by compatible environment, in the order first seen; environments merge their loops."""
+    groups: list[list] = []
+    for env, item in items:
+        for g in groups:
+            if g[0].compatible(env):
+                g[0] = g[0].merged(env)
+                g[1].append(item)
+                break
+        else:
+            groups.append([env, [item]])
+    return [(g[0], g[1]) for g in groups]

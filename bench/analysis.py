@@ -1,0 +1,27 @@
+"""The public analysis: loading result files, the per-process fit, environments and verdicts.
+
+``show``, ``report`` and ``compare`` all go through these names; the modules
+behind them are private and may change. Pure functions over loaded data: no
+timing, no plotting, nothing heavy imported.
+
+>>> from bench.analysis import load_results, analyze
+>>> for rs in load_results(["results/"]):              # doctest: +SKIP
+...     print(rs.environment.short, len(analyze(rs.cells)))
+"""
+
+from ._identity import NOT_RECORDED, Environment, differences, labels
+from ._matrix import Cell
+from ._results import (KIND_COUNT, CellData, ResultError, ResultSet, cells, expand, load_results, load_suite, split,
+                       write_atomic)
+from ._stats import CellFit, Estimate, difference, fit_cell, median_ci, ratio
+from ._table import REFERENCE_IMPL, SYNC_IMPL, Row, analyze, format_json, format_md, format_text
+
+#: The impl every ratio is taken against, and the async generator the suite is about.
+CANDIDATE_IMPL = "asyncgen"
+
+__all__ = [
+    "CANDIDATE_IMPL", "KIND_COUNT", "NOT_RECORDED", "REFERENCE_IMPL", "SYNC_IMPL",
+    "Cell", "CellData", "CellFit", "Environment", "Estimate", "ResultError", "ResultSet", "Row",
+    "analyze", "cells", "difference", "differences", "expand", "fit_cell", "format_json", "format_md", "format_text",
+    "labels", "load_results", "load_suite", "median_ci", "ratio", "split", "write_atomic",
+]

@@ -1,0 +1,172 @@
+"""Regression verdicts on synthetic data with this machine's structure (nothing is timed)."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+
+from bench._stats import Estimate, fit_cell
+from bench._verdict import (_rank, _rank_sum_counts, _signed_rank_counts, compare_slopes, hodges_lehmann_paired,
+                            hodges_lehmann_shift, judge, parse_threshold)
+
+SIZES = (16, 256, 4096)
+
+
+def test_exact_null_distributions():
+    for n in (1, 6, 15, 40):
+        assert sum(_signed_rank_counts(n)) == 2**n
+    for m, n in ((1, 1), (3, 5), (15, 15), (16, 40)):
+        assert sum(_rank_sum_counts(m, n)) == math.comb(m + n, m)
+    # Tables: Wilcoxon signed-rank n=15 rejects at T <= 25; Mann-Whitney 15/15 at U <= 64 (two-sided 5%).
+    assert _rank(_signed_rank_counts(15), 0.05) == 26
+    assert _rank(_rank_sum_counts(15, 15), 0.05) == 65
+    assert _rank(_signed_rank_counts(5), 0.05) == 0  # too few pairs for any 95% interval
+
+
+@pytest.mark.parametrize("paired", [True, False])
+def test_intervals_cover_the_truth_95_percent_of_the_time(paired):
+    rng = random.Random(11)
+    misses = 0
+    for _ in range(400):
+        if paired:
+            e = hodges_lehmann_paired([rng.gauss(0.3, 1) for _ in range(16)])
+        else:
+            e = hodges_lehmann_shift([rng.gauss(0, 1) for _ in range(15)], [rng.gauss(0.3, 1) for _ in range(12)])
+        misses += not (e.low <= 0.3 <= e.high)
+    assert misses / 400 <= 0.06
+
+
+def _process(rng, slope, regime, fixed=700e-9, values=3):
+    """One worker process: {n: median seconds per item} with its own luck shared by all its values."""
+    noise = 0.06 if regime > 1 else 0.02  # the slow regime is also the noisy one
+    luck = math.exp(rng.gauss(0, noise))  # layout, frequency: every value of the process shares it
+    if rng.random() < 0.08:
+        luck *= 1 + rng.uniform(0.2, 0.6)  # a neighbour slows the whole process, never speeds it up
+    out = {}
+    for n in SIZES:
+        vals = sorted((slope + fixed / n) * regime * luck * (1 + abs(rng.gauss(0, 0.01))) for _ in range(values))
+        out[n] = vals[len(vals) // 2]
+    return out
+
+
+def simulate_ab(seed, shift=0.0, rounds=16):
+    """One ab run: per round a base and a new process back to back, on a machine that switches between a
+    fast regime and one 1.75x slower for a while (seen here), in alternating order."""
+    rng = random.Random(seed)
+    regime, base, new = 1.0, {}, {}
+    for r in range(rounds):
+        for side in ("base", "new") if r % 2 == 0 else ("new", "base"):
+            if rng.random() < 0.05:
+                regime = 1.75 if regime == 1.0 else 1.0
+            slope = 75e-9 * (1 + shift if side == "new" else 1)
+            (base if side == "base" else new)[f"run:{r}"] = _process(rng, slope, regime)
+    return fit_cell(base).slopes, fit_cell(new).slopes
+
+
+def simulate_separate_runs(seed, shift=0.0, rounds=16, offset_sd=0.015):
+    """Two runs at different times, nothing pairs: each run has its own offset (2 to 3% between identical
+    runs here: sd 1.5%) and, within it, the speed wanders slowly from process to process."""
+    rng = random.Random(seed)
+    sides = []
+    for k, name in enumerate(("a", "b")):
+        offset, wander, data = math.exp(rng.gauss(0, offset_sd)), 0.0, {}
+        for r in range(rounds):
+            wander = 0.7 * wander + rng.gauss(0, 0.01)  # between-process drift, correlated in time
+            data[f"{name}:{r}"] = _process(rng, 75e-9 * offset * math.exp(wander) * (1 + shift if k else 1), 1.0)
+        sides.append(fit_cell(data).slopes)
+    return sides
+
+
+SIMULATIONS = 300
+#: What 'ab --quick' buys for one cell in its 30 s: about 45 to 70 pairs here.
+AB_ROUNDS = 40
+
+
+@pytest.mark.parametrize("threshold", [0.05, 0.02])
+def test_ab_false_alarms_are_rare_on_a_a(threshold):
+    kinds = [compare_slopes(*simulate_ab(seed, rounds=AB_ROUNDS), threshold=threshold).kind for seed in range(SIMULATIONS)]
+    assert kinds.count("regression") / SIMULATIONS <= 0.05
+    assert kinds.count("improvement") / SIMULATIONS <= 0.05
+
+
+def test_ab_significance_alone_holds_its_5_percent():
+    """Before any threshold: the interval excludes 1 in at most about 5% of A/A runs."""
+    hits = 0
+    for seed in range(SIMULATIONS):
+        v = compare_slopes(*simulate_ab(seed + 1000, rounds=AB_ROUNDS), threshold=0.05)
+        hits += v.ratio.low > 1 or v.ratio.high < 1
+    assert hits / SIMULATIONS <= 0.06
+
+
+def test_ab_detects_a_10_percent_shift_at_5_percent():
+    kinds = [compare_slopes(*simulate_ab(seed, shift=0.10, rounds=AB_ROUNDS), threshold=0.05).kind
+             for seed in range(SIMULATIONS)]
+    assert kinds.count("regression") / SIMULATIONS >= 0.95
+
+
+def test_ab_detects_a_10_percent_speed_up_as_an_improvement():
+    kinds = [compare_slopes(*simulate_ab(seed, shift=-0.10, rounds=AB_ROUNDS), threshold=0.05).kind for seed in range(100)]
+    assert kinds.count("improvement") / 100 >= 0.95
+
+
+def test_separate_runs_with_drift_between_them_hold_the_false_alarm_rate():
+    """compare of two separate runs at the default 5%: the threshold absorbs the 2 to 3% between runs."""
+    kinds = [compare_slopes(*simulate_separate_runs(seed), threshold=0.05).kind for seed in range(SIMULATIONS)]
+    assert kinds.count("regression") / SIMULATIONS <= 0.05
+    shifted = [compare_slopes(*simulate_separate_runs(seed, shift=0.10), threshold=0.05).kind for seed in range(SIMULATIONS)]
+    assert shifted.count("regression") / SIMULATIONS >= 0.90  # unpaired and offset: a little less power than ab
+
+
+def test_a_change_below_the_threshold_is_rarely_a_regression():
+    """+3% at a 5% threshold: the rule judges the estimate, so only noise that lifts it past 5% flags it."""
+    kinds = [compare_slopes(*simulate_ab(seed, shift=0.03, rounds=AB_ROUNDS), threshold=0.05).kind for seed in range(200)]
+    assert kinds.count("regression") / 200 <= 0.10
+
+
+def E(value, low, high, n=16):
+    return Estimate(value, low, high, n)
+
+
+L = math.log
+
+
+@pytest.mark.parametrize("est, kind", [
+    (E(L(1.10), L(1.07), L(1.13)), "regression"),
+    (E(L(1.06), L(1.01), L(1.12)), "regression"),  # sure it is slower, and by more than 5% at best guess
+    (E(L(1.03), L(1.01), L(1.04)), "unchanged"),  # sure it changed, but by less than the threshold
+    (E(L(1.04), L(1.01), L(1.08)), "inconclusive"),  # could be above 5% or below
+    (E(L(1.06), L(0.99), L(1.12)), "inconclusive"),  # above 5% at best guess, but 1 is not excluded
+    (E(L(0.90), L(0.88), L(0.93)), "improvement"),
+    (E(0.0, L(0.99), L(1.01)), "unchanged"),
+    (E(0.0, math.nan, math.nan, 3), "inconclusive"),
+])
+def test_the_verdict_rule(est, kind):
+    assert judge(est, 0.05, True, 16, 16).kind == kind
+
+
+def test_inconclusive_says_how_many_more_processes():
+    v = judge(E(L(1.01), L(0.97), L(1.06)), 0.05, True, 16, 16)
+    assert v.kind == "inconclusive" and v.more and v.more > 0
+    # halving the width takes about four times the pairs
+    w = judge(E(L(1.01), L(0.99), L(1.035)), 0.05, True, 16, 16)
+    assert w.kind == "unchanged"
+    assert judge(E(L(1.05), L(1.0), L(1.1)), 0.05, True, 16, 16).more is None  # right on the threshold
+
+
+def test_identical_sides_are_unchanged():
+    base, _ = simulate_ab(3)
+    v = compare_slopes(base, base)
+    assert v.kind == "unchanged" and v.ratio.value == 1.0 and v.ratio.low == v.ratio.high == 1.0
+
+
+@pytest.mark.parametrize("text, value", [("5%", 0.05), ("5", 0.05), ("0.05", 0.05), (" 2.5% ", 0.025)])
+def test_thresholds_parse(text, value):
+    assert parse_threshold(text) == pytest.approx(value)
+
+
+@pytest.mark.parametrize("text", ["", "five", "0", "-3%", "100%", "nan", "150"])
+def test_bad_thresholds_are_refused(text):
+    with pytest.raises(ValueError, match="--threshold"):
+        parse_threshold(text)
