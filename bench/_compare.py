@@ -112,7 +112,7 @@ def _verdict_text(cv: CellVerdict) -> str:
         return v.kind
     if v.more is None:
         return "inconclusive (at the threshold)"
-    return f"inconclusive (~{v.more} more processes{' per side' if not v.paired else ''})"
+    return f"inconclusive (~{v.more} more {'process' if v.more == 1 else 'processes'}{' per side' if not v.paired else ''})"
 
 
 def _cost(e: Estimate | None, kind: str) -> str:

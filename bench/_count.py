@@ -219,10 +219,10 @@ def run_counts(cells, sizes, modules, env, output, default_output: bool, force: 
     from ._progress import progress
     from ._results import ResultError, check_writable, dump_suite, load_results
 
-    if not shutil.which("valgrind"):
-        raise CountError("count needs valgrind: apt-get install valgrind (or your system's package)")
     if len(sizes) != 2 or sizes[0] == sizes[1] or min(sizes) < 1:
         raise CountError(f"--sizes {','.join(map(str, sizes))}: expected two different sizes >= 1")
+    if not shutil.which("valgrind"):
+        raise CountError("count needs valgrind: apt-get install valgrind (or your system's package)")
     sizes = tuple(sorted(sizes))
     if default_output:
         os.makedirs(os.path.dirname(output), exist_ok=True)

@@ -285,3 +285,82 @@ def test_the_worker_runs_alone_as_a_pyperf_script(tmp_path):
     assert proc.returncode == 0, proc.stderr
     (data,) = cells(load_suite(str(out))).values()
     assert set(data.per_round["run0"]) == {8, 64}
+
+
+def _interrupt_after(seconds: float, *argv: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), CI="true")
+    proc = subprocess.Popen([sys.executable, "-m", "bench", *argv], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(seconds)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+@pytest.mark.parametrize("seconds", [0.3, 1.0])
+def test_ctrl_c_in_the_first_second_is_one_line_and_130(tmp_path, seconds):
+    result = tmp_path / "r.json"
+    # 0.2 s per value: calibration and the first round take well over a second, so none has finished.
+    proc = _interrupt_after(seconds, "run", "-i", "sync_iter", "-w", "none", "-l", "asyncio", "-o", str(result),
+                            "--rounds", "200", "--values", "1", "--min-time", "0.2", "--sizes", "8,64")
+    assert proc.returncode == 130, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert len([line for line in proc.stderr.splitlines() if line.startswith("aiterbench:")]) == 1
+    assert not result.exists() and not list(tmp_path.iterdir())
+
+
+def test_ctrl_c_during_calibration_keeps_the_old_file_even_with_force(tmp_path):
+    result = tmp_path / "r.json"
+    result.write_text("the old results\n")
+    # Five cells at 0.2 s per value: calibration alone takes seconds, so 1.5 s in, no round is done yet.
+    proc = _interrupt_after(1.5, "run", "-w", "none", "-l", "asyncio", "-o", str(result), "--force",
+                            "--rounds", "200", "--values", "1", "--min-time", "0.2", "--sizes", "8,64")
+    assert proc.returncode == 130, proc.stderr
+    assert "Traceback" not in proc.stderr and "is as it was" in proc.stderr
+    assert result.read_text() == "the old results\n"
+
+
+def test_each_cell_of_a_group_runs_first_equally_often(tmp_path):
+    """Five rounds asked for a group of two: six are made, and each cell opens three of them."""
+    import collections
+
+    result = tmp_path / "r.json"
+    proc = cli("run", "-i", "asyncgen,class_anext", "-w", "none", "-l", "asyncio", "-o", str(result),
+               "--rounds", "5", "--values", "1", "--min-time", "0.002", "--sizes", "8,64")
+    assert proc.returncode == 0, proc.stderr
+    assert "6 rounds (5 rounded up so that every cell runs first equally often)" in proc.stderr
+    starts: dict = collections.defaultdict(dict)  # round -> cell -> its first run's date
+    for bench in load_suite(str(result)).get_benchmarks():
+        for run in bench.get_runs():
+            md = run.get_metadata()
+            if run.values:
+                cell = bench.get_name().split("@")[0]
+                old = starts[md["aiterbench_round"]].get(cell)
+                starts[md["aiterbench_round"]][cell] = min(old, md["date"]) if old else md["date"]
+    assert len(starts) == 6
+    firsts = collections.Counter(min(by_cell, key=by_cell.get) for by_cell in starts.values())
+    assert firsts == {"asyncgen/none/asyncio": 3, "class_anext/none/asyncio": 3}
+
+
+HANGS_IN_CHECK = '''
+import asyncio, time
+
+async def stuck(n):
+    if n > 1:
+        time.sleep(3600)  # blocks the loop itself, as a hung C-level loop would
+    for i in range(n):
+        yield i
+
+IMPLS = {"stuck": {"family": "asyncgen", "workloads": {"none": stuck}}}
+'''
+
+
+def test_a_cell_that_hangs_in_its_equivalence_check_is_dropped_after_the_check_limit(tmp_path):
+    plugin = tmp_path / "stuck.py"
+    plugin.write_text(HANGS_IN_CHECK)
+    result = tmp_path / "r.json"
+    proc = cli("run", "--impl-module", str(plugin), "-i", "stuck,sync_iter", "-w", "none", "-l", "asyncio",
+               "-o", str(result), "--cell-timeout", "3600", *TINY)
+    assert proc.returncode == 1, proc.stderr
+    assert "FAILED stuck/none/asyncio: hung in its equivalence check: no answer within 10 s" in proc.stderr
+    assert {c.name for c in cells(load_suite(str(result)))} == {"sync_iter/none/asyncio"}

@@ -1,0 +1,168 @@
+"""ab end to end with a tiny budget: shapes, files and exit codes, never the timing."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from bench import main
+
+from .test_cli import ROOT, assert_one_error_line, cli
+
+TINY_AB = ["--rounds", "6", "--values", "1", "--min-time", "0.002", "--sizes", "8,64", "--seconds", "0"]
+PLANTED = ROOT / "tests" / "planted"
+
+
+@pytest.fixture(scope="module")
+def two_copies(tmp_path_factory) -> tuple[Path, Path]:
+    """Two source trees with the suite's impls: the A/A case of a library's CI."""
+    root = tmp_path_factory.mktemp("copies")
+    out = []
+    for name in ("a", "b"):
+        shutil.copytree(ROOT / "impls", root / name / "impls", ignore=shutil.ignore_patterns("__pycache__"))
+        out.append(root / name)
+    return out[0], out[1]
+
+
+def test_ab_a_a_end_to_end(two_copies, tmp_path):
+    a, b = two_copies
+    prefix = tmp_path / "aa"
+    proc = cli("ab", "--base-path", str(a), "--new-path", str(b), "-i", "asyncgen,class_anext", "-w", "none",
+               "-l", "asyncio", "-o", str(prefix), "--format", "json", *TINY_AB)
+    assert proc.returncode in (0, 1), proc.stderr  # the verdict is the machine's; the shape is ours
+    assert "Traceback" not in proc.stderr
+    data = json.loads(proc.stdout)
+    assert {c["cell"] for c in data["cells"]} == {"asyncgen/none/asyncio", "class_anext/none/asyncio"}
+    assert all(c["paired"] and c["verdict"] in ("regression", "improvement", "unchanged", "inconclusive")
+               for c in data["cells"])
+    assert proc.returncode == (1 if data["regressed"] else 0)
+    assert all(c["ratio"]["low"] <= c["ratio"]["value"] <= c["ratio"]["high"] for c in data["cells"])
+    base, new = Path(f"{prefix}-base.json"), Path(f"{prefix}-new.json")
+    for path, side in ((base, "base"), (new, "new")):
+        meta = json.loads(path.read_text())
+        sides = {b.get("metadata", {}).get("aiterbench_side") for b in meta["benchmarks"]} | {
+            meta["metadata"].get("aiterbench_side")}
+        assert side in sides
+    # compare re-judges the written files the same way: they pair by round
+    again = cli("compare", str(base), str(new), "--format", "json")
+    assert again.returncode == proc.returncode
+    assert [(c["cell"], c["verdict"]) for c in json.loads(again.stdout)["cells"]] == [
+        (c["cell"], c["verdict"]) for c in data["cells"]]
+    # rounds are balanced: each side ran first in half of them
+    assert all(c["ratio"] and c["base_processes"] == c["new_processes"] == 6 for c in data["cells"])
+
+
+def test_ab_markdown_for_a_job_summary(tmp_path):
+    proc = cli("ab", "--base-path", str(PLANTED / "base"), "--new-path", str(PLANTED / "plus10"),
+               "--impl-module", "planted_impls", "-i", "planted", "-w", "none", "-l", "asyncio",
+               "-o", str(tmp_path / "p"), "--format", "md", *TINY_AB)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert proc.stdout.startswith("### aiterbench: ")
+    assert "| `planted/none/asyncio` |" in proc.stdout
+    assert "paired by round" in proc.stdout
+
+
+FAILING_NEW = '''
+import sys
+
+async def steady(n):
+    for i in range(n):
+        yield i
+
+async def planted(n):
+    if "--round" in sys.argv:  # passes its check, fails once measuring starts
+        raise RuntimeError("the new side broke")
+    for i in range(n):
+        yield i
+
+IMPLS = {"steady": {"family": "asyncgen", "workloads": {"none": steady}},
+         "planted": {"family": "asyncgen", "workloads": {"none": planted}}}
+'''
+STEADY_BASE = FAILING_NEW.replace('raise RuntimeError("the new side broke")', "pass")
+
+
+def test_a_side_whose_worker_fails_is_reported_and_the_others_compared(tmp_path):
+    for name, text in (("base", STEADY_BASE), ("new", FAILING_NEW)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "side_impls.py").write_text(text)
+    proc = cli("ab", "--base-path", str(tmp_path / "base"), "--new-path", str(tmp_path / "new"),
+               "--impl-module", "side_impls", "-i", "steady,planted", "-w", "none", "-l", "asyncio",
+               "-o", str(tmp_path / "f"), *TINY_AB)
+    assert proc.returncode == 1, proc.stderr
+    assert "FAILED planted/none/asyncio (new side): RuntimeError: the new side broke" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "steady/none/asyncio" in proc.stdout and "FAILED on new: planted/none/asyncio" in proc.stdout
+
+
+@pytest.fixture
+def not_python(tmp_path) -> Path:
+    script = tmp_path / "fake-python"
+    script.write_text("#!/bin/sh\necho hello\n")
+    script.chmod(0o755)
+    return script
+
+
+@pytest.fixture
+def python_without_pyperf(tmp_path) -> Path:
+    script = tmp_path / "bare-python"
+    script.write_text(f"#!/bin/sh\nexec {sys.executable} -I -S \"$@\"\n")  # no site-packages: no pyperf
+    script.chmod(0o755)
+    return script
+
+
+BAD = {
+    "missing interpreter": (["--new-python", "/nonexistent/python3"], ["--new-python", "no such interpreter"]),
+    "not a python": (["--base-python", "{not_python}"], ["--base-python", "not a Python"]),
+    "no pyperf there": (["--new-python", "{bare}"], ["pyperf is not installed there"]),
+    "missing folder": (["--base-path", "/nonexistent/src"], ["--base-path", "no such folder"]),
+    "plug-in only on one side": (["--base-path", str(PLANTED / "base"), "--impl-module", "planted_impls"],
+                                 ["new side", "planted_impls", "import failed"]),
+    "bad threshold": (["--threshold", "x%"], ["--threshold"]),
+    "unknown impl": (["-i", "nope"], ["impl 'nope' matches nothing"]),
+}
+
+
+@pytest.mark.parametrize("argv, needles", BAD.values(), ids=BAD.keys())
+def test_bad_input_is_one_line_and_exit_2(argv, needles, tmp_path, not_python, python_without_pyperf, capsys,
+                                           monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    before = sorted(os.listdir(tmp_path))
+    argv = [a.format(not_python=not_python, bare=python_without_pyperf) for a in argv]
+    code = main(["ab", *argv, "-o", str(tmp_path / "x"), *TINY_AB])
+    assert code == 2
+    assert_one_error_line(capsys.readouterr().err, *needles)
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_ctrl_c_in_the_first_second_of_ab_is_one_line_and_130(tmp_path):
+    env = dict(os.environ, PYTHONPATH=str(ROOT), CI="true")
+    proc = subprocess.Popen([sys.executable, "-m", "bench", "ab", "-i", "asyncgen", "-w", "none", "-l", "asyncio",
+                             "-o", str(tmp_path / "x"), *TINY_AB], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(0.8)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and len([ln for ln in err.splitlines() if ln.startswith("aiterbench:")]) == 1
+    assert not list(tmp_path.iterdir())
+
+
+def test_calibrate_reports_what_this_machine_detects():
+    proc = cli("calibrate", "-i", "asyncgen", "-w", "none", "-l", "asyncio", "--budget", "1")
+    assert proc.returncode == 0, proc.stderr
+    assert "A/A on this machine:" in proc.stdout and "asyncgen/none/asyncio" in proc.stdout
+    assert "Suggested: 'ab --quick --threshold " in proc.stdout
+
+
+@pytest.mark.parametrize("budget", ["0", "-5", "nan", "inf"])
+def test_calibrate_refuses_a_budget_that_is_not_a_duration(budget, capsys):
+    assert main(["calibrate", "--budget", budget]) == 2
+    assert_one_error_line(capsys.readouterr().err, "--budget")

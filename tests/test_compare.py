@@ -1,0 +1,161 @@
+"""compare: verdicts per cell from result files; exit 1 on a regression, 2 on bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import main
+
+from .test_cli import assert_one_error_line
+
+DATA = Path(__file__).resolve().parent / "data"
+PY311, PY312 = DATA / "results-py311.json", DATA / "results-py312.json"
+CELL = "asyncgen/none/asyncio"
+
+
+def scaled(src: Path, dst: Path, factor: float, cell: str = CELL) -> Path:
+    """A copy of ``src`` in which one cell's every value is ``factor`` times larger (same rounds: pairs exactly)."""
+    data = json.loads(src.read_text())
+    for bench in data["benchmarks"]:
+        name = bench.get("metadata", {}).get("name") or ""
+        if name.startswith(cell + "@"):
+            for run in bench["runs"]:
+                if "values" in run:
+                    run["values"] = [v * factor for v in run["values"]]
+    dst.write_text(json.dumps(data))
+    return dst
+
+
+def run_compare(capsys, *argv):
+    code = main(["compare", *map(str, argv)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_a_file_compared_with_itself_is_unchanged_everywhere(capsys):
+    code, out, _ = run_compare(capsys, PY311, PY311, "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["cells"] and all(c["verdict"] == "unchanged" for c in data["cells"])
+    assert all(c["paired"] and c["ratio"]["value"] == 1.0 for c in data["cells"])
+    assert data["environment_differences"] == [] and not data["regressed"]
+
+
+def test_a_slower_cell_is_a_regression_and_exits_1(tmp_path, capsys):
+    slow = scaled(PY311, tmp_path / "slow.json", 1.2)
+    code, out, _ = run_compare(capsys, PY311, slow)
+    assert code == 1
+    lines = [line for line in out.splitlines() if line.startswith(CELL)]
+    assert len(lines) == 1 and "regression" in lines[0] and "1.200" in lines[0] and "+20.0%" in lines[0]
+    assert "1 regression" in out
+
+
+def test_a_faster_cell_is_an_improvement_and_exits_0(tmp_path, capsys):
+    fast = scaled(PY311, tmp_path / "fast.json", 0.8)
+    code, out, _ = run_compare(capsys, PY311, fast, "--format", "json")
+    assert code == 0
+    verdicts = {c["cell"]: c["verdict"] for c in json.loads(out)["cells"]}
+    assert verdicts[CELL] == "improvement"
+
+
+def test_a_small_change_is_judged_against_the_threshold(tmp_path, capsys):
+    slower = scaled(PY311, tmp_path / "slower.json", 1.03)
+    code, out, _ = run_compare(capsys, PY311, slower, "--format", "json")
+    assert code == 0 and {c["cell"]: c["verdict"] for c in json.loads(out)["cells"]}[CELL] == "unchanged"
+    code, out, _ = run_compare(capsys, PY311, slower, "--threshold", "2%", "--format", "json")
+    assert code == 1 and {c["cell"]: c["verdict"] for c in json.loads(out)["cells"]}[CELL] == "regression"
+
+
+def test_markdown_puts_environment_differences_and_regressions_first(tmp_path, capsys):
+    code, out, _ = run_compare(capsys, PY311, PY312, "--format", "md")
+    assert out.startswith("### aiterbench: ")
+    head, table = out.split("| cell |", 1)
+    assert "Environments differ" in head and "`3.11.7` → `3.12.1`" in head
+    rows = [line for line in table.splitlines()[2:] if line.startswith("| `")]
+    kinds = [next(k for k in ("regression", "inconclusive", "improvement", "unchanged") if k in row) for row in rows]
+    order = {"regression": 0, "inconclusive": 1, "improvement": 2, "unchanged": 3}
+    assert kinds == sorted(kinds, key=order.get)
+    assert code == (1 if "regression" in kinds else 0)
+    assert "unpaired" in out  # two separate runs
+
+
+def test_cells_only_on_one_side_are_listed_not_compared(tmp_path, capsys):
+    import pyperf
+
+    suite = pyperf.BenchmarkSuite.load(str(PY311))
+    keep = [b for b in suite.get_benchmarks() if not b.get_name().startswith("sync_iter/")]
+    fewer = tmp_path / "fewer.json"
+    pyperf.BenchmarkSuite(keep).dump(str(fewer))
+    code, out, _ = run_compare(capsys, PY311, fewer)
+    assert code == 0
+    assert "only in BASE (not compared): sync_iter/none/asyncio, sync_iter/none/uvloop" in out
+    assert not [line for line in out.splitlines() if line.startswith("sync_iter/")]
+
+
+def test_folders_are_read_as_one_environment(tmp_path, capsys):
+    folder = tmp_path / "base"
+    folder.mkdir()
+    (folder / "a.json").write_bytes(PY311.read_bytes())
+    code, out, _ = run_compare(capsys, folder, PY311)
+    assert code == 0 and "unchanged" in out
+
+
+def test_output_file_is_written_atomically(tmp_path, capsys):
+    out_file = tmp_path / "verdicts.md"
+    code, out, _ = run_compare(capsys, PY311, PY311, "--format", "md", "-o", out_file)
+    assert code == 0 and out_file.read_text().startswith("### aiterbench: no regression")
+    assert "wrote" in out and not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.fixture
+def bad_files(tmp_path):
+    (tmp_path / "truncated.json").write_text(PY311.read_text()[:5000])
+    (tmp_path / "foreign.json").write_text(json.dumps({"version": "1.0", "benchmarks": []}))
+    (tmp_path / "garbage.json").write_text("not json")
+    (tmp_path / "empty").mkdir()
+    return tmp_path
+
+
+BAD = {
+    "missing": (["missing.json", str(PY311)], ["no such file"]),
+    "truncated": (["truncated.json", str(PY311)], ["truncated.json", "not a pyperf result file"]),
+    "garbage": ([str(PY311), "garbage.json"], ["not a pyperf result file"]),
+    "foreign json": (["foreign.json", str(PY311)], ["foreign.json"]),
+    "empty folder": (["empty", str(PY311)], ["holds no .json result files"]),
+    "bad threshold": ([str(PY311), str(PY311), "--threshold", "lots"], ["--threshold", "percentage"]),
+    "zero threshold": ([str(PY311), str(PY311), "--threshold", "0%"], ["--threshold"]),
+    "two environments on one side": (["{both}", str(PY311)], ["2 environments", "compare one environment per side"]),
+}
+
+
+@pytest.mark.parametrize("argv, needles", BAD.values(), ids=BAD.keys())
+def test_bad_input_is_one_line_and_exit_2(bad_files, monkeypatch, capsys, argv, needles):
+    monkeypatch.chdir(bad_files)
+    both = bad_files / "both"
+    both.mkdir()
+    (both / "a.json").write_bytes(PY311.read_bytes())
+    (both / "b.json").write_bytes(PY312.read_bytes())
+    before = sorted(p.name for p in bad_files.iterdir())
+    code, out, err = run_compare(capsys, *[a.format(both=both) for a in argv], "-o", bad_files / "out.md")
+    assert code == 2
+    assert_one_error_line(err, *needles)
+    assert sorted(p.name for p in bad_files.iterdir()) == before  # nothing written
+
+
+def test_an_empty_result_is_bad_input(tmp_path, capsys):
+    import pyperf
+
+    suite = pyperf.BenchmarkSuite.load(str(PY311))
+    calibration_only = []
+    for bench in suite.get_benchmarks():
+        runs = [r for r in bench.get_runs() if not r.values]
+        if runs:
+            calibration_only.append(pyperf.Benchmark(runs))
+    empty = tmp_path / "empty.json"
+    pyperf.BenchmarkSuite(calibration_only).dump(str(empty))
+    code, _, err = run_compare(capsys, empty, PY311)
+    assert code == 2
+    assert_one_error_line(err, "holds no measured benchmarks")

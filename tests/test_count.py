@@ -1,0 +1,77 @@
+"""count: instruction counts under valgrind are deterministic; without valgrind, exit 2 saying how to get it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bench import main
+
+from .test_cli import assert_one_error_line, cli
+
+DATA = Path(__file__).resolve().parent / "data"
+needs_valgrind = pytest.mark.skipif(shutil.which("valgrind") is None,
+                                    reason="needs valgrind (apt-get install valgrind; .ci/run installs it)")
+
+
+@pytest.fixture(scope="module")
+def counted(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("count")
+    out = []
+    for name in ("one", "two"):
+        path = folder / f"{name}.json"
+        proc = cli("count", "-i", "asyncgen,class_anext", "-w", "none", "-l", "asyncio", "-o", str(path))
+        assert proc.returncode == 0, proc.stderr
+        out.append((path, proc))
+    return out
+
+
+@needs_valgrind
+def test_repeats_give_identical_counts(counted):
+    (one, p1), (two, p2) = counted
+    rows = [line for line in p1.stdout.splitlines() if "/none/asyncio" in line]
+    assert len(rows) == 2 and rows == [line for line in p2.stdout.splitlines() if "/none/asyncio" in line]
+    a, b = (json.loads(cli("show", str(p), "--format", "json").stdout) for p in (one, two))
+    assert a == b
+    per_item = {c["cell"]: c["instructions_per_item"] for c in a["cells"]}
+    assert all(v > 100 for v in per_item.values())  # hundreds of instructions per item, not the fixed cost
+
+
+@needs_valgrind
+def test_count_files_are_pyperf_files_and_compare_judges_them_exactly(counted):
+    (one, _), (two, _) = counted
+    proc = cli("compare", str(one), str(two), "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["kind"] == "count" and data["threshold"] == 0.01
+    assert all(c["verdict"] == "unchanged" and c["ratio"]["value"] == 1.0 for c in data["cells"])
+    import subprocess
+    import sys
+
+    assert subprocess.run([sys.executable, "-m", "pyperf", "stats", str(one)], capture_output=True).returncode == 0
+
+
+@needs_valgrind
+def test_counts_and_timings_are_not_compared(counted, capsys):
+    (one, _), _ = counted
+    assert main(["compare", str(DATA / "results-py311.json"), str(one)]) == 2
+    assert_one_error_line(capsys.readouterr().err, "instruction counts")
+
+
+def test_without_valgrind_count_says_how_to_install_it(monkeypatch, tmp_path, capsys):
+    real = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda name, *a, **k: None if name == "valgrind" else real(name, *a, **k))
+    assert main(["count", "-i", "asyncgen", "-w", "none", "-l", "asyncio", "-o", str(tmp_path / "c.json")]) == 2
+    assert_one_error_line(capsys.readouterr().err, "apt-get install valgrind")
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("sizes", ["5", "7,7", "a,b", "0,10"])
+def test_bad_sizes_are_exit_2(sizes, tmp_path, capsys):
+    assert main(["count", "-i", "asyncgen", "-w", "none", "-l", "asyncio", "--sizes", sizes,
+                 "-o", str(tmp_path / "c.json")]) == 2
+    assert_one_error_line(capsys.readouterr().err, "--sizes")
+    assert not list(tmp_path.iterdir())
