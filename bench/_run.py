@@ -67,8 +67,10 @@ QUICK = Budget(sizes=(16, 256, 4096), rounds=15, values=3, warmups=1, min_time=0
 FULL = Budget(sizes=(16, 256, 4096), rounds=20, values=3, warmups=1, min_time=0.05, cell_timeout=300.0)
 #: ``ab --quick``: a verdict needs many more pairs than a table. This machine switches for seconds at a
 #: time into a regime 1.75x slower with +-6% noise between neighbouring processes (+-2% otherwise), so
-#: 16 pairs leave an A/A interval about +-4% wide; 30 s of rounds (about 45 pairs for one cell) halve it.
-AB_QUICK = dataclasses.replace(QUICK, seconds=30.0)
+#: 16 pairs leave an A/A interval about +-4% wide; 30 s of rounds (about 60 pairs for one cell) gave
+#: +-2.4% and caught 8 of 10 planted +3% regressions at a 2% threshold; 50 s (about 100 pairs) narrow
+#: the interval by another fifth and still leave a pair within a minute.
+AB_QUICK = dataclasses.replace(QUICK, seconds=50.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -111,6 +113,51 @@ class _CellFailed(Exception):
     pass
 
 
+class _Interrupt:
+    """Ctrl-C during the measuring loop, taken at safe points only.
+
+    Python's default handler raises KeyboardInterrupt wherever the main thread
+    happens to be, even inside a finalizer, where it is printed as an ignored
+    exception with a traceback. Here the first SIGINT is only noted and passed
+    on to the running worker (on a terminal the worker got it too), and the
+    loop raises KeyboardInterrupt itself once that worker has exited. A second
+    SIGINT kills the worker. A SIGINT the caller ignores stays ignored.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self.child: subprocess.Popen | None = None
+        self._old = None
+
+    def __enter__(self) -> "_Interrupt":
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            old = signal.getsignal(signal.SIGINT)
+            if old is not signal.SIG_IGN:
+                self._old = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._old is not None:
+            signal.signal(signal.SIGINT, self._old)
+            self._old = None
+
+    def _handle(self, signum, frame) -> None:
+        again, self.requested = self.requested, True
+        child = self.child
+        if child is not None and child.poll() is None:
+            try:
+                child.kill() if again else child.send_signal(signal.SIGINT)
+            except OSError:
+                pass
+
+    def check(self) -> None:
+        """Raise KeyboardInterrupt, here, if Ctrl-C was pressed."""
+        if self.requested:
+            raise KeyboardInterrupt
+
+
 def balanced_rounds(rounds: int, group_size: int, sides: int = 1) -> int:
     """``rounds`` rounded up so that each cell of a group, and each side, runs first equally often."""
     m = math.lcm(max(group_size, 1), max(sides, 1))
@@ -138,7 +185,8 @@ def _worker_cmd(side: Side, cells: Sequence[Cell], budget: Budget, modules: Sequ
     return cmd + list(extra)
 
 
-def _spawn(side: Side, cells: Sequence[Cell], budget: Budget, modules, tmpdir: str, extra: Sequence[str], env):
+def _spawn(side: Side, cells: Sequence[Cell], budget: Budget, modules, tmpdir: str, extra: Sequence[str], env,
+           interrupt: _Interrupt | None = None):
     import pyperf
 
     from ._worker import CHECK_HUNG_MARK
@@ -147,12 +195,24 @@ def _spawn(side: Side, cells: Sequence[Cell], budget: Budget, modules, tmpdir: s
     calibrate = "--calibrate-loops" in extra
     cmd = _worker_cmd(side, cells, budget, modules, out, extra, calibrate=calibrate)
     limit = budget.cell_timeout * len(cells)
-    try:
-        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=limit, env=env)
-    except subprocess.TimeoutExpired:
-        raise _CellFailed(f"hung: no result within {limit:g} s (per-cell time limit)") from None
+    interrupt = interrupt or _Interrupt()
+    interrupt.check()
+    with subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, env=env) as child:
+        interrupt.child = child
+        try:
+            stdout, stderr = child.communicate(timeout=limit)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.communicate()
+            interrupt.check()
+            raise _CellFailed(f"hung: no result within {limit:g} s (per-cell time limit)") from None
+        finally:
+            interrupt.child = None
+    proc = subprocess.CompletedProcess(cmd, child.returncode, stdout, stderr)
+    interrupt.check()  # Ctrl-C while the worker ran: stop, do not blame the cell
     if proc.returncode == -signal.SIGINT or "Benchmark worker interrupted: exit" in (proc.stderr or ""):
-        raise KeyboardInterrupt  # Ctrl-C reached the worker first: stop, do not blame the cell
+        raise KeyboardInterrupt  # Ctrl-C reached the worker alone (signalled directly): stop all the same
     if proc.returncode != 0 or not os.path.exists(out):
         if calibrate and CHECK_HUNG_MARK in (proc.stderr or ""):
             raise _CellFailed(f"hung in its equivalence check: no answer within "
@@ -216,7 +276,7 @@ def run_matrix(
                                                              for c in group for n in budget.sizes}),
                  "--round", str(rnd), "--run-id", run_id]
         try:
-            add(k, _spawn(sides[k], group, budget, modules, tmpdir, extra, env))
+            add(k, _spawn(sides[k], group, budget, modules, tmpdir, extra, env, interrupt))
         except _CellFailed as exc:
             if len(group) == 1:
                 fail(group[0], str(exc), sides[k])
@@ -224,7 +284,7 @@ def run_matrix(
             for cell in group:  # find the culprit; the others keep this round
                 measure(k, [cell], rnd)
 
-    with tempfile.TemporaryDirectory(prefix="aiterbench-") as tmpdir:
+    with tempfile.TemporaryDirectory(prefix="aiterbench-") as tmpdir, _Interrupt() as interrupt:
         try:
             for cell in list(live):
                 for k, side in enumerate(sides):
@@ -232,7 +292,7 @@ def run_matrix(
                         break
                     on_step("check+calibrate", cell)
                     try:
-                        suite = _spawn(side, [cell], budget, modules, tmpdir, ["--calibrate-loops"], env)
+                        suite = _spawn(side, [cell], budget, modules, tmpdir, ["--calibrate-loops"], env, interrupt)
                     except _CellFailed as exc:
                         fail(cell, str(exc), side)
                         continue

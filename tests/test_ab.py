@@ -17,7 +17,7 @@ from bench import main
 
 from .test_cli import ROOT, assert_one_error_line, cli
 
-TINY_AB = ["--rounds", "6", "--values", "1", "--min-time", "0.002", "--sizes", "8,64", "--seconds", "0"]
+TINY_AB = ["--quick", "--rounds", "6", "--values", "1", "--min-time", "0.002", "--sizes", "8,64", "--seconds", "0"]
 PLANTED = ROOT / "tests" / "planted"
 
 
@@ -142,17 +142,45 @@ def test_bad_input_is_one_line_and_exit_2(argv, needles, tmp_path, not_python, p
     assert sorted(os.listdir(tmp_path)) == before
 
 
-def test_ctrl_c_in_the_first_second_of_ab_is_one_line_and_130(tmp_path):
+def _ab_interrupted(tmp_path, until, *argv):
+    """Start ``ab``, send SIGINT once ``until(stderr so far, elapsed seconds)`` holds, and return the finished process."""
+    import threading
+
     env = dict(os.environ, PYTHONPATH=str(ROOT), CI="true")
-    proc = subprocess.Popen([sys.executable, "-m", "bench", "ab", "-i", "asyncgen", "-w", "none", "-l", "asyncio",
-                             "-o", str(tmp_path / "x"), *TINY_AB], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    time.sleep(0.8)
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
+    err: list = []
+    with subprocess.Popen([sys.executable, "-m", "bench", "ab", "-i", "asyncgen", "-w", "none", "-l", "asyncio",
+                           "-o", str(tmp_path / "x"), *TINY_AB, *argv], env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, text=True) as proc:
+        reader = threading.Thread(target=lambda: err.extend(iter(proc.stderr.readline, "")), daemon=True)
+        reader.start()
+        start = time.monotonic()
+        while proc.poll() is None and not until("".join(err), time.monotonic() - start):
+            assert time.monotonic() - start < 120, "ab never reached the moment to interrupt"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        out = proc.stdout.read()
+        proc.wait(timeout=60)
+        reader.join(timeout=10)
+    return proc.returncode, out, "".join(err)
+
+
+def test_ctrl_c_in_the_first_second_of_ab_is_one_line_and_130(tmp_path):
+    # 0.5 s per value: each side's calibration takes over a second, so 0.8 s in no round has finished.
+    code, _, err = _ab_interrupted(tmp_path, lambda err, t: t >= 0.8, "--min-time", "0.5")
+    assert code == 130, err
     assert "Traceback" not in err and len([ln for ln in err.splitlines() if ln.startswith("aiterbench:")]) == 1
     assert not list(tmp_path.iterdir())
+
+
+def test_ctrl_c_after_a_round_keeps_both_files_and_judges_them(tmp_path):
+    code, out, err = _ab_interrupted(tmp_path, lambda err, t: "round 3/" in err)
+    assert code == 130, err
+    assert "Traceback" not in err
+    (line,) = [ln for ln in err.splitlines() if ln.startswith("aiterbench:")]
+    assert "interrupted after" in line and "verdicts on what was measured" in line
+    assert "asyncgen/none/asyncio" in out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x-base.json", "x-new.json"]
+    assert main(["compare", str(tmp_path / "x-base.json"), str(tmp_path / "x-new.json")]) in (0, 1)
 
 
 def test_calibrate_reports_what_this_machine_detects():
