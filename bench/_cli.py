@@ -187,9 +187,14 @@ def cmd_run(args) -> int:
     else:
         print("no cell was measured; nothing written", file=sys.stderr)
     if outcome.interrupted:
-        print(f"interrupted after {outcome.rounds_done} full rounds; kept what was measured", file=sys.stderr)
+        print(f"aiterbench: interrupted after {_plural(outcome.rounds_done, 'full round')}; kept what was measured",
+              file=sys.stderr)
         return EXIT_INTERRUPTED
     return EXIT_FAILED if outcome.failures else EXIT_OK
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def _rounds_text(cells, budget, sides: int = 1) -> str:
@@ -224,8 +229,20 @@ def _print_table(path: str, fmt: str) -> None:
 
     sets = _load([path])
     names = labels([s.environment for s in sets])
+    if fmt == "json" and len(sets) > 1:  # one document: a list of environments, each with its table
+        docs = []
+        for label, rs in zip(names, sets):
+            if rs.kind == KIND_COUNT:
+                from ._count import format_counts
+
+                doc = json.loads(format_counts(rs, "json"))
+            else:
+                doc = json.loads(format_json(analyze(rs.cells)))
+            docs.append({"environment": label, **doc})
+        print(json.dumps({"environments": docs}, indent=2))
+        return
     for label, rs in zip(names, sets):
-        if len(sets) > 1 and fmt != "json":
+        if len(sets) > 1:
             print(f"{'## ' if fmt == 'md' else '== '}{label}{'' if fmt == 'md' else ' =='}\n")
         if rs.kind == KIND_COUNT:
             from ._count import format_counts
@@ -367,7 +384,8 @@ def cmd_ab(args) -> int:
     print(render(comparison, args.format), end="")
     print(f"wrote {paths[0]} and {paths[1]} (re-judge with: aiterbench compare {paths[0]} {paths[1]})", file=sys.stderr)
     if outcome.interrupted:
-        print(f"interrupted after {outcome.rounds_done} full rounds; verdicts on what was measured", file=sys.stderr)
+        print(f"aiterbench: interrupted after {_plural(outcome.rounds_done, 'full round')}; verdicts on what was "
+              "measured", file=sys.stderr)
         return EXIT_INTERRUPTED
     return _verdict_exit(comparison)
 
@@ -464,7 +482,7 @@ def _budget_options(p) -> None:
     p.add_argument("--cell-timeout", type=float, metavar="SECONDS", help="per-worker time limit before a cell counts as hung")
     p.add_argument("--seconds", type=float, metavar="SECONDS",
                    help="after the rounds, keep adding balanced rounds until this much time has passed "
-                        "('ab --quick': 30)")
+                        "('ab --quick': 50)")
 
 
 def _verdict_options(p) -> None:

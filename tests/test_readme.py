@@ -68,3 +68,51 @@ def test_ci_runs_the_readmes_test_line():
     ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
     assert ci in SH_LINES
     assert "pytest" in ci
+
+
+def _aiterbench_lines(lines):
+    """The argv after each ``.venv/bin/aiterbench``, up to a shell operator; workflow expressions become X."""
+    out = []
+    for line in lines:
+        if ".venv/bin/aiterbench" not in line:
+            continue
+        argv = shlex.split(re.sub(r"\$\{\{[^}]*\}\}", "X", line.split(".venv/bin/aiterbench", 1)[1]))
+        for op in ("&&", ">", "|", ";"):
+            if op in argv:
+                argv = argv[: argv.index(op)]
+        out.append(argv)
+    return out
+
+
+def test_every_command_line_in_the_readme_and_docs_parses():
+    """Each documented aiterbench line names a command and options that exist (argparse would exit 2)."""
+    from bench._cli import build_parser
+
+    docs = (ROOT / "docs" / "ci.md").read_text()
+    doc_lines = [ln.strip() for ln in docs.splitlines() if ".venv/bin/aiterbench" in ln]
+    argvs = _aiterbench_lines(SH_LINES) + _aiterbench_lines(doc_lines)
+    assert {a[0] for a in argvs} >= {"run", "report", "compare", "ab", "calibrate", "count"}
+    for argv in argvs:
+        build_parser().parse_args(argv)
+
+
+def test_the_ab_example_runs_on_the_planted_regression(tmp_path):
+    (line,) = [ln for ln in SH_LINES if "aiterbench ab " in ln]
+    argv = shlex.split(line)[1:]
+    assert "--quick" in argv and "tests/planted/plus10" in argv
+    from .test_ab import TINY_AB
+
+    proc = cli(*argv, *TINY_AB, "-o", str(tmp_path / "readme"), cwd=ROOT)
+    assert proc.returncode in (0, 1), proc.stderr  # the verdict is the machine's
+    assert "planted/none/asyncio" in proc.stdout and "NEW/BASE" in proc.stdout
+
+
+def test_the_workflow_in_docs_is_valid_yaml_with_the_three_jobs():
+    import yaml
+    text = (ROOT / "docs" / "ci.md").read_text()
+    (block,) = re.findall(r"```yaml\n(.*?)```", text, re.S)
+    workflow = yaml.safe_load(block)
+    assert set(workflow["jobs"]) == {"ab", "measure", "report"}
+    assert workflow["jobs"]["report"]["needs"] == "measure"
+    steps = " ".join(str(s.get("run", "")) for s in workflow["jobs"]["ab"]["steps"])
+    assert "GITHUB_STEP_SUMMARY" in steps and "exit $status" in steps
