@@ -74,13 +74,9 @@ def make_side(name: str, python: str | None, path: str | None) -> Side:
 
 def probe(side: Side, modules, env) -> Probe:
     """Ask the side's interpreter what it offers; SideError when it is not a usable Python."""
-    from ._boot import BOOT, ROOT
+    from ._boot import command
 
-    cmd = [side.python, "-c", BOOT, ROOT, "--probe"]
-    for module in modules:
-        cmd += ["--impl-module", module]
-    if side.path:
-        cmd += ["--side-path", side.path]
+    cmd = command("--probe", (), modules, side.path, side.python)
     flag = f"--{side.name}-python" if side.name else "--python"
     try:
         proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=PROBE_TIMEOUT, env=env)

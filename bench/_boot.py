@@ -29,6 +29,19 @@ BOOT = (
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def command(mode: str, args=(), modules=(), side_path: str | None = None, python: str | None = None) -> list:
+    """A worker's command line: ``python -c BOOT ROOT MODE ARGS [--impl-module M]... [--side-path DIR]``.
+
+    ``mode`` is ``--worker`` (pyperf), ``--probe``, ``--count``, ``--memory`` or ``--profile``.
+    """
+    cmd = [python or sys.executable, "-c", BOOT, ROOT, mode, *args]
+    for module in modules:
+        cmd += ["--impl-module", module]
+    if side_path:
+        cmd += ["--side-path", side_path]
+    return cmd
+
+
 def import_package(name: str, root: str = ROOT):
     """Import package ``name`` from ``root/name`` (once per process)."""
     if name in sys.modules:

@@ -17,6 +17,7 @@ import time
 
 from ._run import AB_QUICK, QUICK, balanced_rounds, run_matrix, steps
 from ._stats import Estimate, fit_cell
+from ._table import render
 from ._verdict import hodges_lehmann_paired
 
 Z_SIGNIFICANT, Z_POWER = 1.959964, 1.644854
@@ -108,7 +109,7 @@ def _cells(benchmarks: dict) -> dict:
     return cells(pyperf.BenchmarkSuite(list(benchmarks.values()))) if benchmarks else {}
 
 
-def _pct(x: float) -> str:
+def _percent(x: float) -> str:
     return f"{x * 100:.1f}%"
 
 
@@ -117,22 +118,17 @@ def format_calibration(c: Calibration) -> str:
              f"about {c.cells[0].quick_pairs if c.cells else balanced_rounds(AB_QUICK.rounds, 1, 2)} pairs per cell "
              "at this pace.", ""]
     head = ("cell", "A/A NEW/BASE [95% CI]", "pairs", "detects here", "detects with --quick", "--threshold floor (--quick)")
-    table = [head]
-    for k in c.cells:
-        table.append((k.cell.name, f"{k.aa.value:.4f} [{k.aa.low:.4f}, {k.aa.high:.4f}]", str(k.pairs),
-                      _pct(k.detects(k.se)), _pct(k.detects(k.se_quick)), _pct(k.floor_quick)))
-    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
-    for i, r in enumerate(table):
-        lines.append("  ".join(x.ljust(w) if j == 0 else x.rjust(w) for j, (x, w) in enumerate(zip(r, widths))).rstrip())
-        if i == 0:
-            lines.append("  ".join("-" * w for w in widths))
+    body = [(k.cell.name, f"{k.aa.value:.4f} [{k.aa.low:.4f}, {k.aa.high:.4f}]", str(k.pairs),
+             _percent(k.detects(k.se)), _percent(k.detects(k.se_quick)), _percent(k.floor_quick)) for k in c.cells]
+    lines += render(head, body, "text").splitlines()
     lines.append("")
     for f in c.failures:
         lines.append(f"FAILED {f.cell.name}: {f.reason}")
     if c.suggested is None:
         lines.append("No cell measured enough A/A pairs (six) to say anything.")
     else:
-        lines.append(f"Suggested: 'ab --quick --threshold {c.suggested * 100:.1f}%' here. Below a cell's floor a "
-                     "verdict can only be 'inconclusive'; 'detects' is the smallest change flagged 95% of the time "
+        lines.append(f"Suggested: 'ab --quick --threshold {c.suggested * 100:.1f}%' here. Below a cell's floor, "
+                     "'unchanged' is out of reach (the interval is wider than the threshold), so a cell that did "
+                     "not change stays 'inconclusive'; 'detects' is the smallest change flagged 95% of the time "
                      "at that floor (normal approximation from the A/A spread).")
     return "\n".join(lines) + "\n"

@@ -7,10 +7,8 @@ import json
 import math
 from typing import Sequence
 
-from ._identity import differences
-from ._matrix import Cell
-from ._results import KIND_COUNT, ResultSet
-from ._stats import Estimate, fit_cell
+from ._table import render as render_table
+from .analysis import KIND_COUNT, Cell, Estimate, ResultSet, differences, fit_cell
 from ._verdict import Verdict, compare_slopes, judge
 
 NS = 1e9
@@ -73,6 +71,8 @@ def compare_sets(base: ResultSet, new: ResultSet, threshold: float, failed=()) -
             continue
         try:
             if base.kind == KIND_COUNT:  # deterministic: the ratio is exact
+                if not (fb.per_item.value > 0 and fn.per_item.value > 0):
+                    raise ValueError("instructions per item are not positive on both sides")
                 e = math.log(fn.per_item.value / fb.per_item.value)
                 verdict = judge(Estimate(e, e, e, 1), threshold, False, 1, 1)
             else:
@@ -157,12 +157,7 @@ def format_text(c: Comparison) -> str:
         lines.append("environments differ:")
         lines += [f"  {what}: {a} -> {b}" for what, a, b in diffs]
     lines.append(_summary(c))
-    table = [_header(c)] + [_row(cv, c.kind) for cv in c.cells]
-    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
-    for k, r in enumerate(table):
-        lines.append("  ".join(x.ljust(w) if i < 2 else x.rjust(w) for i, (x, w) in enumerate(zip(r, widths))).rstrip())
-        if k == 0:
-            lines.append("  ".join("-" * w for w in widths))
+    lines += render_table(_header(c), [_row(cv, c.kind) for cv in c.cells], "text", left=2).splitlines()
     lines += _notes(c)
     return "\n".join(lines) + "\n"
 
@@ -175,16 +170,15 @@ def format_md(c: Comparison) -> str:
     if diffs:
         lines += ["Environments differ:", ""] + [f"- {what}: `{a}` → `{b}`" for what, a, b in diffs] + [""]
     lines += [_summary(c) + ".", ""]
-    head = _header(c)
-    lines.append("| " + " | ".join(head) + " |")
-    lines.append("|" + "|".join(["---", "---"] + ["--:"] * (len(head) - 2)) + "|")
     icons = {"regression": "❌ ", "improvement": "✅ ", "unchanged": "", "inconclusive": "❔ "}
+    rows = []
     for cv in c.cells:
         row = _row(cv, c.kind)
         row[0] = f"`{row[0]}`"
         if cv.verdict:
             row[1] = icons[cv.verdict.kind] + row[1]
-        lines.append("| " + " | ".join(x.replace("|", "\\|") for x in row) + " |")
+        rows.append(row)
+    lines += render_table(_header(c), rows, "md", left=2).splitlines()
     notes = _notes(c)
     if notes:
         lines += [""] + [f"- {n}" for n in notes]

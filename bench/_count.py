@@ -17,7 +17,6 @@ runners; timings are the one that says what a user waits for.
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import glob
 import os
@@ -44,6 +43,7 @@ def count_worker(argv) -> None:
     """Run under callgrind: check the cell, warm it up, then iterate at each size inside ``functools.reduce``."""
     import argparse
     import asyncio
+    import faulthandler
     import functools
 
     from ._boot import load_impls
@@ -56,6 +56,7 @@ def count_worker(argv) -> None:
     parser.add_argument("--sizes", required=True)
     parser.add_argument("--impl-module", action="append", default=[])
     parser.add_argument("--side-path", default=None)
+    parser.add_argument("--check-timeout", type=float, default=None, help="watchdog on the check (not under valgrind)")
     args = parser.parse_args(argv)
     impls = load_impls(args.side_path)
     registry = impls.registry().extended(args.impl_module)
@@ -66,11 +67,15 @@ def count_worker(argv) -> None:
     loop = LOOPS[cell.loop].new_loop()
     asyncio.set_event_loop(loop)
     try:
+        if args.check_timeout:
+            faulthandler.dump_traceback_later(args.check_timeout, exit=True)
         try:
             loop.run_until_complete(check_equivalence(registry, cell.impl, cell.workload, sizes))
         except NotEquivalent as exc:
             print(f"{cell.name}: {exc}", file=sys.stderr)
             sys.exit(EXIT_NOT_EQUIVALENT)
+        finally:
+            faulthandler.cancel_dump_traceback_later()
 
         async def drain_async(source):
             async for _ in factory(source):
@@ -123,19 +128,15 @@ class Count:
 
 
 def _command(cell, sizes, modules, outfile: str) -> list:
-    from ._boot import BOOT, ROOT
+    from ._boot import command
 
     prefix = []
     setarch = shutil.which("setarch")
     if setarch:
         prefix = [setarch, os.uname().machine, "-R"]  # no address-space randomization: identical repeats
-    cmd = prefix + [shutil.which("valgrind"), "--tool=callgrind", "--collect-atstart=no",
-                    f"--toggle-collect={TOGGLE}", f"--dump-after={TOGGLE}", f"--callgrind-out-file={outfile}",
-                    sys.executable, "-c", BOOT, ROOT, "--count", "--cell", cell.name,
-                    "--sizes", ",".join(map(str, sizes))]
-    for module in modules:
-        cmd += ["--impl-module", module]
-    return cmd
+    return prefix + [shutil.which("valgrind"), "--tool=callgrind", "--collect-atstart=no",
+                     f"--toggle-collect={TOGGLE}", f"--dump-after={TOGGLE}", f"--callgrind-out-file={outfile}",
+                     *command("--count", ["--cell", cell.name, "--sizes", ",".join(map(str, sizes))], modules)]
 
 
 def _totals(outfile: str) -> list[int]:
@@ -158,25 +159,30 @@ def _totals(outfile: str) -> list[int]:
 
 def count_cell(cell, sizes, modules, env, tmpdir: str) -> Count:
     """Count one cell; RuntimeError with a one-line reason when it fails."""
+    from ._cells import run_child
     from ._timing import EXIT_NOT_EQUIVALENT
+    from ._worker import CHECK_HUNG_MARK
 
     outfile = os.path.join(tmpdir, cell.name.replace("/", "_") + ".cg")
     cmd = _command(cell, sizes, modules, outfile)
-    native = cmd[cmd.index(sys.executable):]
-    native[native.index("--sizes") + 1] = "1,2"
-    # First without valgrind, at tiny sizes: a wrong or broken cell fails in a second, and any bytecode
+    from ._run import CHECK_TIMEOUT
+
+    # Natively, the equivalence check at the real sizes has a watchdog (under valgrind it would be 50x slower).
+    native = cmd[cmd.index(sys.executable):] + ["--check-timeout", repr(CHECK_TIMEOUT)]
+    # First without valgrind: a wrong, broken or hung cell fails in seconds, and any bytecode
     # cache the imports write is written now. A process that writes .pyc files allocates differently
     # from one that reads them, which would shift the counted calls by a few hundred instructions.
     for command, timeout in ((native, 60.0), (cmd, COUNT_TIMEOUT)):
         start = time.monotonic()
         try:
-            proc = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout,
-                                  env=env)
+            proc = run_child(command, timeout, env)
         except subprocess.TimeoutExpired:
             raise RuntimeError(f"hung: no count within {timeout:g} s") from None
         if proc.returncode != 0:
             break
     if proc.returncode != 0:
+        if CHECK_HUNG_MARK in proc.stderr:
+            raise RuntimeError(f"hung in its equivalence check: no answer within {CHECK_TIMEOUT:g} s")
         lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and not ln.startswith("==")]
         reason = lines[-1].strip() if lines else f"exited with code {proc.returncode}"
         if proc.returncode == EXIT_NOT_EQUIVALENT:
@@ -215,49 +221,26 @@ def _suite(counts, registry, env):
 
 def run_counts(cells, sizes, modules, env, output, default_output: bool, force: bool, notes=()) -> int:
     """Count every cell (two at a time: counts do not mind a neighbour), write the count file, print the table."""
+    from ._cells import each_cell, prepare_output
     from ._cli import EXIT_FAILED, EXIT_OK
-    from ._progress import progress
-    from ._results import ResultError, check_writable, dump_suite, load_results
+    from ._results import dump_suite, load_results
 
     if len(sizes) != 2 or sizes[0] == sizes[1] or min(sizes) < 1:
         raise CountError(f"--sizes {','.join(map(str, sizes))}: expected two different sizes >= 1")
     if not shutil.which("valgrind"):
         raise CountError("count needs valgrind: apt-get install valgrind (or your system's package)")
     sizes = tuple(sorted(sizes))
-    if default_output:
-        os.makedirs(os.path.dirname(output), exist_ok=True)
-    if os.path.isdir(output):
-        raise CountError(f"{output}: is a directory, expected a count file path")
-    if os.path.exists(output) and not force:
-        raise CountError(f"{output} exists: pass --force to replace it")
     try:
-        check_writable(output)
-    except ResultError as exc:
+        prepare_output(output, default_output, force, "count")
+    except ValueError as exc:
         raise CountError(str(exc)) from None
     import impls
 
     registry = impls.registry().extended(modules)
     env = {**env, "PYTHONHASHSEED": "0"}  # set iteration orders fixed: identical repeats
-    bar = progress(len(cells))
-    for note in notes:
-        bar.note(note)
-    bar.note(f"counting {len(cells)} cells at n={sizes[0]},{sizes[1]} under callgrind into {output}")
-    counts, failures = [], []
-    try:
-        with tempfile.TemporaryDirectory(prefix="aiterbench-count-") as tmpdir:
-            with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
-                futures = {pool.submit(count_cell, cell, sizes, modules, env, tmpdir): cell for cell in cells}
-                for future in concurrent.futures.as_completed(futures):
-                    cell = futures[future]
-                    bar.step("count", cell)
-                    try:
-                        counts.append(future.result())
-                    except RuntimeError as exc:
-                        failures.append((cell, str(exc)))
-    finally:
-        bar.close()
-    for cell, reason in sorted(failures, key=lambda f: f[0]):
-        print(f"FAILED {cell.name}: {reason}", file=sys.stderr)
+    notes = [*notes, f"counting {len(cells)} cells at n={sizes[0]},{sizes[1]} under callgrind into {output}"]
+    with tempfile.TemporaryDirectory(prefix="aiterbench-count-") as tmpdir:
+        counts, failures = each_cell(cells, lambda cell: count_cell(cell, sizes, modules, env, tmpdir), "count", notes)
     if not counts:
         print("no cell was counted; nothing written", file=sys.stderr)
         return EXIT_FAILED
@@ -282,18 +265,10 @@ def format_counts(rs, fmt: str) -> str:
         return json.dumps({"kind": "count", "cells": [
             {"cell": r[0], "instructions_per_item": r[1], "sizes": [r[2], r[4]], "instructions": [r[3], r[5]]}
             for r in rows]}, indent=2) + "\n"
+    from ._table import render
+
     head = ("cell", "instructions/item", "sizes", "instructions (counted calls)")
-    table = [head] + [(r[0], f"{r[1]:.1f}", f"{r[2]},{r[4]}", f"{r[3]:,} / {r[5]:,}") for r in rows]
+    body = [(r[0], f"{r[1]:.1f}", f"{r[2]},{r[4]}", f"{r[3]:,} / {r[5]:,}") for r in rows]
     foot = ("Instructions per item: (I(n2) - I(n1)) / (n2 - n1), counted by callgrind inside the iteration only; "
             "deterministic for one interpreter build, blind to waiting, caches and branches.\n")
-    if fmt == "md":
-        out = ["| " + " | ".join(head) + " |", "|---|--:|--:|--:|"]
-        out += ["| " + " | ".join(r) + " |" for r in table[1:]]
-        return "\n".join(out) + "\n\n" + foot
-    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
-    out = []
-    for k, r in enumerate(table):
-        out.append("  ".join(x.ljust(w) if i == 0 else x.rjust(w) for i, (x, w) in enumerate(zip(r, widths))).rstrip())
-        if k == 0:
-            out.append("  ".join("-" * w for w in widths))
-    return "\n".join(out) + "\n" + foot
+    return render(head, body, fmt) + ("\n" if fmt == "md" else "") + foot

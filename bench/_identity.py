@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 #: Metadata value of ``aiterbench_environ`` for files written before workers recorded it (format 1).
 NOT_RECORDED = "not recorded (format 1: workers inherited the caller's environment)"
@@ -25,6 +25,7 @@ FIELDS = {
     "platform": "platform",
     "aiterbench_version": "aiterbench",
     "environ": "inherited environment",
+    "side": "ab side",
 }
 
 
@@ -40,6 +41,8 @@ class Environment:
     aiterbench_version: str
     environ: str  # JSON object of the influential variables the workers got, or NOT_RECORDED
     loops: tuple[tuple[str, str], ...] = ()  # (loop, version), sorted; asyncio is the Python's own
+    #: ``ab``'s side ("base" or "new"; empty for ``run``): two sides run different code, never pooled.
+    side: str = ""
 
     def __post_init__(self) -> None:
         for field in FIELDS:
@@ -62,6 +65,7 @@ class Environment:
             aiterbench_version=str(md.get("aiterbench_version", "?")),
             environ=str(md.get("aiterbench_environ", NOT_RECORDED)),
             loops=loops,
+            side=str(md.get("aiterbench_side", "")),
         )
 
     @property
@@ -89,6 +93,28 @@ class Environment:
         """``3.11`` (CPython) or ``pypy 3.10``."""
         short = ".".join(self.python_version.split(".")[:2])
         return short if self.implementation == "cpython" else f"{self.implementation} {short}"
+
+
+def run_environments(suite) -> Callable[[Mapping[str, object]], Environment]:
+    """``Environment.from_metadata`` with the loop versions of the whole run each pyperf run belongs to.
+
+    A run's own metadata names only its cell's loop; the environment is every
+    loop that run measured with (asyncio cells of a run with uvloop 0.21 never
+    pool with asyncio cells of a run with uvloop 0.19). Runs without a run id
+    (plain pyperf files, counts, memory) take the loops of the whole file.
+    """
+    loops: dict[str, dict[str, str]] = {}
+    for bench in suite.get_benchmarks():
+        for run in bench.get_runs():
+            md = run.get_metadata()
+            if md.get("loop") and md.get("loop") != "asyncio":
+                loops.setdefault(str(md.get("aiterbench_run", "")), {})[str(md["loop"])] = str(md.get("loop_version", "?"))
+
+    def environment(md: Mapping[str, object]) -> Environment:
+        own = Environment.from_metadata(md)
+        return dataclasses.replace(own, loops=tuple(loops.get(str(md.get("aiterbench_run", "")), {}).items()))
+
+    return environment
 
 
 def _show(name: str, value: str) -> str:
@@ -132,6 +158,8 @@ def labels(envs: Sequence[Environment]) -> list[str]:
                 value = _show(name, value) if value != NOT_RECORDED else "environment not recorded"
             elif name == "aiterbench_version":
                 value = f"aiterbench {value}"
+            elif name == "side":
+                value = f"ab {value}" if value else "run"
             parts.append(value)
         parts += [f"{lp} {dict(e.loops).get(lp, '-')}" for lp in varying_loops]
         if "python_version" not in varying:

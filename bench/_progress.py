@@ -39,11 +39,13 @@ class PlainProgress:
 
 class BarProgress:
     def __init__(self, total: int):
+        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
         self.progress = Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), transient=True,
+            console=Console(stderr=True),  # the bar and its notes on stderr: stdout carries tables (--format md > f)
         )
         self.progress.start()
         self.task = self.progress.add_task("starting", total=total)

@@ -170,6 +170,12 @@ def compare_slopes(base: dict, new: dict, threshold: float = DEFAULT_THRESHOLD) 
     if not b or not w:
         raise ValueError("no positive per-item slope on one side")
     common = sorted(set(b) & set(w), key=str)
+    shared = [k for k in common if b[k] == w[k]]  # one process on both sides: the same measurement
+    if shared:
+        if len(shared) == len(common) == len(b) == len(w):  # a file compared with itself: nothing changed
+            return Verdict("unchanged", Estimate(1.0, 1.0, 1.0, len(common)), threshold, True, len(b), len(w))
+        raise ValueError(f"BASE and NEW share {len(shared)} worker processes (one holds the other's runs, "
+                         "as after --append): compare two separate measurements")
     if common:
         logs = [math.log(w[k] / b[k]) for k in common]
         return judge(hodges_lehmann_paired(logs), threshold, True, len(b), len(w))
@@ -178,17 +184,18 @@ def compare_slopes(base: dict, new: dict, threshold: float = DEFAULT_THRESHOLD) 
 
 
 def parse_threshold(text: str) -> float:
-    """``5%``, ``5`` (percent) or ``0.05`` -> 0.05; ValueError with a one-line reason."""
+    """``5%`` -> 0.05; ValueError with a one-line reason.
+
+    The percent sign is required: a bare ``0.5`` could mean 0.5% or 50%, and a
+    CI gate read the wrong way round is silently switched off.
+    """
     raw = text.strip()
+    if not raw.endswith("%"):
+        raise ValueError(f"--threshold {text!r}: give a percentage with its sign, such as 5% or 0.5%")
     try:
-        if raw.endswith("%"):
-            value = float(raw[:-1]) / 100
-        else:
-            value = float(raw)
-            if value >= 1:
-                value /= 100  # "5" means 5%
+        value = float(raw[:-1]) / 100
     except ValueError:
-        raise ValueError(f"--threshold {text!r}: expected a percentage such as 5% or 0.05") from None
+        raise ValueError(f"--threshold {text!r}: expected a percentage such as 5% or 0.5%") from None
     if not (0 < value < 1) or value != value:
         raise ValueError(f"--threshold {text!r}: must lie between 0% and 100%")
     return value

@@ -115,6 +115,9 @@ def bad_files(tmp_path):
     (tmp_path / "truncated.json").write_text(PY311.read_text()[:5000])
     (tmp_path / "foreign.json").write_text(json.dumps({"version": "1.0", "benchmarks": []}))
     (tmp_path / "garbage.json").write_text("not json")
+    (tmp_path / "list.json").write_text("[1, 2]")
+    (tmp_path / "null.json").write_text("null")
+    (tmp_path / "bad.json.gz").write_bytes(b"\x1f\x8b not really gzip")
     (tmp_path / "empty").mkdir()
     return tmp_path
 
@@ -123,6 +126,10 @@ BAD = {
     "missing": (["missing.json", str(PY311)], ["no such file"]),
     "truncated": (["truncated.json", str(PY311)], ["truncated.json", "not a pyperf result file"]),
     "garbage": ([str(PY311), "garbage.json"], ["not a pyperf result file"]),
+    "a JSON list": (["list.json", str(PY311)], ["list.json", "not a pyperf result file"]),
+    "JSON null": (["null.json", str(PY311)], ["null.json", "not a pyperf result file"]),
+    "damaged gzip": (["bad.json.gz", str(PY311)], ["bad.json.gz"]),
+    "bare threshold": ([str(PY311), str(PY311), "--threshold", "0.5"], ["--threshold", "with its sign"]),
     "foreign json": (["foreign.json", str(PY311)], ["foreign.json"]),
     "empty folder": (["empty", str(PY311)], ["holds no .json result files"]),
     "bad threshold": ([str(PY311), str(PY311), "--threshold", "lots"], ["--threshold", "percentage"]),
@@ -159,3 +166,31 @@ def test_an_empty_result_is_bad_input(tmp_path, capsys):
     code, _, err = run_compare(capsys, empty, PY311)
     assert code == 2
     assert_one_error_line(err, "holds no measured benchmarks")
+
+
+def test_a_file_whose_runs_the_other_holds_is_refused_per_cell(tmp_path, capsys):
+    """NEW = BASE plus a later run (as after --append): shared processes would be compared with themselves."""
+    import pyperf
+
+    later = _rewrite_run_ids(scaled(PY311, tmp_path / "slow.json", 1.5), tmp_path / "later.json")
+    merged = pyperf.BenchmarkSuite.load(str(PY311))
+    extra = pyperf.BenchmarkSuite.load(str(later))
+    for bench in merged.get_benchmarks():
+        bench.add_runs(extra.get_benchmark(bench.get_name()))
+    both = tmp_path / "both.json"
+    merged.dump(str(both))
+    code, out, _ = run_compare(capsys, PY311, both)
+    line = next(ln for ln in out.splitlines() if ln.startswith(CELL))
+    assert "unchanged" not in line
+    assert "share" in out and "worker processes" in out
+
+
+def _rewrite_run_ids(src: Path, dst: Path) -> Path:
+    data = json.loads(src.read_text())
+    for bench in data["benchmarks"]:
+        for run in bench["runs"]:
+            md = run.get("metadata", {})
+            if "aiterbench_run" in md:
+                md["aiterbench_run"] = "a-later-run"
+    dst.write_text(json.dumps(data))
+    return dst

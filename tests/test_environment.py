@@ -181,3 +181,39 @@ def test_the_format_2_fixture_loads():
     assert rs.environment.environ == "{}" and rs.cells
     (old,) = load_results([str(PY311)])
     assert old.environment.environ == NOT_RECORDED
+
+
+def test_the_two_sides_of_ab_never_pool(tmp_path):
+    """One machine, one Python, one run id: base and new run different code."""
+    base = _rewrite(PY312, tmp_path / "base.json", aiterbench_side="base")
+    new = _rewrite(PY312, tmp_path / "new.json", aiterbench_side="new")
+    sets = load_results([str(base), str(new)])
+    assert len(sets) == 2
+    assert sorted(labels([s.environment for s in sets])) == ["3.12 · ab base", "3.12 · ab new"]
+
+
+def test_a_run_s_loop_versions_hold_for_all_its_cells(tmp_path):
+    """asyncio cells of a run with uvloop 0.21 do not pool with asyncio cells of a run with uvloop 0.19."""
+    def with_uvloop(version: str, run_id: str, name: str) -> Path:
+        data = json.loads(PY312.read_text())
+        for bench in data["benchmarks"]:
+            for run in bench["runs"]:
+                md = run.get("metadata", {})
+                if "aiterbench_run" in md:
+                    md["aiterbench_run"] = run_id
+        for bench in data["benchmarks"]:
+            if "/uvloop@" in (bench.get("metadata", {}).get("name") or ""):
+                bench["metadata"]["loop_version"] = version
+                for run in bench["runs"]:
+                    run.get("metadata", {}).pop("loop_version", None)
+        dst = tmp_path / name
+        dst.write_text(json.dumps(data))
+        return dst
+
+    old, new = with_uvloop("0.19.0", "run-a", "a.json"), with_uvloop("0.21.0", "run-b", "b.json")
+    sets = load_results([str(old), str(new)])
+    assert len(sets) == 2
+    for rs in sets:
+        asyncio_cells = [c for c in rs.cells if c.loop == "asyncio"]
+        one = load_results([str(old)])[0]
+        assert all(len(rs.cells[c].per_round) == len(one.cells[c].per_round) for c in asyncio_cells)

@@ -161,12 +161,12 @@ def test_identical_sides_are_unchanged():
     assert v.kind == "unchanged" and v.ratio.value == 1.0 and v.ratio.low == v.ratio.high == 1.0
 
 
-@pytest.mark.parametrize("text, value", [("5%", 0.05), ("5", 0.05), ("0.05", 0.05), (" 2.5% ", 0.025)])
+@pytest.mark.parametrize("text, value", [("5%", 0.05), ("0.5%", 0.005), (" 2.5% ", 0.025)])
 def test_thresholds_parse(text, value):
     assert parse_threshold(text) == pytest.approx(value)
 
 
-@pytest.mark.parametrize("text", ["", "five", "0", "-3%", "100%", "nan", "150"])
+@pytest.mark.parametrize("text", ["", "five", "0", "-3%", "100%", "nan%", "150", "5", "0.05", "0.5", "%"])
 def test_bad_thresholds_are_refused(text):
     with pytest.raises(ValueError, match="--threshold"):
         parse_threshold(text)
