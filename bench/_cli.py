@@ -79,6 +79,8 @@ def _budget(args, quick=None):
     for name in ("rounds", "min_time", "cell_timeout", "values", "seconds"):
         if getattr(args, name) is not None:
             changes[name] = getattr(args, name)
+    if getattr(args, "latency", False):
+        changes["latency"] = True
     try:
         return dataclasses.replace(budget, **changes)
     except ValueError as exc:
@@ -214,7 +216,7 @@ def _modules(args) -> list:
 
 
 def _load(paths):
-    from ._results import ResultError, load_results
+    from .analysis import ResultError, load_results
 
     try:
         return load_results(paths)
@@ -222,11 +224,37 @@ def _load(paths):
         raise UsageError(str(exc)) from None
 
 
-def _print_table(path: str, fmt: str) -> None:
-    from ._identity import labels
-    from ._results import KIND_COUNT
-    from ._table import analyze, format_json, format_md, format_text
+def _print_memory(path: str, fmt: str) -> bool:
+    """Print a memory file's tables; False if ``path`` holds something else."""
+    from .analysis import KIND_MEMORY, ResultError, format_memory, kind_of, labels, load_suite
+    from .analysis import memory_of as from_suite
 
+    try:
+        suite = load_suite(path)
+        if kind_of(suite, path) != KIND_MEMORY:
+            return False
+        parts = from_suite(suite, path)
+    except ResultError as exc:
+        raise UsageError(str(exc)) from None
+    if not parts:
+        raise UsageError(f"{path}: holds no measured benchmarks")
+    names = labels([env for env, _ in parts])
+    if fmt == "json":
+        docs = [{"environment": label, **json.loads(format_memory(m, "json"))} for label, (_, m) in zip(names, parts)]
+        print(json.dumps(docs[0] if len(docs) == 1 else {"environments": docs}, indent=2))
+        return True
+    for label, (_, memories) in zip(names, parts):
+        if len(parts) > 1:
+            print(f"{'## ' if fmt == 'md' else '== '}{label}{'' if fmt == 'md' else ' =='}\n")
+        print(format_memory(memories, fmt), end="")
+    return True
+
+
+def _print_table(path: str, fmt: str) -> None:
+    from .analysis import KIND_COUNT, analyze, format_json, format_md, format_text, labels
+
+    if _print_memory(path, fmt):
+        return
     sets = _load([path])
     names = labels([s.environment for s in sets])
     if fmt == "json" and len(sets) > 1:  # one document: a list of environments, each with its table
@@ -434,11 +462,73 @@ def cmd_count(args) -> int:
         raise UsageError(str(exc)) from None
 
 
+def cmd_memory(args) -> int:
+    from ._matrix import SelectionError, select
+    from ._memory import SIZES, MemoryError_, run_memory
+
+    registry = _registry(args.impl_module)
+    try:
+        cells, notes = select(registry, args.impl, args.workload, args.loop)
+    except SelectionError as exc:
+        raise UsageError(str(exc)) from None
+    env, env_note = _worker_env(args)
+    output = args.output or os.path.join("results", "memory-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S") + ".json")
+    try:
+        return run_memory(cells, _modules(args), env, output, args.output is None, args.force, args.format,
+                          live=args.live, sizes=SIZES, notes=notes + ([env_note] if env_note else []))
+    except MemoryError_ as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_profile(args) -> int:
+    import importlib.util
+
+    from ._matrix import Cell, SelectionError, select
+    from ._profile import PYINSTRUMENT_EXTRA, format_profile, run_profile
+
+    try:
+        cell, n = Cell.parse(args.cell)
+        if n is not None:
+            raise SelectionError(f"{args.cell!r}: give the cell without '@n=' (-n sets the items)")
+        cells, _ = select(_registry(args.impl_module), cell.impl, cell.workload, cell.loop)
+    except SelectionError as exc:
+        raise UsageError(str(exc)) from None
+    if any(ch in args.cell for ch in "*?["):
+        raise UsageError(f"{args.cell!r}: profile takes one cell, not globs")
+    if not 1 <= args.n <= 10_000_000:
+        raise UsageError(f"-n {args.n}: expected 1 to 10000000 items")
+    if not 1 <= args.repeat <= 100_000:
+        raise UsageError(f"--repeat {args.repeat}: expected 1 to 100000 iterators")
+    if not 1 <= args.top <= 1000:
+        raise UsageError(f"--top {args.top}: expected 1 to 1000 functions")
+    if args.tool == "pyinstrument" and importlib.util.find_spec("pyinstrument") is None:
+        raise UsageError(f"profile --tool pyinstrument needs pyinstrument: {PYINSTRUMENT_EXTRA}")
+    if args.output:
+        suffixes = (".html", ".htm") if args.tool == "pyinstrument" else (".prof", ".pstats", ".out")
+        if not args.output.endswith(suffixes):
+            raise UsageError(f"-o {args.output}: a {args.tool} profile is written as {' or '.join(suffixes)} "
+                             "(a profile is never a result file)")
+        _check_output(args.output, force=args.force)
+    env, env_note = _worker_env(args)
+    if env_note:
+        print(env_note, file=sys.stderr)
+    try:
+        result = run_profile(cells[0], args.tool, args.n, args.repeat, _modules(args), env, args.output)
+    except RuntimeError as exc:
+        print(f"FAILED {cells[0].name}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(format_profile(result, args.top, args.format), end="")
+    if args.output:
+        print(f"wrote {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_report(args) -> int:
     try:
-        import matplotlib  # noqa: F401  (checked here so that the message names the extra)
-    except ImportError:
-        raise UsageError("reports need matplotlib: pip install 'aiterbench[report]'") from None
+        import jinja2  # noqa: F401  (checked here so that the message names the extra)
+        import matplotlib  # noqa: F401
+    except ImportError as exc:
+        raise UsageError(f"reports need {exc.name}: pip install 'aiterbench[report]'") from None
     import reports
 
     try:
@@ -452,7 +542,8 @@ def cmd_report(args) -> int:
 
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "show": cmd_show, "report": cmd_report, "compare": cmd_compare,
-            "ab": cmd_ab, "calibrate": cmd_calibrate, "count": cmd_count}
+            "ab": cmd_ab, "calibrate": cmd_calibrate, "count": cmd_count, "memory": cmd_memory,
+            "profile": cmd_profile}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -506,6 +597,8 @@ def build_parser() -> argparse.ArgumentParser:
     _selection(p)
     _budget_options(p)
     p.add_argument("-o", "--output", metavar="FILE", help="result file (default: results/aiterbench-<python>-<time>.json)")
+    p.add_argument("--latency", action="store_true",
+                   help="also time each cell's first item and closing it half-consumed (CELL#first_item, CELL#close)")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--append", action="store_true", help="add runs to an existing result file")
     mode.add_argument("--force", action="store_true", help="replace an existing result file")
@@ -554,6 +647,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sizes", default="1000,3000", metavar="N1,N2", help="the two sizes (default 1000,3000)")
     p.add_argument("-o", "--output", metavar="FILE", help="count file (default: results/count-<time>.json)")
     p.add_argument("--force", action="store_true", help="replace an existing count file")
+
+    p = sub.add_parser("memory", help="bytes a suspended iterator holds, allocations per item (tracemalloc, memray)",
+                       description="Per cell: bytes held by a live suspended iterator (alone, and with the loop's "
+                                   "asyncgen hooks), the peak for many alive at once, and blocks and bytes allocated "
+                                   "per item while draining (memray, if installed). Written as a pyperf file.")
+    _selection(p)
+    p.add_argument("--live", type=int, default=10_000, metavar="N", help="iterators alive at once (default 10000)")
+    p.add_argument("--format", choices=("text", "md", "json"), default="text", help="table format (default text)")
+    p.add_argument("-o", "--output", metavar="FILE", help="memory file (default: results/memory-<time>.json)")
+    p.add_argument("--force", action="store_true", help="replace an existing memory file")
+
+    p = sub.add_parser("profile", help="where one cell's time goes: calls and time per item",
+                       description="Profile the steady state of one cell (the loop and the source are set up before "
+                                   "the profiler starts) and print the top functions with calls and time per item. "
+                                   "Nothing is stored as a timing result.")
+    p.add_argument("cell", metavar="CELL", help="impl/workload/loop, e.g. class_anext/none/asyncio")
+    p.add_argument("--tool", choices=("cprofile", "pyinstrument"), default="cprofile",
+                   help="cprofile (deterministic: exact call counts) or pyinstrument (sampling; needs the profile extra)")
+    p.add_argument("-n", type=int, default=10_000, metavar="N", help="items per iterator (default 10000)")
+    p.add_argument("--repeat", type=int, default=20, metavar="R", help="iterators drained while profiling (default 20)")
+    p.add_argument("--top", type=int, default=15, metavar="K", help="functions to show (default 15)")
+    p.add_argument("--impl-module", action="append", default=[], metavar="MODULE",
+                   help="add the impls of a plug-in module (dotted name on PYTHONPATH, or a .py path); repeatable")
+    p.add_argument("--inherit-environ", action="append", metavar="VAR,...",
+                   help="pass these environment variables to the profiled process; repeatable")
+    p.add_argument("--format", choices=("text", "md", "json"), default="text", help="table format (default text)")
+    p.add_argument("-o", "--output", metavar="FILE",
+                   help="also write the profile: pstats data (cprofile; 'python -m pstats FILE') or HTML (pyinstrument)")
+    p.add_argument("--force", action="store_true", help="replace an existing output file")
     return parser
 
 

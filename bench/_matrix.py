@@ -8,7 +8,8 @@ import re
 
 from ._loops import DEFAULT_LOOPS, LOOPS
 
-_NAME_RE = re.compile(r"^(?P<impl>[^/@]+)/(?P<workload>[^/@]+)/(?P<loop>[^/@]+)(?:@n=(?P<n>\d+))?$")
+_NAME_RE = re.compile(r"^(?P<impl>[^/@#]+)/(?P<workload>[^/@#]+)/(?P<loop>[^/@#]+)"
+                      r"(?:@n=(?P<n>\d+)|#(?P<metric>[a-z][a-z0-9_@=]*))?$")
 
 
 class SelectionError(ValueError):
@@ -29,14 +30,26 @@ class Cell:
         """The pyperf benchmark name of this cell at size ``n``."""
         return f"{self.name}@n={n}"
 
+    def metric_name(self, metric: str) -> str:
+        """The pyperf benchmark name of a figure of this cell other than the per-size timings (``#first_item``)."""
+        return f"{self.name}#{metric}"
+
     @classmethod
     def parse(cls, name: str) -> tuple["Cell", int | None]:
         """``impl/workload/loop[@n=N]`` -> (cell, n or None)."""
+        cell, n, metric = cls.parse_any(name)
+        if metric is not None:
+            raise SelectionError(f"{name!r} is not a cell name (impl/workload/loop)")
+        return cell, n
+
+    @classmethod
+    def parse_any(cls, name: str) -> tuple["Cell", int | None, str | None]:
+        """``impl/workload/loop[@n=N | #metric]`` -> (cell, n or None, metric or None)."""
         m = _NAME_RE.match(name)
         if not m:
             raise SelectionError(f"{name!r} is not a cell name (impl/workload/loop)")
         n = m.group("n")
-        return cls(m.group("impl"), m.group("workload"), m.group("loop")), (int(n) if n else None)
+        return cls(m.group("impl"), m.group("workload"), m.group("loop")), (int(n) if n else None), m.group("metric")
 
 
 def split_globs(text: str | None) -> list[str]:

@@ -15,12 +15,14 @@ import statistics
 import tempfile
 from typing import Mapping, Sequence
 
-from ._identity import Environment, group
+from ._identity import Environment, group, run_environments
 from ._matrix import Cell, SelectionError
 from ._version import FORMAT_VERSION, READS_FORMATS
 
 #: ``aiterbench_kind`` of a file of instruction counts (``count``); timing files have none.
 KIND_COUNT = "count"
+#: ``aiterbench_kind`` of a file of memory figures (``memory``, read by ``bench._memory``).
+KIND_MEMORY = "memory"
 
 
 class ResultError(ValueError):
@@ -34,6 +36,8 @@ class CellData:
     cell: Cell
     per_round: Mapping[object, Mapping[int, float]]
     metadata: Mapping[str, object]
+    #: Other figures of the cell (``run --latency``: "first_item", "close"): per process, seconds.
+    extra: Mapping[str, Mapping[object, float]] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,8 +71,11 @@ def load_suite(path: str):
         raise ResultError(f"{path}: is a directory, expected a result file") from None
     except PermissionError:
         raise ResultError(f"{path}: permission denied") from None
-    except (ValueError, KeyError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, IndexError, UnicodeDecodeError, EOFError) as exc:
+        # Whatever JSON (or gzip) another tool wrote: pyperf trips over it in many ways.
         raise ResultError(f"{path}: not a pyperf result file ({type(exc).__name__}: {exc})") from None
+    except OSError as exc:  # a damaged .json.gz, an unreadable file
+        raise ResultError(f"{path}: cannot read it ({exc.strerror or exc})") from None
     for bench in suite.get_benchmarks():
         md = bench.get_metadata()
         version = md.get("aiterbench_format")
@@ -79,6 +86,17 @@ def load_suite(path: str):
                 f"{path}: result format {version!r} is newer than this aiterbench reads ({FORMAT_VERSION}); upgrade aiterbench"
             )
     return suite
+
+
+def kind_of(suite, path: str = "result") -> str:
+    """What a file measured: "time", KIND_COUNT or KIND_MEMORY (ResultError if mixed or unknown)."""
+    kinds = {b.get_metadata().get("aiterbench_kind", "time") for b in suite.get_benchmarks()}
+    if len(kinds) > 1:
+        raise ResultError(f"{path}: mixes kinds of results ({', '.join(sorted(map(str, kinds)))})")
+    kind = kinds.pop() if kinds else "time"
+    if kind not in ("time", KIND_COUNT, KIND_MEMORY):
+        raise ResultError(f"{path}: unknown kind of results {kind!r}; upgrade aiterbench")
+    return kind
 
 
 def cells(suite, path: str = "result") -> dict[Cell, CellData]:
@@ -102,14 +120,16 @@ def split(suite, path: str = "result") -> list[tuple[Environment, dict[Cell, Cel
 
 
 def _split(suite) -> list[tuple[Environment, dict[Cell, CellData]]]:
+    environment = run_environments(suite)
     per_run = []  # (environment, (cell, round key, n, value, metadata))
     for bench in suite.get_benchmarks():
         try:
-            cell, n = Cell.parse(bench.get_name())
+            cell, n, metric = Cell.parse_any(bench.get_name())
         except SelectionError as exc:
             raise ResultError(str(exc)) from None
         md = bench.get_metadata()
-        n = n if n is not None else int(md["n"])
+        if metric is None:
+            n = n if n is not None else int(md["n"])
         common = {k: md[k] for k in md if k not in ("n", "name")}
         index = 0
         for run in bench.get_runs():
@@ -121,15 +141,20 @@ def _split(suite) -> list[tuple[Environment, dict[Cell, CellData]]]:
             rnd = f"{rmd.get('aiterbench_run', '')}:{rmd['aiterbench_round']}" if "aiterbench_round" in rmd else f"run{index}"
             index += 1
             # The median of a process's values: a burst of interference in one value does not move it.
-            per_run.append((Environment.from_metadata(rmd), (cell, rnd, n, statistics.median(values), common)))
+            per_run.append((environment(rmd), (cell, rnd, n, metric, statistics.median(values), common)))
     out = []
     for env, items in group(per_run):
         grouped: dict[Cell, CellData] = {}
-        for cell, rnd, n, value, common in items:
-            old = grouped.get(cell)
-            rounds = {r: dict(v) for r, v in old.per_round.items()} if old else {}
+        for cell, rnd, n, metric, value, common in items:
+            old = grouped.get(cell) or CellData(cell, {}, {})
+            if metric is not None:
+                extra = {m: dict(v) for m, v in old.extra.items()}
+                extra.setdefault(metric, {})[rnd] = value
+                grouped[cell] = dataclasses.replace(old, extra=extra)
+                continue
+            rounds = {r: dict(v) for r, v in old.per_round.items()}
             rounds.setdefault(rnd, {})[n] = value
-            grouped[cell] = CellData(cell, rounds, {**(old.metadata if old else {}), **common})
+            grouped[cell] = dataclasses.replace(old, per_round=rounds, metadata={**old.metadata, **common})
         out.append((env, dict(sorted(grouped.items()))))
     return out
 
@@ -141,7 +166,10 @@ def _pool(old: CellData | None, new: CellData) -> CellData:
     rounds = {r: dict(v) for r, v in old.per_round.items()}
     for r, v in new.per_round.items():
         rounds.setdefault(r, {}).update(v)
-    return CellData(new.cell, rounds, {**old.metadata, **new.metadata})
+    extra = {m: dict(v) for m, v in old.extra.items()}
+    for m, v in new.extra.items():
+        extra.setdefault(m, {}).update(v)
+    return CellData(new.cell, rounds, {**old.metadata, **new.metadata}, extra)
 
 
 def expand(paths: Sequence[str]) -> list[str]:
@@ -168,17 +196,19 @@ def load_results(paths: Sequence[str]) -> tuple[ResultSet, ...]:
     Runs of one environment pool, across files too; runs of different
     environments never do. Sorted by Python version, then machine.
     """
-    found = []
+    found, memory = [], []
     for path in expand(paths):
         suite = load_suite(path)
-        kinds = {b.get_metadata().get("aiterbench_kind", "time") for b in suite.get_benchmarks()}
-        if len(kinds) > 1:
-            raise ResultError(f"{path}: mixes timings and instruction counts")
+        kind = kind_of(suite, path)
+        if kind == KIND_MEMORY:  # figures of another shape: bench._memory reads them
+            memory.append(path)
+            continue
         parts = split(suite, path)
         if not parts:
             raise ResultError(f"{path}: holds no measured benchmarks")
-        kind = kinds.pop()
         found += [((env, kind), (path, data)) for env, data in parts]
+    if not found and memory:
+        raise ResultError(f"{memory[0]}: holds memory figures ('aiterbench memory'), not timings or instruction counts")
     sets = []
     for kind in ("time", KIND_COUNT):
         items = [(env, item) for (env, k), item in found if k == kind]

@@ -46,6 +46,14 @@ class Budget:
     #: After the rounds, keep adding rounds (whole balanced blocks per group) until this many seconds
     #: have passed since the first round began: ``ab --quick`` and ``calibrate`` buy pairs with time.
     seconds: float = 0.0
+    #: Also time each cell's first item and closing it half-consumed (``run --latency``).
+    latency: bool = False
+
+    def names(self, cell: Cell) -> list[str]:
+        """The pyperf benchmarks a cell gets under this budget."""
+        from ._timing import LATENCY
+
+        return [cell.bench_name(n) for n in self.sizes] + ([cell.metric_name(m) for m in LATENCY] if self.latency else [])
 
     def __post_init__(self) -> None:
         if len(self.sizes) != len(set(self.sizes)):
@@ -166,23 +174,20 @@ def balanced_rounds(rounds: int, group_size: int, sides: int = 1) -> int:
 
 def _worker_cmd(side: Side, cells: Sequence[Cell], budget: Budget, modules: Sequence[str], out: str,
                 extra: Sequence[str], calibrate: bool = False) -> list:
-    from ._boot import BOOT, ROOT
+    from ._boot import command
 
     # Calibration only needs the loop count: one value past min_time, no warmup.
     values, warmups = (1, 0) if calibrate else (budget.values, budget.warmups)
-    cmd = [side.python, "-c", BOOT, ROOT, "--worker",
-           "--sizes", ",".join(map(str, budget.sizes)), "--values", str(values),
-           "--warmups", str(warmups), "--min-time", repr(budget.min_time), "-o", out,
-           "--check-timeout", repr(min(CHECK_TIMEOUT, budget.cell_timeout))]
+    args = ["--sizes", ",".join(map(str, budget.sizes)), "--values", str(values),
+            "--warmups", str(warmups), "--min-time", repr(budget.min_time), "-o", out,
+            "--check-timeout", repr(min(CHECK_TIMEOUT, budget.cell_timeout))]
     for cell in cells:
-        cmd += ["--cell", cell.name]
-    for module in modules:
-        cmd += ["--impl-module", module]
-    if side.path:
-        cmd += ["--side-path", side.path]
+        args += ["--cell", cell.name]
     if side.name:
-        cmd += ["--side", side.name]
-    return cmd + list(extra)
+        args += ["--side", side.name]
+    if budget.latency:
+        args.append("--latency")
+    return command("--worker", args + list(extra), modules, side.path, side.python)
 
 
 def _spawn(side: Side, cells: Sequence[Cell], budget: Budget, modules, tmpdir: str, extra: Sequence[str], env,
@@ -265,15 +270,15 @@ def run_matrix(
         outcome.failures.append(Failure(cell, reason, side.name))
         live.remove(cell)
         for benchmarks in outcome.benchmarks:  # a failed cell leaves nothing half-measured behind
-            for n in budget.sizes:
-                benchmarks.pop(cell.bench_name(n), None)
+            for name in budget.names(cell):
+                benchmarks.pop(name, None)
 
     def measure(k: int, group: list[Cell], rnd: int) -> None:
         group = [c for c in group if c in live]
         if not group:
             return
-        extra = ["--loops", "1", "--size-loops", json.dumps({c.bench_name(n): size_loops[c.bench_name(n)]
-                                                             for c in group for n in budget.sizes}),
+        extra = ["--loops", "1", "--size-loops", json.dumps({name: size_loops[name]
+                                                             for c in group for name in budget.names(c)}),
                  "--round", str(rnd), "--run-id", run_id]
         try:
             add(k, _spawn(sides[k], group, budget, modules, tmpdir, extra, env, interrupt))

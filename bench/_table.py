@@ -9,7 +9,7 @@ from typing import Mapping, Sequence
 
 from ._matrix import Cell
 from ._results import CellData
-from ._stats import CellFit, Estimate, difference, fit_cell, ratio
+from ._stats import CellFit, Estimate, difference, fit_cell, median_ci, ratio
 
 REFERENCE_IMPL = "class_anext"
 SYNC_IMPL = "sync_iter"
@@ -27,6 +27,8 @@ class Row:
     over_fastest: Estimate | None  # seconds per item above the fastest async impl
     over_sync: Estimate | None  # seconds per item above sync_iter
     metadata: Mapping[str, object]
+    #: ``run --latency``: "first_item" and "close", seconds, median over processes with its interval.
+    latency: Mapping[str, Estimate] = dataclasses.field(default_factory=dict)
 
 
 def analyze(cells: Mapping[Cell, CellData]) -> list[Row]:
@@ -57,6 +59,7 @@ def analyze(cells: Mapping[Cell, CellData]) -> list[Row]:
                 over_fastest=difference(fit, group[fastest]) if fit and fastest and fastest != cell and cell in async_group else None,
                 over_sync=difference(fit, sync) if fit and sync and sync is not fit else None,
                 metadata=data.metadata,
+                latency={m: median_ci(list(v.values())) for m, v in sorted(data.extra.items()) if v},
             )
         )
     rows.sort(key=lambda r: (r.cell.workload, r.cell.loop, r.fit.per_item.value if r.fit else math.inf))
@@ -104,21 +107,50 @@ def _cells(row: Row) -> tuple[str, ...]:
     )
 
 
-def format_text(rows: Sequence[Row]) -> str:
-    table = [HEADERS] + [_cells(r) for r in rows]
-    widths = [max(len(line[i]) for line in table) for i in range(len(HEADERS))]
+def table_rows(rows: Sequence[Row]) -> list[tuple[str, ...]]:
+    """The table's cells as text, one tuple per row, under ``HEADERS`` (for pages built from data)."""
+    return [_cells(r) for r in rows]
+
+
+def render(head: Sequence[str], body: Sequence[Sequence[str]], fmt: str, left: int = 1) -> str:
+    """A text table (the first ``left`` columns left-aligned, a rule under the head) or a markdown one."""
+    if fmt == "md":
+        out = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * left + ["--:"] * (len(head) - left)) + "|"]
+        out += ["| " + " | ".join(c.replace("|", "\\|") for c in line) + " |" for line in body]
+        return "\n".join(out) + "\n"
+    table = [tuple(head)] + [tuple(line) for line in body]
+    widths = [max(len(line[i]) for line in table) for i in range(len(head))]
     out = []
     for k, line in enumerate(table):
-        out.append("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))).rstrip())
+        out.append("  ".join(c.ljust(w) if i < left else c.rjust(w) for i, (c, w) in enumerate(zip(line, widths))).rstrip())
         if k == 0:
             out.append("  ".join("-" * w for w in widths))
-    return "\n".join(out) + "\n" + _footer(rows)
+    return "\n".join(out) + "\n"
+
+
+LATENCY_HEADERS = ("cell", "first item ns [95% CI]", "close ns [95% CI]")
+
+
+def latency_rows(rows: Sequence[Row]) -> list[tuple[str, ...]]:
+    """The latency table's cells as text (cells measured with ``run --latency`` only)."""
+    return [(r.cell.name, _pm(r.latency.get("first_item")), _pm(r.latency.get("close"))) for r in rows if r.latency]
+
+
+def _latency(rows: Sequence[Row], fmt: str) -> str:
+    body = latency_rows(rows)
+    if not body:
+        return ""
+    foot = ("first item: creating the iterator and receiving its first item; close: closing a half-consumed "
+            "iterator and dropping it; median over worker processes, distribution-free 95% interval.\n")
+    return "\n" + render(LATENCY_HEADERS, body, fmt) + ("\n" if fmt == "md" else "") + foot
+
+
+def format_text(rows: Sequence[Row]) -> str:
+    return render(HEADERS, [_cells(r) for r in rows], "text") + _footer(rows) + _latency(rows, "text")
 
 
 def format_md(rows: Sequence[Row]) -> str:
-    out = ["| " + " | ".join(HEADERS) + " |", "|" + "|".join(["---"] + ["--:"] * (len(HEADERS) - 1)) + "|"]
-    out += ["| " + " | ".join(c.replace("|", "\\|") for c in _cells(r)) + " |" for r in rows]
-    return "\n".join(out) + "\n\n" + _footer(rows)
+    return render(HEADERS, [_cells(r) for r in rows], "md") + "\n" + _footer(rows) + _latency(rows, "md")
 
 
 def _footer(rows: Sequence[Row]) -> str:
@@ -161,6 +193,8 @@ def format_json(rows: Sequence[Row]) -> str:
                 "fastest": r.fastest,
                 "over_fastest_ns": _est(r.over_fastest, NS),
                 "over_" + SYNC_IMPL + "_ns": _est(r.over_sync, NS),
+                "first_item_ns": _est(r.latency.get("first_item"), NS),
+                "close_ns": _est(r.latency.get("close"), NS),
                 "problem": r.problem,
                 "metadata": {k: r.metadata.get(k) for k in ("loop_module", "loop_version", "python_implementation", "python_version", "aiterbench_version")},
             }

@@ -113,3 +113,70 @@ def make_time_func(loop, factory: Callable[[Any], Any], open_source, n: int, is_
         return loop.run_until_complete(timed(loops))
 
     return time_func
+
+
+#: Latency benchmarks a cell gets with ``run --latency``: name suffix -> what is timed.
+LATENCY = {
+    "first_item": "creating the iterator and receiving its first item",
+    "close": "closing a half-consumed iterator (aclose() or close(), if it has one) and dropping it",
+}
+#: Items in the source of a latency measurement; ``close`` consumes half of them first.
+LATENCY_ITEMS = 64
+
+
+async def _release(it, is_async: bool) -> None:
+    closer = getattr(it, "aclose" if is_async else "close", None)
+    if closer is not None:
+        result = closer()
+        if is_async:
+            await result
+
+
+def make_latency_func(loop, factory: Callable[[Any], Any], open_source, metric: str, is_async: bool,
+                      clock=time.perf_counter):
+    """A pyperf time function for one of ``LATENCY``: ``time_func(loops)`` -> seconds summed over ``loops``."""
+    half = LATENCY_ITEMS // 2
+
+    async def first_item(loops: int) -> float:
+        total = 0.0
+        for _ in range(loops):
+            async with open_source(LATENCY_ITEMS) as source:
+                # Timed region: the factory call and the first item, nothing else. The source
+                # (socket pair, producer task) is ready before t0; the iterator is closed after t1.
+                t0 = clock()
+                it = factory(source)
+                if is_async:
+                    await it.__anext__()
+                else:
+                    next(it)
+                t1 = clock()
+                await _release(it, is_async)
+                del it
+            total += t1 - t0
+        return total
+
+    async def close(loops: int) -> float:
+        total = 0.0
+        for _ in range(loops):
+            async with open_source(LATENCY_ITEMS) as source:
+                it = factory(source)
+                for _ in range(half):
+                    if is_async:
+                        await it.__anext__()
+                    else:
+                        next(it)
+                # Timed region: close the half-consumed iterator and drop the last reference
+                # (its deallocation included: a class iterator has nothing else to release).
+                t0 = clock()
+                await _release(it, is_async)
+                del it
+                t1 = clock()
+            total += t1 - t0
+        return total
+
+    timed = {"first_item": first_item, "close": close}[metric]
+
+    def time_func(loops: int) -> float:
+        return loop.run_until_complete(timed(loops))
+
+    return time_func

@@ -28,7 +28,8 @@ from ._boot import load_impls
 from ._environ import recorded
 from ._loops import LOOPS
 from ._matrix import Cell
-from ._timing import EXIT_NOT_EQUIVALENT, NotEquivalent, check_equivalence, make_time_func
+from ._timing import (EXIT_NOT_EQUIVALENT, LATENCY, NotEquivalent, check_equivalence, make_latency_func,
+                      make_time_func)
 from ._version import FORMAT_VERSION, __version__
 
 #: First line faulthandler writes when the equivalence check's watchdog fires.
@@ -47,6 +48,8 @@ def _add_cmdline_args(cmd: list, args) -> None:
         cmd.extend(("--impl-module", module))
     if args.side_path:
         cmd.extend(("--side-path", args.side_path))
+    if args.latency:
+        cmd.append("--latency")
 
 
 def _rotated(items: list, k: int | None) -> list:
@@ -72,6 +75,8 @@ def main(argv=None) -> None:
     parser.add_argument("--side", default=None, help="the 'ab' side this process measures (base or new)")
     parser.add_argument("--check-timeout", type=float, default=10.0,
                         help="seconds the equivalence check may take before the cell counts as hung")
+    parser.add_argument("--latency", action="store_true",
+                        help="also time the first item and closing a half-consumed iterator (CELL#first_item, CELL#close)")
     args = runner.parse_args(argv)
 
     impls = load_impls(args.side_path)
@@ -127,6 +132,13 @@ def main(argv=None) -> None:
                 time_func = make_time_func(loop, factory, impls.SOURCES[cell.workload], n, is_async,
                                            per_loop_source=cell.workload not in impls.STATELESS)
                 runner.bench_time_func(name, time_func, inner_loops=n, metadata={**metadata, "n": n})
+            if args.latency:
+                for metric in LATENCY:
+                    name = cell.metric_name(metric)
+                    if name in size_loops:
+                        runner.args.loops = size_loops[name]
+                    time_func = make_latency_func(loop, factory, impls.SOURCES[cell.workload], metric, is_async)
+                    runner.bench_time_func(name, time_func, metadata={**metadata, "aiterbench_metric": metric})
     finally:
         asyncio.set_event_loop(None)
         loop.close()
@@ -166,13 +178,22 @@ def probe(argv) -> None:
 
 
 def entry() -> None:
-    """``python -c BOOT ROOT [--probe] ARGS``: probe the interpreter, or measure as a pyperf script."""
+    """``python -c BOOT ROOT [--probe|--count|--memory|--profile] ARGS``: probe the interpreter, count,
+    trace memory or profile one cell, or else measure as a pyperf script."""
     if sys.argv[1:2] == ["--probe"]:
         probe(sys.argv[2:])
     elif sys.argv[1:2] == ["--count"]:
         from ._count import count_worker
 
         count_worker(sys.argv[2:])
+    elif sys.argv[1:2] == ["--memory"]:
+        from ._memory import memory_worker
+
+        memory_worker(sys.argv[2:])
+    elif sys.argv[1:2] == ["--profile"]:
+        from ._profile import profile_worker
+
+        profile_worker(sys.argv[2:])
     else:
         main()
 

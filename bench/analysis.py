@@ -10,18 +10,26 @@ timing, no plotting, nothing heavy imported.
 """
 
 from ._identity import NOT_RECORDED, Environment, differences, labels
+from ._identity import group as group_by_environment
 from ._matrix import Cell
-from ._results import (KIND_COUNT, CellData, ResultError, ResultSet, cells, expand, load_results, load_suite, split,
-                       write_atomic)
+from ._memory import Memory, format_memory, memory_table
+from ._memory import from_suite as memory_of
+from ._results import (KIND_COUNT, KIND_MEMORY, CellData, ResultError, ResultSet, cells, expand, kind_of, load_results,
+                       load_suite, split, write_atomic)
 from ._stats import CellFit, Estimate, difference, fit_cell, median_ci, ratio
-from ._table import REFERENCE_IMPL, SYNC_IMPL, Row, analyze, format_json, format_md, format_text
+from ._table import HEADERS as TABLE_HEADERS
+from ._table import LATENCY_HEADERS, latency_rows
+from ._table import render as render_table
+from ._table import REFERENCE_IMPL, SYNC_IMPL, Row, analyze, format_json, format_md, format_text, table_rows
 
 #: The impl every ratio is taken against, and the async generator the suite is about.
 CANDIDATE_IMPL = "asyncgen"
 
 __all__ = [
-    "CANDIDATE_IMPL", "KIND_COUNT", "NOT_RECORDED", "REFERENCE_IMPL", "SYNC_IMPL",
+    "CANDIDATE_IMPL", "KIND_COUNT", "KIND_MEMORY", "NOT_RECORDED", "REFERENCE_IMPL", "SYNC_IMPL",
     "Cell", "CellData", "CellFit", "Environment", "Estimate", "ResultError", "ResultSet", "Row",
     "analyze", "cells", "difference", "differences", "expand", "fit_cell", "format_json", "format_md", "format_text",
-    "labels", "load_results", "load_suite", "median_ci", "ratio", "split", "write_atomic",
+    "group_by_environment", "Memory", "format_memory", "kind_of", "labels", "load_results", "load_suite", "median_ci", "memory_of", "ratio",
+    "split", "write_atomic", "TABLE_HEADERS", "table_rows", "memory_table", "render_table",
+    "LATENCY_HEADERS", "latency_rows",
 ]

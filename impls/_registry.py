@@ -30,8 +30,9 @@ class Impl:
     module: str
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name or "/" in self.name or "@" in self.name:
-            raise RegistryError(f"{self.module}: impl name {self.name!r} must be a non-empty string without '/' or '@'")
+        if not isinstance(self.name, str) or not self.name or any(ch in self.name for ch in "/@#"):
+            raise RegistryError(f"{self.module}: impl name {self.name!r} must be a non-empty string without '/', '@' "
+                                "or '#'")
         if not isinstance(self.family, str) or not self.family:
             raise RegistryError(f"{self.module}: impl {self.name!r} needs a non-empty 'family' string")
         if not self.factories:

@@ -33,6 +33,7 @@ class Chart:
 class ChartSpec:
     name: str
     build: Callable[[Dataset], list[Chart]]
+    needs: str = "time"  # "time": drawn (or a no-data panel) when timings are given; "memory": only with memory figures
 
 
 def _plt():
@@ -50,6 +51,21 @@ def _plt():
         "grid.alpha": 0.3,
     })
     return plt
+
+
+#: Width of the report page's figures, in inches at 100 dpi (the page is 1200 px wide less its margins).
+PAGE_INCHES = 11.2
+
+
+def _ink(rgba) -> str:
+    """Black or white, whichever reads better on ``rgba`` (WCAG relative luminance)."""
+    def linear(c: float) -> float:
+        return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+
+    r, g, b = (linear(c) for c in rgba[:3])
+    luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    # Contrast against black is (L + 0.05) / 0.05, against white 1.05 / (L + 0.05): pick the larger.
+    return "black" if (luminance + 0.05) / 0.05 >= 1.05 / (luminance + 0.05) else "white"
 
 
 def _colors(names) -> dict:
@@ -142,10 +158,16 @@ def ratio_heatmap(dataset: Dataset) -> list[Chart]:
         return [Chart("ratio_heatmap", f"Ratio to {REFERENCE}", "", None,
                       f"no cell has a {REFERENCE} counterpart in the same workload and loop, so there is no ratio to draw")]
     shown = [i for i in impls if any(key[0] == i for key in cells)]
-    fig, axes = plt.subplots(1, len(shown), squeeze=False, layout="constrained",
-                             figsize=(max(4.5, (1.1 * len(workloads) + 2.2) * len(shown)), 0.5 * len(lines) + 1.8))
+    # Panels wrap so that the figure is no wider than the page: shrunk to fit, its numbers would be unreadable.
+    panel_w, panel_h = 1.45 * len(workloads) + 2.6, 0.62 * len(lines) + 1.3
+    cols = max(1, min(len(shown), int(PAGE_INCHES // panel_w)))
+    rows = -(-len(shown) // cols)
+    fig, axes = plt.subplots(rows, cols, squeeze=False, layout="constrained",
+                             figsize=(max(4.5, panel_w * cols), panel_h * rows + 0.4))
+    for ax in axes.flat[len(shown):]:
+        ax.set_axis_off()
     for col, impl in enumerate(shown):
-        ax = axes[0][col]
+        ax = axes[col // cols][col % cols]
         logs = [[math.log2(cells[impl, k, j].value) if (impl, k, j) in cells else float("nan")
                  for j in range(len(workloads))] for k in range(len(lines))]
         # Colour by log2(ratio), symmetric around 0 (ratio 1): 0.5x and 2x are equally strong.
@@ -156,9 +178,10 @@ def ratio_heatmap(dataset: Dataset) -> list[Chart]:
             for j in range(len(workloads)):
                 r = cells.get((impl, k, j))
                 text = "-" if r is None else (f"{r.value:.2f}" if math.isnan(r.low) else f"{r.value:.2f}\n[{r.low:.2f}, {r.high:.2f}]")
-                ax.text(j, k, text, ha="center", va="center", fontsize=7)
+                shade = image.cmap(image.norm(logs[k][j])) if r is not None else (1, 1, 1, 1)
+                ax.text(j, k, text, ha="center", va="center", fontsize=9, color=_ink(shade))
         ax.set_xticks(range(len(workloads)), workloads)
-        ax.set_yticks(range(len(lines)), [f"py{g.label} {loop}" for g, loop in lines] if col == 0 else [])
+        ax.set_yticks(range(len(lines)), [f"py{g.label} {loop}" for g, loop in lines] if col % cols == 0 else [])
         ax.set_title(f"{impl} / {REFERENCE}")
         ax.grid(False)
         bar = fig.colorbar(image, ax=ax, shrink=0.9)
@@ -302,6 +325,51 @@ def loops_speedup(dataset: Dataset) -> list[Chart]:
     return charts
 
 
+def memory_held(dataset: Dataset) -> list[Chart]:
+    """Per environment: bytes a suspended iterator holds, alone and with the loop's asyncgen hooks on top."""
+    import statistics
+
+    plt = _plt()
+    charts = []
+    for mg in dataset.memory:
+        colors = _colors(mg.impls)
+        fig, axes = _grid(plt, len(mg.loops), len(mg.workloads))
+        for i, loop in enumerate(mg.loops):
+            for j, workload in enumerate(mg.workloads):
+                ax = axes[i][j]
+                ms = [m for impl in mg.impls if (m := mg.get(Cell(impl, workload, loop))) is not None]
+                if not ms:
+                    ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
+                    ax.set_axis_off()
+                    continue
+                x = list(range(len(ms)))
+                alone = [statistics.median(m.held) for m in ms]
+                hooks = [max(0.0, statistics.median(m.held_hooked) - a) for m, a in zip(ms, alone)]
+                ax.bar(x, alone, color=[colors[m.cell.impl] for m in ms])
+                ax.bar(x, hooks, bottom=alone, color="white", edgecolor="#444", hatch="///", linewidth=0.6,
+                       label="added by the loop's asyncgen hooks")
+                ax.set_xticks(x, [m.cell.impl for m in ms], rotation=35, ha="right")
+                ax.set_title(f"{workload} / {loop}")
+                if j == 0:
+                    ax.set_ylabel("bytes per suspended iterator")
+        handles, labels = [], []
+        for ax in fig.axes:
+            for h, lab in zip(*ax.get_legend_handles_labels()):
+                if lab not in labels:
+                    handles.append(h)
+                    labels.append(lab)
+        if handles:
+            fig.legend(handles, labels, loc="outside lower center")
+        fig.suptitle(f"Memory held while suspended, Python {mg.label}")
+        env = mg.environment
+        charts.append(Chart(
+            f"memory_held_{_slug(mg.label)}", f"Memory held while suspended, Python {mg.label}",
+            f"Bytes one live, suspended iterator holds (tracemalloc, mean over {mg.memories[0].live:,} alive at once, "
+            "median over processes); the hatched part is what the event loop's asyncgen hooks add per async "
+            f"generator. Python {env.python_version} ({env.implementation}) on {env.cpu or 'an unknown CPU'}.", fig))
+    return charts
+
+
 def _slug(label: str) -> str:
     return "py" + "".join(ch if ch.isalnum() else "_" for ch in label).strip("_")
 
@@ -312,6 +380,7 @@ CHARTS = (
     ChartSpec("scaling", scaling),
     ChartSpec("noise", noise),
     ChartSpec("loops", loops_speedup),
+    ChartSpec("memory_held", memory_held, needs="memory"),
 )
 
 
@@ -324,6 +393,8 @@ class Rendered:
 
 def _render_spec(index: int, dataset: Dataset) -> list[Rendered]:
     out = []
+    if CHARTS[index].needs == "time" and not dataset.groups:
+        return out  # memory figures alone: no timing chart, not even an empty one
     for chart in CHARTS[index].build(dataset):
         svg, png = render(chart) if chart.figure is not None else ("", b"")
         out.append(Rendered(dataclasses.replace(chart, figure=None), svg, png))

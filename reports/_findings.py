@@ -14,7 +14,7 @@ REFERENCE, CANDIDATE = REFERENCE_IMPL, CANDIDATE_IMPL
 @dataclasses.dataclass(frozen=True)
 class Finding:
     text: str  # plain text; `code` spans in backticks
-    kind: str  # "ratio", "loop", "linearity", "versions"
+    kind: str  # "ratio", "loop", "linearity", "versions", "memory"
 
 
 def fmt_ratio(e: Estimate) -> str:
@@ -121,8 +121,56 @@ def across_versions(dataset: Dataset) -> list[Finding]:
         f"lowest on {lo[0]}, highest on {hi[0]}.", "versions")]
 
 
+def memory(dataset: Dataset) -> list[Finding]:
+    """Per environment with memory figures: what a suspended async generator pins beyond a class iterator."""
+    import statistics
+
+    out = []
+    for mg in dataset.memory:
+        spots = [(w, loop) for w in mg.workloads for loop in mg.loops
+                 if mg.get(Cell(CANDIDATE, w, loop)) and mg.get(Cell(REFERENCE, w, loop))]
+        if not spots:
+            continue
+        workload, loop = spots[0]
+        gen, cls = mg.get(Cell(CANDIDATE, workload, loop)), mg.get(Cell(REFERENCE, workload, loop))
+        g_held, c_held = statistics.median(gen.held_hooked), statistics.median(cls.held_hooked)
+        text = (f"Python {mg.label}: suspended, an async generator pins {g_held - c_held:+,.0f} bytes against a class "
+                f"iterator ({g_held:,.0f} B and {c_held:,.0f} B, `{workload}` on {loop}; {gen.hooks_cost:,.0f} B of the "
+                "generator's are the loop's asyncgen hooks)")
+        if gen.allocs_per_item and cls.allocs_per_item:
+            text += (f"; while iterating, the async generator allocates {statistics.median(gen.allocs_per_item):.2f} "
+                     f"blocks ({statistics.median(gen.bytes_per_item):,.0f} B) per item, the class iterator "
+                     f"{statistics.median(cls.allocs_per_item):.2f} ({statistics.median(cls.bytes_per_item):,.0f} B)")
+        out.append(Finding(text + ".", "memory"))
+    return out
+
+
+def latency(dataset: Dataset) -> list[Finding]:
+    """Per environment measured with ``run --latency``: first item and close of the two forms."""
+    out = []
+    for group in dataset.groups:
+        spots = [(w, loop) for w in group.workloads for loop in group.loops
+                 if all((r := group.row(Cell(i, w, loop))) and "first_item" in r.latency for i in (CANDIDATE, REFERENCE))]
+        if not spots:
+            continue
+        workload, loop = spots[0]
+        gen, cls = group.row(Cell(CANDIDATE, workload, loop)), group.row(Cell(REFERENCE, workload, loop))
+
+        def ns(e: Estimate) -> str:
+            return f"{e.value * 1e9:,.0f} ns" + ("" if e.low != e.low else f" [{e.low * 1e9:,.0f}, {e.high * 1e9:,.0f}]")
+
+        text = (f"Python {group.label}: the first item takes {ns(gen.latency['first_item'])} from an async generator "
+                f"and {ns(cls.latency['first_item'])} from a class iterator (`{workload}` on {loop})")
+        if "close" in gen.latency and "close" in cls.latency:
+            text += (f"; closing one half-consumed takes {ns(gen.latency['close'])} and {ns(cls.latency['close'])}")
+        out.append(Finding(text + ".", "latency"))
+    return out
+
+
 def findings(dataset: Dataset) -> list[Finding]:
     out = across_versions(dataset)
     for group in dataset.groups:
         out += asyncgen_vs_class(group)
-    return out + best_loop(dataset) + nonlinear(dataset)
+    if dataset.groups:
+        out += best_loop(dataset) + nonlinear(dataset)
+    return out + latency(dataset) + memory(dataset)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Mapping, Sequence
 
-from bench.analysis import (KIND_COUNT, Cell, CellData, Environment, Estimate, ResultError, Row, analyze, labels,
-                            load_results, median_ci)
+from bench.analysis import (KIND_COUNT, KIND_MEMORY, Cell, CellData, Environment, Estimate, Memory, ResultError, Row,
+                            analyze, expand, group_by_environment, kind_of, labels, load_results, load_suite, median_ci, memory_of)
 
 
 class ReportError(ValueError):
@@ -79,26 +79,89 @@ def _loop_order(name: str) -> tuple[int, str]:
 
 
 @dataclasses.dataclass(frozen=True)
+class MemoryGroup:
+    """The memory figures of one environment (``aiterbench memory`` files)."""
+
+    label: str
+    environment: Environment
+    sources: tuple[str, ...]
+    memories: tuple[Memory, ...]
+
+    def get(self, cell: Cell) -> Memory | None:
+        for m in self.memories:
+            if m.cell == cell:
+                return m
+        return None
+
+    @property
+    def loops(self) -> tuple[str, ...]:
+        return tuple(sorted({m.cell.loop for m in self.memories}, key=_loop_order))
+
+    @property
+    def workloads(self) -> tuple[str, ...]:
+        from impls import workloads
+
+        present = {m.cell.workload for m in self.memories}
+        return tuple(w for w in workloads() if w in present) + tuple(sorted(present - set(workloads())))
+
+    @property
+    def impls(self) -> tuple[str, ...]:
+        from impls import names
+
+        seen = {m.cell.impl for m in self.memories}
+        builtin = [n for n in names() if n in seen]
+        return tuple(builtin + sorted(seen - set(builtin)))
+
+
+@dataclasses.dataclass(frozen=True)
 class Dataset:
     groups: tuple[Group, ...]
+    memory: tuple[MemoryGroup, ...] = ()
 
     @property
     def cell_count(self) -> int:
         return sum(len(g.data) for g in self.groups)
 
 
+def _merge(a: Memory, b: Memory) -> Memory:
+    """Two files' figures of one cell in one environment: their processes together."""
+    return dataclasses.replace(a, held=a.held + b.held, held_hooked=a.held_hooked + b.held_hooked, peak=a.peak + b.peak,
+                               allocs_per_item=a.allocs_per_item + b.allocs_per_item,
+                               bytes_per_item=a.bytes_per_item + b.bytes_per_item)
+
+
 def load(paths: Sequence[str]) -> Dataset:
-    """Read result files into one group per environment; ReportError on unusable input.
+    """Read result and memory files into one group per environment; ReportError on unusable input.
 
     Runs from different environments (Python, machine, loop versions, inherited
-    variables) are never pooled; runs of one environment are, across files.
+    variables, ab side) are never pooled; runs of one environment are, across files.
+    Instruction-count files are left to 'show' and 'compare'.
     """
     try:
-        sets = [s for s in load_results(paths) if s.kind != KIND_COUNT]
+        timing, memory_parts = [], []
+        for path in expand(paths):
+            suite = load_suite(path)
+            kind = kind_of(suite, path)
+            if kind == KIND_MEMORY:
+                memory_parts += [(env, (path, ms)) for env, ms in memory_of(suite, path)]
+            elif kind != KIND_COUNT:
+                timing.append(path)
+        sets = [s for s in load_results(timing)] if timing else []
     except ResultError as exc:
         raise ReportError(str(exc)) from None
-    if not sets:
-        raise ReportError("no timing results among the inputs (instruction counts are read by 'show' and 'compare')")
-    names = labels([s.environment for s in sets])
+    if not sets and not memory_parts:
+        raise ReportError("no timing results or memory figures among the inputs "
+                          "(instruction counts are read by 'show' and 'compare')")
+    memory = []
+    for env, members in group_by_environment(memory_parts):
+        cells: dict = {}
+        sources: list[str] = []
+        for path, ms in members:
+            sources += [path] if path not in sources else []
+            for m in ms:
+                cells[m.cell] = _merge(cells[m.cell], m) if m.cell in cells else m
+        memory.append((env, tuple(sources), tuple(cells[c] for c in sorted(cells))))
+    names = labels([s.environment for s in sets] + [env for env, _, _ in memory])
     groups = [Group(label, s.environment, s.sources, s.cells, tuple(analyze(s.cells))) for label, s in zip(names, sets)]
-    return Dataset(tuple(groups))
+    memory_groups = [MemoryGroup(label, env, sources, ms) for label, (env, sources, ms) in zip(names[len(sets):], memory)]
+    return Dataset(tuple(groups), tuple(memory_groups))

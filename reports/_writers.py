@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import datetime
-import html
 import io
 import json
 import math
@@ -12,7 +11,8 @@ import os
 import re
 
 from bench import __version__
-from bench.analysis import Row, format_md, write_atomic
+from bench.analysis import (LATENCY_HEADERS, TABLE_HEADERS, format_md, latency_rows, memory_table, render_table,
+                            table_rows, write_atomic)
 
 from ._charts import Chart, Rendered
 from ._findings import Finding
@@ -63,6 +63,12 @@ def summary_md(dataset: Dataset, findings: list[Finding], charts: list[Chart]) -
         lines += [f"## Python {group.label}", "", f"{group.python_version} ({group.implementation}) on {group.cpu or 'unknown CPU'}; "
                   f"{len(group.rows)} cells from {', '.join(os.path.basename(s) for s in group.sources)}.", ""]
         lines += [format_md(list(group.rows)).rstrip(), ""]
+    for m in dataset.memory:
+        head, body, foot = memory_table(list(m.memories))
+        lines += [f"## Memory, Python {m.label}", "", f"{m.environment.python_version} ({m.environment.implementation}) "
+                  f"on {m.environment.cpu or 'unknown CPU'}; {len(m.memories)} cells from "
+                  f"{', '.join(os.path.basename(s) for s in m.sources)}.", ""]
+        lines += [render_table(head, body, "md").rstrip(), "", foot.rstrip(), ""]
     missing = [c for c in charts if c.reason]
     if missing:
         lines += ["## Charts without data", ""] + [f"- {c.title}: {c.reason}." for c in missing] + [""]
@@ -70,19 +76,11 @@ def summary_md(dataset: Dataset, findings: list[Finding], charts: list[Chart]) -
     return "\n".join(lines)
 
 
-def _inline_md(text: str) -> str:
-    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text, quote=False))
+def _inline_code(text: str):
+    """Escape ``text`` for HTML and turn `backtick spans` into <code> elements."""
+    from markupsafe import Markup, escape
 
-
-def _table_html(rows: list[Row]) -> str:
-    md = format_md(rows).split("\n\n")[0].splitlines()
-    head = [c.strip() for c in md[0].strip("|").split("|")]
-    body = [[c.strip().replace("\\|", "|") for c in line.strip("|").split(" | ")] for line in md[2:]]
-    out = ["<table><thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + "</tr></thead><tbody>"]
-    for cells in body:
-        out.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in cells) + "</tr>")
-    out.append("</tbody></table>")
-    return "\n".join(out)
+    return Markup(re.sub(r"`([^`]+)`", r"<code>\1</code>", str(escape(text))))
 
 
 CSS = """
@@ -95,37 +93,43 @@ figure svg{max-width:100%;height:auto} figcaption{color:#444;font-size:.9rem;mar
 table{border-collapse:collapse;font-size:.8rem;margin:.5rem 0 1.5rem} th,td{border:1px solid #ddd;padding:.2rem .45rem;text-align:right}
 td:first-child,th:first-child{text-align:left;font-family:ui-monospace,monospace}
 """
+#: Charts shown in the memory section rather than with the timings.
+MEMORY_CHARTS = ("memory_",)
+
+
+def _template():
+    import jinja2
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.join(os.path.dirname(__file__), "templates")),
+                             autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["inline_code"] = _inline_code
+    return env.get_template("index.html.j2")
+
+
+def _where(env) -> str:
+    return f"{env.python_version} ({env.implementation}) on {env.cpu or 'unknown CPU'}"
 
 
 def index_html(dataset: Dataset, findings: list[Finding], rendered: list[tuple[Chart, str]]) -> str:
+    """The page, from ``templates/index.html.j2``: every table built from the data, every value escaped."""
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    pythons = ", ".join(g.python_version for g in dataset.groups)
-    parts = [
-        "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<title>aiterbench report</title>", f"<style>{CSS}</style></head><body>",
-        "<h1>aiterbench report</h1>",
-        f'<p class="meta">Pythons {html.escape(pythons)}; {dataset.cell_count} cells; made {now} by aiterbench {__version__}.</p>',
-        "<h2>Findings</h2>", '<ul class="findings">',
-    ]
-    parts += [f"<li>{_inline_md(f.text)}</li>" for f in findings] or ["<li>No finding: the inputs hold no comparable cells.</li>"]
-    parts.append("</ul><h2>Charts</h2>")
-    for chart, svg in rendered:
-        parts.append(f'<figure id="{chart.name}" class="chart"><h3>{html.escape(chart.title)}</h3>')
-        if svg:
-            parts.append(svg)
-            parts.append(f"<figcaption>{html.escape(chart.caption)}</figcaption>")
-        else:
-            parts.append(f'<div class="nodata">No data: {html.escape(chart.reason)}.</div>')
-        parts.append("</figure>")
-    parts.append("<h2>Tables</h2>")
-    for group in dataset.groups:
-        parts.append(f"<h3>Python {html.escape(group.label)}</h3>")
-        parts.append(f'<p class="meta">{html.escape(group.python_version)} ({html.escape(group.implementation)}) on '
-                     f"{html.escape(group.cpu or 'unknown CPU')}; from {html.escape(', '.join(group.sources))}.</p>")
-        parts.append(_table_html(list(group.rows)))
-    parts.append("</body></html>")
-    return "\n".join(parts) + "\n"
+    timing = [(c, svg) for c, svg in rendered if not c.name.startswith(MEMORY_CHARTS)]
+    memory_charts = [(c, svg) for c, svg in rendered if c.name.startswith(MEMORY_CHARTS)]
+    groups = [{"label": g.label, "where": _where(g.environment), "sources": list(g.sources),
+               "head": TABLE_HEADERS, "rows": table_rows(list(g.rows)),
+               "latency_head": LATENCY_HEADERS, "latency": latency_rows(list(g.rows))} for g in dataset.groups]
+    memory, note = [], ""
+    for m in dataset.memory:
+        head, body, note = memory_table(list(m.memories))
+        memory.append({"title": f"Python {m.label}", "where": _where(m.environment),
+                       "sources": list(m.sources), "head": head, "rows": body})
+    labels = [g.label for g in dataset.groups] + [m.label for m in dataset.memory if m.label not in
+                                                   {g.label for g in dataset.groups}]
+    return _template().render(
+        css=CSS, now=now, version=__version__, environments=labels, cell_count=dataset.cell_count,
+        memory_cells=sum(len(m.memories) for m in dataset.memory), findings=[f.text for f in findings],
+        charts=timing, memory=memory, memory_note=note.strip(), memory_charts=memory_charts, groups=groups,
+    ) + "\n"
 
 
 def write_report(dataset: Dataset, findings: list[Finding], rendered: list[Rendered], outdir: str) -> list[str]:

@@ -156,3 +156,91 @@ def test_the_page_renders_in_headless_chromium(report, tmp_path):
     keep = os.environ.get("AITERBENCH_SCREENSHOT")
     if keep:
         shutil.copy(shot, keep)
+
+
+def _contrast(a, b) -> float:
+    def lum(rgba):
+        def lin(c):
+            return c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+        r, g, b_ = (lin(c) for c in rgba[:3])
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b_
+    hi, lo = sorted((lum(a), lum(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_every_number_on_the_heat_map_is_readable_on_its_colour():
+    """WCAG AA for text: contrast 4.5:1 against the cell's own colour, at a size the page shows unshrunk."""
+    import numpy as np
+    from matplotlib.colors import to_rgba
+
+    import reports
+    from reports._charts import PAGE_INCHES, ratio_heatmap
+
+    (chart,) = ratio_heatmap(reports.load(RESULTS))
+    fig = chart.figure
+    assert fig.get_size_inches()[0] <= PAGE_INCHES + 1e-6  # not scaled down to fit the page
+    checked = 0
+    for ax in fig.axes:
+        if not ax.images:
+            continue
+        image = ax.images[0]
+        data = np.ma.getdata(image.get_array())
+        for text in ax.texts:
+            x, y = (round(v) for v in text.get_position())
+            value = float(data[y][x])
+            background = (1, 1, 1, 1) if value != value else image.cmap(image.norm(value))
+            assert _contrast(to_rgba(text.get_color()), background) >= 4.5, (text.get_text(), background)
+            assert text.get_fontsize() >= 9
+            checked += 1
+    assert checked >= 10
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def test_the_page_escapes_what_the_data_says(tmp_path):
+    data = json.loads(Path(RESULTS[0]).read_text())
+    for bench in data["benchmarks"]:
+        md = bench.get("metadata", {})
+        if (md.get("name") or "").startswith("asyncgen/"):
+            md["name"] = md["name"].replace("asyncgen/", "<b>gen&co/", 1)
+            md["impl"] = "<b>gen&co"
+    odd = tmp_path / "odd.json"
+    odd.write_text(json.dumps(data))
+    out = tmp_path / "out"
+    assert main(["report", str(odd), "-o", str(out)]) == 0
+    page = (out / "index.html").read_text()
+    assert "&lt;b&gt;gen&amp;co/none/asyncio" in page and "<b>gen" not in page.split("<svg")[0]
+
+
+@pytest.fixture(scope="module")
+def memory_file(tmp_path_factory) -> Path:
+    from .test_cli import cli
+
+    out = tmp_path_factory.mktemp("memory") / "memory.json"
+    proc = cli("memory", "-i", "asyncgen,class_anext", "-w", "none", "-l", "asyncio", "--live", "500", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    return out
+
+
+def test_memory_figures_get_their_section_chart_and_finding(memory_file, tmp_path):
+    out = tmp_path / "out"
+    assert main(["report", *RESULTS, str(memory_file), "-o", str(out)]) == 0
+    page = (out / "index.html").read_text()
+    assert 'id="memory"' in page and "held+hooks B" in page
+    assert list(out.glob("memory_held_*.svg"))
+    summary = (out / "summary.md").read_text()
+    assert "## Memory, Python" in summary and "an async generator pins" in summary
+
+
+def test_memory_alone_draws_no_timing_chart_and_no_empty_panel(memory_file, tmp_path):
+    out = tmp_path / "out"
+    assert main(["report", str(memory_file), "-o", str(out)]) == 0
+    page = (out / "index.html").read_text()
+    assert 'class="nodata"' not in page and "<h2>Tables</h2>" not in page
+    assert {p.stem.split("_py")[0] for p in out.glob("*.svg")} == {"memory_held"}
+
+
+def test_without_memory_figures_there_is_no_memory_section(report):
+    page = (report / "index.html").read_text()
+    assert 'id="memory"' not in page and "memory_held" not in page

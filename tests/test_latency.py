@@ -1,0 +1,84 @@
+"""run --latency: first-item latency and close cost per cell, through pyperf, in the same result files."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import impls
+from bench._timing import LATENCY, make_latency_func
+from bench.analysis import Cell, analyze, load_results
+
+from .conftest import PAIRS, LoopRunner
+from .test_cli import TINY, cli
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.reads = 0
+
+    def __call__(self) -> float:
+        self.reads += 1
+        self.now += 1.0
+        return self.now
+
+
+@pytest.mark.parametrize("metric", list(LATENCY))
+@pytest.mark.parametrize("impl, workload", PAIRS)
+def test_each_latency_is_timed_once_per_loop_between_two_clock_reads(impl, workload, metric, loop_name):
+    """The fake clock ticks once per read: each iteration contributes exactly one tick, whatever it does."""
+    clock = FakeClock()
+    runner = LoopRunner(loop_name)
+    try:
+        registry = impls.registry()
+        is_async = registry.get(impl).family != "sync"
+        func = make_latency_func(runner.loop, registry.factory(impl, workload), impls.SOURCES[workload], metric,
+                                 is_async, clock=clock)
+        assert func(3) == 3.0 and clock.reads == 6
+    finally:
+        runner.close()
+
+
+@pytest.fixture(scope="module")
+def latency_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("latency") / "r.json"
+    proc = cli("run", "-i", "asyncgen,class_anext", "-w", "none", "-l", "asyncio", "--latency", "-o", str(out), *TINY)
+    assert proc.returncode == 0, proc.stderr
+    return out, proc
+
+
+def test_latency_goes_into_the_result_file_and_the_table(latency_run):
+    out, proc = latency_run
+    assert "first item ns [95% CI]" in proc.stdout
+    (rs,) = load_results([str(out)])
+    rows = {r.cell.impl: r for r in analyze(rs.cells)}
+    for impl in ("asyncgen", "class_anext"):
+        assert set(rows[impl].latency) == set(LATENCY)
+        assert all(e.value > 0 and e.samples == 6 for e in rows[impl].latency.values())
+        assert rows[impl].fit is not None  # the per-item fit is untouched by the extra benchmarks
+    doc = json.loads(cli("show", str(out), "--format", "json").stdout)
+    assert all(c["first_item_ns"]["value"] > 0 and c["close_ns"]["value"] > 0 for c in doc["cells"])
+    names = {b["metadata"]["name"] for b in json.loads(out.read_text())["benchmarks"]}
+    assert Cell("asyncgen", "none", "asyncio").metric_name("first_item") in names
+
+
+def test_pyperf_reads_the_latency_benchmarks(latency_run):
+    import subprocess
+    import sys
+
+    out, _ = latency_run
+    proc = subprocess.run([sys.executable, "-m", "pyperf", "stats", str(out)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and "#first_item" in proc.stdout
+
+
+def test_the_report_shows_latency_with_a_finding(latency_run, tmp_path):
+    pytest.importorskip("matplotlib")
+    from bench import main
+
+    out, _ = latency_run
+    assert main(["report", str(out), "-o", str(tmp_path / "rep")]) == 0
+    page = (tmp_path / "rep" / "index.html").read_text()
+    assert "Latency, Python" in page and "close ns [95% CI]" in page
+    assert "the first item takes" in (tmp_path / "rep" / "summary.md").read_text()
