@@ -38,6 +38,21 @@ def run_child(cmd: Sequence[str], timeout: float, env) -> subprocess.CompletedPr
     return subprocess.CompletedProcess(list(cmd), proc.returncode, out, err)
 
 
+def failure_reason(proc: subprocess.CompletedProcess, check_timeout: float | None, verb: str,
+                   ignore=lambda line: False) -> str:
+    """One line saying why a cell's process failed: hung in its check, refused as not equivalent, or its last words."""
+    from ._timing import CHECK_HUNG_MARK, EXIT_NOT_EQUIVALENT
+
+    stderr = proc.stderr or ""
+    if check_timeout is not None and CHECK_HUNG_MARK in stderr:
+        return f"hung in its equivalence check: no answer within {check_timeout:g} s"
+    lines = [ln.strip() for ln in (stderr or proc.stdout or "").splitlines() if ln.strip() and not ignore(ln)]
+    reason = lines[-1] if lines else f"exited with code {proc.returncode}"
+    if proc.returncode == EXIT_NOT_EQUIVALENT:
+        reason = f"refused before {verb}: {reason}"
+    return reason
+
+
 def prepare_output(output: str, default_output: bool, force: bool, what: str) -> None:
     """Fail before measuring (ValueError, one line) unless ``output`` can take the file."""
     from ._results import ResultError, check_writable

@@ -104,7 +104,7 @@ def _worker_env(args):
     return env, note
 
 
-def _check_output(output: str, append: bool = False, force: bool = False):
+def _check_output(output: str, append: bool = False, force: bool = False, can_append: bool = True):
     """Fail before measuring if ``output`` cannot be written; the loaded suite when appending."""
     from ._results import ResultError, check_writable, load_suite
 
@@ -118,7 +118,8 @@ def _check_output(output: str, append: bool = False, force: bool = False):
             except ResultError as exc:
                 raise UsageError(f"--append: {exc}") from None
         elif not force:
-            raise UsageError(f"{output} exists: pass --append to add to it or --force to replace it")
+            hint = "pass --append to add to it or --force to replace it" if can_append else "pass --force to replace it"
+            raise UsageError(f"{output} exists: {hint}")
     try:
         check_writable(output)
     except ResultError as exc:
@@ -484,8 +485,10 @@ def cmd_profile(args) -> int:
     import importlib.util
 
     from ._matrix import Cell, SelectionError, select
-    from ._profile import PYINSTRUMENT_EXTRA, format_profile, run_profile
+    from ._profile import MAX_SOURCES, PYINSTRUMENT_EXTRA, format_profile, run_profile
 
+    if any(ch in args.cell for ch in "*?[,"):
+        raise UsageError(f"{args.cell!r}: profile takes one cell, not globs or lists")
     try:
         cell, n = Cell.parse(args.cell)
         if n is not None:
@@ -493,12 +496,15 @@ def cmd_profile(args) -> int:
         cells, _ = select(_registry(args.impl_module), cell.impl, cell.workload, cell.loop)
     except SelectionError as exc:
         raise UsageError(str(exc)) from None
-    if any(ch in args.cell for ch in "*?["):
-        raise UsageError(f"{args.cell!r}: profile takes one cell, not globs")
     if not 1 <= args.n <= 10_000_000:
         raise UsageError(f"-n {args.n}: expected 1 to 10000000 items")
-    if not 1 <= args.repeat <= 100_000:
-        raise UsageError(f"--repeat {args.repeat}: expected 1 to 100000 iterators")
+    import impls
+
+    most = 100_000 if cells[0].workload in impls.STATELESS else MAX_SOURCES
+    if not 1 <= args.repeat <= most:
+        raise UsageError(f"--repeat {args.repeat}: expected 1 to {most} iterators for {cells[0].workload} "
+                         "(each holds its source open while the profiler runs)" if most == MAX_SOURCES else
+                         f"--repeat {args.repeat}: expected 1 to {most} iterators")
     if not 1 <= args.top <= 1000:
         raise UsageError(f"--top {args.top}: expected 1 to 1000 functions")
     if args.tool == "pyinstrument" and importlib.util.find_spec("pyinstrument") is None:
@@ -508,7 +514,7 @@ def cmd_profile(args) -> int:
         if not args.output.endswith(suffixes):
             raise UsageError(f"-o {args.output}: a {args.tool} profile is written as {' or '.join(suffixes)} "
                              "(a profile is never a result file)")
-        _check_output(args.output, force=args.force)
+        _check_output(args.output, force=args.force, can_append=False)
     env, env_note = _worker_env(args)
     if env_note:
         print(env_note, file=sys.stderr)

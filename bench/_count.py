@@ -43,13 +43,12 @@ def count_worker(argv) -> None:
     """Run under callgrind: check the cell, warm it up, then iterate at each size inside ``functools.reduce``."""
     import argparse
     import asyncio
-    import faulthandler
     import functools
 
     from ._boot import load_impls
     from ._loops import LOOPS
     from ._matrix import Cell
-    from ._timing import EXIT_NOT_EQUIVALENT, NotEquivalent, check_equivalence
+    from ._timing import check_cell, is_async_cell
 
     parser = argparse.ArgumentParser(prog="bench._worker --count")
     parser.add_argument("--cell", required=True)
@@ -67,15 +66,7 @@ def count_worker(argv) -> None:
     loop = LOOPS[cell.loop].new_loop()
     asyncio.set_event_loop(loop)
     try:
-        if args.check_timeout:
-            faulthandler.dump_traceback_later(args.check_timeout, exit=True)
-        try:
-            loop.run_until_complete(check_equivalence(registry, cell.impl, cell.workload, sizes))
-        except NotEquivalent as exc:
-            print(f"{cell.name}: {exc}", file=sys.stderr)
-            sys.exit(EXIT_NOT_EQUIVALENT)
-        finally:
-            faulthandler.cancel_dump_traceback_later()
+        check_cell(loop, registry, cell, sizes, args.check_timeout)
 
         async def drain_async(source):
             async for _ in factory(source):
@@ -85,11 +76,7 @@ def count_worker(argv) -> None:
             for _ in factory(source):
                 pass
 
-        async def probe_kind():
-            async with registry.open(cell.impl, 0, cell.workload) as it:
-                return hasattr(it, "__aiter__")
-
-        drain = drain_async if loop.run_until_complete(probe_kind()) else drain_sync
+        drain = drain_async if is_async_cell(loop, registry, cell) else drain_sync
 
         def once(n: int, counted: bool) -> None:
             source_cm = open_source(n)
@@ -159,9 +146,7 @@ def _totals(outfile: str) -> list[int]:
 
 def count_cell(cell, sizes, modules, env, tmpdir: str) -> Count:
     """Count one cell; RuntimeError with a one-line reason when it fails."""
-    from ._cells import run_child
-    from ._timing import EXIT_NOT_EQUIVALENT
-    from ._worker import CHECK_HUNG_MARK
+    from ._cells import failure_reason, run_child
 
     outfile = os.path.join(tmpdir, cell.name.replace("/", "_") + ".cg")
     cmd = _command(cell, sizes, modules, outfile)
@@ -181,13 +166,7 @@ def count_cell(cell, sizes, modules, env, tmpdir: str) -> Count:
         if proc.returncode != 0:
             break
     if proc.returncode != 0:
-        if CHECK_HUNG_MARK in proc.stderr:
-            raise RuntimeError(f"hung in its equivalence check: no answer within {CHECK_TIMEOUT:g} s")
-        lines = [ln for ln in proc.stderr.splitlines() if ln.strip() and not ln.startswith("==")]
-        reason = lines[-1].strip() if lines else f"exited with code {proc.returncode}"
-        if proc.returncode == EXIT_NOT_EQUIVALENT:
-            reason = "refused before counting: " + reason
-        raise RuntimeError(reason)
+        raise RuntimeError(failure_reason(proc, CHECK_TIMEOUT, "counting", ignore=lambda ln: ln.startswith("==")))
     seconds = time.monotonic() - start
     totals = _totals(outfile)
     if len(totals) < 2 or 0 in totals[-2:]:

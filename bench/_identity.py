@@ -166,9 +166,10 @@ def labels(envs: Sequence[Environment]) -> list[str]:
             parts.insert(0, e.short)
         out.append(" · ".join(parts) or e.short)
     # Two environments that differ only in a loop both lack would share a label: number them.
+    base = list(out)  # count on the labels as made, not on the list being numbered
     seen: dict[str, int] = {}
-    for i, label in enumerate(out):
-        if out.count(label) > 1:
+    for i, label in enumerate(base):
+        if base.count(label) > 1:
             seen[label] = seen.get(label, 0) + 1
             out[i] = f"{label} #{seen[label]}"
     return out

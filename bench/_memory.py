@@ -137,14 +137,13 @@ def memory_worker(argv) -> None:
     """Measure one cell; write its figures as JSON to ``-o``."""
     import argparse
     import asyncio
-    import faulthandler
     import importlib.util
     import tracemalloc
 
     from ._boot import load_impls
     from ._loops import LOOPS
     from ._matrix import Cell
-    from ._timing import EXIT_NOT_EQUIVALENT, NotEquivalent, check_equivalence
+    from ._timing import check_cell, is_async_cell
 
     parser = argparse.ArgumentParser(prog="bench._worker --memory")
     parser.add_argument("--cell", required=True)
@@ -164,20 +163,8 @@ def memory_worker(argv) -> None:
     loop = LOOPS[cell.loop].new_loop()
     asyncio.set_event_loop(loop)
     try:
-        faulthandler.dump_traceback_later(args.check_timeout, exit=True)
-        try:
-            loop.run_until_complete(check_equivalence(registry, cell.impl, cell.workload, sizes))
-        except NotEquivalent as exc:
-            print(f"{cell.name}: {exc}", file=sys.stderr)
-            sys.exit(EXIT_NOT_EQUIVALENT)
-        finally:
-            faulthandler.cancel_dump_traceback_later()
-
-        async def is_async() -> bool:
-            async with registry.open(cell.impl, 0, cell.workload) as it:
-                return hasattr(it, "__aiter__")
-
-        kind = loop.run_until_complete(is_async())
+        check_cell(loop, registry, cell, sizes, args.check_timeout)
+        kind = is_async_cell(loop, registry, cell)
         out: dict = {"live": args.live}
         tracemalloc.start()
         alone, _ = loop.run_until_complete(_held(factory, open_source, args.live, kind, hooks=False))
@@ -237,9 +224,7 @@ class Memory:
 def measure_cell(cell, modules, env, live: int, sizes, processes: int, check_timeout: float) -> dict:
     """Run ``processes`` workers for one cell; their figures (RuntimeError with a one-line reason on failure)."""
     from ._boot import command
-    from ._cells import run_child
-    from ._timing import EXIT_NOT_EQUIVALENT
-    from ._worker import CHECK_HUNG_MARK
+    from ._cells import failure_reason, run_child
 
     runs = []
     with tempfile.TemporaryDirectory(prefix="aiterbench-memory-") as tmp:
@@ -253,13 +238,7 @@ def measure_cell(cell, modules, env, live: int, sizes, processes: int, check_tim
             except subprocess.TimeoutExpired:
                 raise RuntimeError(f"hung: no figures within {MEMORY_TIMEOUT:g} s") from None
             if proc.returncode != 0 or not os.path.exists(out):
-                if CHECK_HUNG_MARK in proc.stderr:
-                    raise RuntimeError(f"hung in its equivalence check: no answer within {check_timeout:g} s")
-                lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-                reason = lines[-1].strip() if lines else f"exited with code {proc.returncode}"
-                if proc.returncode == EXIT_NOT_EQUIVALENT:
-                    reason = "refused before measuring: " + reason
-                raise RuntimeError(reason)
+                raise RuntimeError(failure_reason(proc, check_timeout, "measuring"))
             with open(out, encoding="utf-8") as f:
                 figures = json.load(f)
             figures["seconds"] = time.monotonic() - start
@@ -307,23 +286,29 @@ def to_suite(measured: list[dict], registry, env, sizes):
 
 def from_suite(suite, path: str = "memory file") -> list[tuple[object, list[Memory]]]:
     """A memory file's figures, grouped by environment: [(Environment, [Memory per cell])]."""
+    from ._results import ResultError
+
+    try:
+        return _from_suite(suite)
+    except ResultError:
+        raise
+    except (KeyError, ValueError, TypeError, IndexError) as exc:
+        raise ResultError(f"{path}: malformed memory file ({type(exc).__name__}: {exc})") from None
+
+
+def _from_suite(suite) -> list[tuple[object, list[Memory]]]:
     from ._identity import group, run_environments
     from ._matrix import Cell
-    from ._results import ResultError
 
     environment = run_environments(suite)
     per_run = []
-    try:
-        for bench in suite.get_benchmarks():
-            cell, _, figure = Cell.parse_any(bench.get_name())
-            if figure is None:
-                raise ValueError(f"{bench.get_name()!r} names no memory figure")
-            for k, run in enumerate(bench.get_runs()):
-                if run.values:
-                    per_run.append((environment(run.get_metadata()),
-                                    (cell, figure, k, run.values[0], run.get_metadata())))
-    except (KeyError, ValueError, TypeError) as exc:
-        raise ResultError(f"{path}: malformed memory file ({type(exc).__name__}: {exc})") from None
+    for bench in suite.get_benchmarks():
+        cell, _, figure = Cell.parse_any(bench.get_name())
+        if figure is None:
+            raise ValueError(f"{bench.get_name()!r} names no memory figure")
+        for k, run in enumerate(bench.get_runs()):
+            if run.values:
+                per_run.append((environment(run.get_metadata()), (cell, figure, k, run.values[0], run.get_metadata())))
     out = []
     for env, items in group(per_run):
         table: dict = {}
@@ -333,10 +318,7 @@ def from_suite(suite, path: str = "memory file") -> list[tuple[object, list[Memo
         memories = []
         for cell, entry in sorted(table.items()):
             f = entry["figures"]
-            try:
-                held, hooked, peak = (tuple(v for _, v in sorted(f[x].items())) for x in ("held", "held_hooked", "peak"))
-            except KeyError as exc:
-                raise ResultError(f"{path}: {cell.name} lacks the figure {exc}") from None
+            held, hooked, peak = (tuple(v for _, v in sorted(f[x].items())) for x in ("held", "held_hooked", "peak"))
             sizes = sorted({int(x.split("@")[1]) for x in f if x.startswith("allocs@")})
             allocs = per_byte = ()
             if len(sizes) >= 2:

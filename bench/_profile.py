@@ -78,14 +78,13 @@ def profile_worker(argv) -> None:
     import argparse
     import asyncio
     import contextlib
-    import faulthandler
     import math
     import time
 
     from ._boot import load_impls
     from ._loops import LOOPS
     from ._matrix import Cell
-    from ._timing import EXIT_NOT_EQUIVALENT, NotEquivalent, check_equivalence
+    from ._timing import check_cell, is_async_cell, prime
 
     parser = argparse.ArgumentParser(prog="bench._worker --profile")
     parser.add_argument("--cell", required=True)
@@ -107,10 +106,6 @@ def profile_worker(argv) -> None:
     loop = LOOPS[cell.loop].new_loop()
     asyncio.set_event_loop(loop)
 
-    async def is_async() -> bool:
-        async with registry.open(cell.impl, 0, cell.workload) as it:
-            return hasattr(it, "__aiter__")
-
     async def drain(source, kind: bool) -> None:
         if kind:
             async for _ in factory(source):
@@ -125,6 +120,7 @@ def profile_worker(argv) -> None:
                 sources = [args.n] * repeat
             else:
                 sources = [await stack.enter_async_context(open_source(args.n)) for _ in range(repeat)]
+                await prime()  # producers started, first bytes read: not the iteration's work
             # Profiled region: the drains only. The loop, the sources (socket pairs, producer tasks)
             # and the look-ups were made above; the sources close after the profiler stops.
             start = time.perf_counter()
@@ -135,16 +131,8 @@ def profile_worker(argv) -> None:
             return time.perf_counter() - start
 
     try:
-        faulthandler.dump_traceback_later(args.check_timeout, exit=True)
-        try:
-            loop.run_until_complete(check_equivalence(registry, cell.impl, cell.workload, [args.n]))
-        except NotEquivalent as exc:
-            print(f"{cell.name}: {exc}", file=sys.stderr)
-            sys.exit(EXIT_NOT_EQUIVALENT)
-        finally:
-            faulthandler.cancel_dump_traceback_later()
-        kind = loop.run_until_complete(is_async())
-
+        check_cell(loop, registry, cell, [args.n], args.check_timeout)
+        kind = is_async_cell(loop, registry, cell)
         warm = loop.run_until_complete(profiled(1, kind, _Switch(lambda: None, lambda: None)))  # unprofiled: warm-up, and one drain's time
         repeat = args.repeat
         if args.tool == "pyinstrument":
@@ -182,8 +170,7 @@ def run_profile(cell, tool: str, n: int, repeat: int, modules, env, data_path: s
     from ._boot import command
     from ._results import write_atomic
     from ._run import CHECK_TIMEOUT
-    from ._timing import EXIT_NOT_EQUIVALENT
-    from ._worker import CHECK_HUNG_MARK
+    from ._cells import failure_reason, run_child
 
     with tempfile.TemporaryDirectory(prefix="aiterbench-profile-") as tmp:
         out = os.path.join(tmp, "out.json")
@@ -192,18 +179,11 @@ def run_profile(cell, tool: str, n: int, repeat: int, modules, env, data_path: s
                                     "--check-timeout", repr(CHECK_TIMEOUT), "-o", out] + (["--data", data] if data_path else []),
                       modules)
         try:
-            proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                                  timeout=PROFILE_TIMEOUT, env=env)
+            proc = run_child(cmd, PROFILE_TIMEOUT, env)
         except subprocess.TimeoutExpired:
             raise RuntimeError(f"hung: no profile within {PROFILE_TIMEOUT:g} s") from None
         if proc.returncode != 0 or not os.path.exists(out):
-            if CHECK_HUNG_MARK in proc.stderr:
-                raise RuntimeError(f"hung in its equivalence check: no answer within {CHECK_TIMEOUT:g} s")
-            lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-            reason = lines[-1].strip() if lines else f"exited with code {proc.returncode}"
-            if proc.returncode == EXIT_NOT_EQUIVALENT:
-                reason = "refused before profiling: " + reason
-            raise RuntimeError(reason)
+            raise RuntimeError(failure_reason(proc, CHECK_TIMEOUT, "profiling"))
         with open(out, encoding="utf-8") as f:
             result = json.load(f)
         if data_path:

@@ -29,7 +29,6 @@ from typing import Callable, Sequence
 
 from ._matrix import Cell
 from ._results import dump_suite
-from ._timing import EXIT_NOT_EQUIVALENT
 
 
 
@@ -194,7 +193,7 @@ def _spawn(side: Side, cells: Sequence[Cell], budget: Budget, modules, tmpdir: s
            interrupt: _Interrupt | None = None):
     import pyperf
 
-    from ._worker import CHECK_HUNG_MARK
+    from ._cells import failure_reason
 
     out = os.path.join(tmpdir, f"w{time.monotonic_ns()}.json")
     calibrate = "--calibrate-loops" in extra
@@ -219,14 +218,7 @@ def _spawn(side: Side, cells: Sequence[Cell], budget: Budget, modules, tmpdir: s
     if proc.returncode == -signal.SIGINT or "Benchmark worker interrupted: exit" in (proc.stderr or ""):
         raise KeyboardInterrupt  # Ctrl-C reached the worker alone (signalled directly): stop all the same
     if proc.returncode != 0 or not os.path.exists(out):
-        if calibrate and CHECK_HUNG_MARK in (proc.stderr or ""):
-            raise _CellFailed(f"hung in its equivalence check: no answer within "
-                              f"{min(CHECK_TIMEOUT, budget.cell_timeout):g} s")
-        lines = [ln for ln in (proc.stderr or proc.stdout or "").strip().splitlines() if ln.strip()]
-        reason = lines[-1].strip() if lines else f"worker exited with code {proc.returncode}"
-        if proc.returncode == EXIT_NOT_EQUIVALENT:
-            reason = "refused before timing: " + reason
-        raise _CellFailed(reason)
+        raise _CellFailed(failure_reason(proc, min(CHECK_TIMEOUT, budget.cell_timeout) if calibrate else None, "timing"))
     try:
         return pyperf.BenchmarkSuite.load(out)
     finally:

@@ -11,6 +11,8 @@ from typing import Any, Callable
 
 #: Exit code of a worker that refused a cell for not yielding 0..n-1.
 EXIT_NOT_EQUIVALENT = 3
+#: First line faulthandler writes when the equivalence check's watchdog fires.
+CHECK_HUNG_MARK = "Timeout ("
 
 
 class NotEquivalent(AssertionError):
@@ -124,34 +126,46 @@ LATENCY = {
 LATENCY_ITEMS = 64
 
 
-async def _release(it, is_async: bool) -> None:
-    closer = getattr(it, "aclose" if is_async else "close", None)
-    if closer is not None:
-        result = closer()
-        if is_async:
-            await result
+#: Turns of the loop a latency measurement gives its source before the clock starts: the producer task
+#: fills the queue in one, a socket pair's bytes reach the reader's buffer in the next.
+PRIME_TURNS = 4
+
+
+async def prime() -> None:
+    """Let the loop run its ready callbacks a few times (a source's producer, a transport's reads)."""
+    import asyncio
+
+    for _ in range(PRIME_TURNS):
+        await asyncio.sleep(0)
 
 
 def make_latency_func(loop, factory: Callable[[Any], Any], open_source, metric: str, is_async: bool,
                       clock=time.perf_counter):
     """A pyperf time function for one of ``LATENCY``: ``time_func(loops)`` -> seconds summed over ``loops``."""
     half = LATENCY_ITEMS // 2
+    close_name = "aclose" if is_async else "close"
 
     async def first_item(loops: int) -> float:
         total = 0.0
         for _ in range(loops):
             async with open_source(LATENCY_ITEMS) as source:
-                # Timed region: the factory call and the first item, nothing else. The source
-                # (socket pair, producer task) is ready before t0; the iterator is closed after t1.
+                await prime()
+                # Timed region: the factory call, __aiter__ and the first item, as ``async for`` does
+                # them. The source (socket pair, producer task) was set up and primed before t0; the
+                # iterator is closed after t1.
                 t0 = clock()
                 it = factory(source)
                 if is_async:
-                    await it.__anext__()
+                    await it.__aiter__().__anext__()
                 else:
-                    next(it)
+                    next(iter(it))
                 t1 = clock()
-                await _release(it, is_async)
-                del it
+                closer = getattr(it, close_name, None)
+                if closer is not None and is_async:
+                    await closer()
+                elif closer is not None:
+                    closer()
+                del it, closer
             total += t1 - t0
         return total
 
@@ -165,12 +179,23 @@ def make_latency_func(loop, factory: Callable[[Any], Any], open_source, metric: 
                         await it.__anext__()
                     else:
                         next(it)
-                # Timed region: close the half-consumed iterator and drop the last reference
-                # (its deallocation included: a class iterator has nothing else to release).
-                t0 = clock()
-                await _release(it, is_async)
-                del it
-                t1 = clock()
+                closer = getattr(it, close_name, None)  # looked up before t0: the harness's part, not the iterator's
+                # Timed region: close the half-consumed iterator (aclose() or close(), if it has one) and
+                # drop the last reference, its deallocation included: a class iterator has nothing else.
+                if closer is None:
+                    t0 = clock()
+                    del it
+                    t1 = clock()
+                elif is_async:
+                    t0 = clock()
+                    await closer()
+                    del it, closer
+                    t1 = clock()
+                else:
+                    t0 = clock()
+                    closer()
+                    del it, closer
+                    t1 = clock()
             total += t1 - t0
         return total
 
@@ -180,3 +205,34 @@ def make_latency_func(loop, factory: Callable[[Any], Any], open_source, metric: 
         return loop.run_until_complete(timed(loops))
 
     return time_func
+
+
+def check_cell(loop, registry, cell, sizes, timeout: float | None) -> None:
+    """The equivalence check every measuring process runs first; a watchdog ends the process if it hangs.
+
+    Exits with EXIT_NOT_EQUIVALENT (and the difference on stderr) when the
+    cell does not yield 0..n-1. The watchdog is a thread, so it fires even
+    inside a loop's C code.
+    """
+    import faulthandler
+    import sys
+
+    if timeout:
+        faulthandler.dump_traceback_later(timeout, exit=True)
+    try:
+        loop.run_until_complete(check_equivalence(registry, cell.impl, cell.workload, sizes))
+    except NotEquivalent as exc:
+        print(f"{cell.name}: {exc}", file=sys.stderr)
+        sys.exit(EXIT_NOT_EQUIVALENT)
+    finally:
+        if timeout:
+            faulthandler.cancel_dump_traceback_later()
+
+
+def is_async_cell(loop, registry, cell) -> bool:
+    """Whether the cell's iterator is asynchronous (the sync baselines are not)."""
+    async def probe() -> bool:
+        async with registry.open(cell.impl, 0, cell.workload) as it:
+            return hasattr(it, "__aiter__")
+
+    return loop.run_until_complete(probe())

@@ -20,7 +20,6 @@ It imports pyperf, the impls, and the cell's event loop: nothing else.
 from __future__ import annotations
 
 import asyncio
-import faulthandler
 import json
 import sys
 
@@ -28,12 +27,9 @@ from ._boot import load_impls
 from ._environ import recorded
 from ._loops import LOOPS
 from ._matrix import Cell
-from ._timing import (EXIT_NOT_EQUIVALENT, LATENCY, NotEquivalent, check_equivalence, make_latency_func,
-                      make_time_func)
+from ._timing import LATENCY, check_cell, is_async_cell, make_latency_func, make_time_func
 from ._version import FORMAT_VERSION, __version__
 
-#: First line faulthandler writes when the equivalence check's watchdog fires.
-CHECK_HUNG_MARK = "Timeout ("
 
 
 def _sizes(text: str) -> list[int]:
@@ -114,16 +110,8 @@ def main(argv=None) -> None:
             factory = registry.factory(cell.impl, cell.workload)
             if not args.worker or args.calibrate_loops:
                 # Before anything of this cell is timed: it must yield 0..n-1 on this loop.
-                # A watchdog thread ends the process if the check hangs, even inside a loop's C code.
-                faulthandler.dump_traceback_later(args.check_timeout, exit=True)
-                try:
-                    loop.run_until_complete(check_equivalence(registry, cell.impl, cell.workload, sizes))
-                except NotEquivalent as exc:
-                    print(f"{cell.name}: {exc}", file=sys.stderr)
-                    sys.exit(EXIT_NOT_EQUIVALENT)
-                finally:
-                    faulthandler.cancel_dump_traceback_later()
-            is_async = loop.run_until_complete(_is_async(registry, cell))
+                check_cell(loop, registry, cell, sizes, args.check_timeout)
+            is_async = is_async_cell(loop, registry, cell)
             metadata = {"impl": cell.impl, "family": registry.get(cell.impl).family, "workload": cell.workload}
             for n in _rotated(sizes, args.round):
                 name = cell.bench_name(n)
@@ -142,11 +130,6 @@ def main(argv=None) -> None:
     finally:
         asyncio.set_event_loop(None)
         loop.close()
-
-
-async def _is_async(registry, cell: Cell) -> bool:
-    async with registry.open(cell.impl, 0, cell.workload) as iterator:
-        return hasattr(iterator, "__aiter__")
 
 
 def probe(argv) -> None:

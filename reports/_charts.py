@@ -79,6 +79,7 @@ def _where(group: Group) -> str:
 
 
 def _grid(plt, rows: int, cols: int, w: float = 3.2, h: float = 2.6):
+    w = min(w, PAGE_INCHES / max(cols, 1))  # never wider than the page: a shrunk figure shrinks its labels
     fig, axes = plt.subplots(rows, cols, figsize=(max(4.5, w * cols), h * rows + 0.6), squeeze=False,
                              layout="constrained")
     return fig, axes
@@ -267,12 +268,12 @@ def noise(dataset: Dataset) -> list[Chart]:
             charts.append(Chart(f"noise_{_slug(group.label)}", f"Noise, Python {group.label}", "", None,
                                 "fewer than two worker processes per cell: nothing to spread"))
             continue
-        fig, ax = plt.subplots(figsize=(7.5, 0.24 * len(series) + 1.4), layout="constrained")
+        fig, ax = plt.subplots(figsize=(8.5, 0.3 * len(series) + 1.4), layout="constrained")
         for k, vals in enumerate(series):
             jitter = [k + 0.25 * ((i * 0.618) % 1 - 0.5) for i in range(len(vals))]
             ax.scatter(vals, jitter, s=10, alpha=0.7)
         ax.axvline(0, color="black", linewidth=0.8)
-        ax.set_yticks(range(len(names)), names, fontsize=7)
+        ax.set_yticks(range(len(names)), names, fontsize=9)
         ax.invert_yaxis()
         ax.set_xlabel("per-item value of each worker process, % from the cell's median")
         ax.set_title(f"Noise between worker processes, Python {group.label}")
@@ -316,7 +317,7 @@ def loops_speedup(dataset: Dataset) -> list[Chart]:
             ax.set_xticks(range(len(group.workloads)), group.workloads)
             ax.set_ylabel("speed-up over asyncio (x)")
             ax.set_title(f"{loop} vs asyncio")
-            ax.legend(fontsize=7)
+            ax.legend(fontsize=9)
         fig.suptitle(f"Event loops, Python {group.label}")
         charts.append(Chart(
             f"loops_{_slug(group.label)}", f"Event loops, Python {group.label}",

@@ -13,8 +13,34 @@ class ReportError(ValueError):
     """The inputs cannot make a report; the message says why in one line."""
 
 
+class _Axes:
+    """Loops, workloads and impls present in a group, in the suite's order (``_cells``: the group's cells)."""
+
+    def _cells(self):
+        raise NotImplementedError
+
+    @property
+    def loops(self) -> tuple[str, ...]:
+        return tuple(sorted({c.loop for c in self._cells()}, key=_loop_order))
+
+    @property
+    def workloads(self) -> tuple[str, ...]:
+        from impls import workloads
+
+        present = {c.workload for c in self._cells()}
+        return tuple(w for w in workloads() if w in present) + tuple(sorted(present - set(workloads())))
+
+    @property
+    def impls(self) -> tuple[str, ...]:
+        from impls import names
+
+        seen = {c.impl for c in self._cells()}
+        builtin = [n for n in names() if n in seen]  # the suite's order, then plug-ins by name
+        return tuple(builtin + sorted(seen - set(builtin)))
+
+
 @dataclasses.dataclass(frozen=True)
-class Group:
+class Group(_Axes):
     """All cells measured in one environment: the unit every chart and finding is about."""
 
     label: str  # what sets this environment apart from the others in the report ("3.11", "3.12 · Intel Xeon")
@@ -45,24 +71,8 @@ class Group:
                 return r
         return None
 
-    @property
-    def loops(self) -> tuple[str, ...]:
-        return tuple(sorted({c.loop for c in self.data}, key=_loop_order))
-
-    @property
-    def workloads(self) -> tuple[str, ...]:
-        from impls import workloads
-
-        present = {c.workload for c in self.data}
-        return tuple(w for w in workloads() if w in present) + tuple(sorted(present - set(workloads())))
-
-    @property
-    def impls(self) -> tuple[str, ...]:
-        from impls import names
-
-        seen = {r.cell.impl for r in self.rows}
-        builtin = [n for n in names() if n in seen]  # the suite's order, then plug-ins by name
-        return tuple(builtin + sorted(seen - set(builtin)))
+    def _cells(self):
+        return list(self.data)
 
     def per_size(self, cell: Cell) -> dict[int, Estimate]:
         """Median seconds per item at each size over processes, with its interval."""
@@ -79,7 +89,7 @@ def _loop_order(name: str) -> tuple[int, str]:
 
 
 @dataclasses.dataclass(frozen=True)
-class MemoryGroup:
+class MemoryGroup(_Axes):
     """The memory figures of one environment (``aiterbench memory`` files)."""
 
     label: str
@@ -93,24 +103,8 @@ class MemoryGroup:
                 return m
         return None
 
-    @property
-    def loops(self) -> tuple[str, ...]:
-        return tuple(sorted({m.cell.loop for m in self.memories}, key=_loop_order))
-
-    @property
-    def workloads(self) -> tuple[str, ...]:
-        from impls import workloads
-
-        present = {m.cell.workload for m in self.memories}
-        return tuple(w for w in workloads() if w in present) + tuple(sorted(present - set(workloads())))
-
-    @property
-    def impls(self) -> tuple[str, ...]:
-        from impls import names
-
-        seen = {m.cell.impl for m in self.memories}
-        builtin = [n for n in names() if n in seen]
-        return tuple(builtin + sorted(seen - set(builtin)))
+    def _cells(self):
+        return [m.cell for m in self.memories]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,6 +119,9 @@ class Dataset:
 
 def _merge(a: Memory, b: Memory) -> Memory:
     """Two files' figures of one cell in one environment: their processes together."""
+    if a.live != b.live:
+        raise ReportError(f"{a.cell.name}: memory figures measured with --live {a.live} and {b.live} cannot be "
+                          "pooled: give files of one --live")
     return dataclasses.replace(a, held=a.held + b.held, held_hooked=a.held_hooked + b.held_hooked, peak=a.peak + b.peak,
                                allocs_per_item=a.allocs_per_item + b.allocs_per_item,
                                bytes_per_item=a.bytes_per_item + b.bytes_per_item)
@@ -161,7 +158,16 @@ def load(paths: Sequence[str]) -> Dataset:
             for m in ms:
                 cells[m.cell] = _merge(cells[m.cell], m) if m.cell in cells else m
         memory.append((env, tuple(sources), tuple(cells[c] for c in sorted(cells))))
-    names = labels([s.environment for s in sets] + [env for env, _, _ in memory])
+    # One label per environment: memory figures of an environment that also has timings take its label.
+    envs = [s.environment for s in sets]
+    where = []
+    for env, _, _ in memory:
+        match = next((i for i, e in enumerate(envs) if e.compatible(env)), None)
+        if match is None:
+            envs.append(env)
+            match = len(envs) - 1
+        where.append(match)
+    names = labels(envs)
     groups = [Group(label, s.environment, s.sources, s.cells, tuple(analyze(s.cells))) for label, s in zip(names, sets)]
-    memory_groups = [MemoryGroup(label, env, sources, ms) for label, (env, sources, ms) in zip(names[len(sets):], memory)]
+    memory_groups = [MemoryGroup(names[i], env, sources, ms) for i, (env, sources, ms) in zip(where, memory)]
     return Dataset(tuple(groups), tuple(memory_groups))

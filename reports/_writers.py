@@ -22,7 +22,8 @@ NS = 1e9
 CSV_FIELDS = (
     "python", "python_version", "implementation", "impl", "family", "workload", "loop", "loop_version", "n",
     "ns_per_item", "ci_low", "ci_high", "slope_ns", "slope_low", "slope_high", "fixed_ns", "fixed_low", "fixed_high",
-    "linear", "processes", "aiterbench_version", "cpu", "host", "source",
+    "linear", "processes", "aiterbench_version", "cpu", "host", "source", "first_item_ns", "first_item_low",
+    "first_item_high", "close_ns", "close_low", "close_high",
 )
 
 
@@ -51,7 +52,40 @@ def data_csv(dataset: Dataset) -> str:
                     "linear": "" if not fit or fit.nonlinear is None else str(not fit.nonlinear).lower(),
                     "processes": e.samples, "aiterbench_version": md.get("aiterbench_version", ""),
                     "cpu": group.cpu, "host": group.host, "source": ";".join(os.path.basename(s) for s in group.sources),
+                    **{f"{m}{suffix}": _num(getattr(row.latency[m], attr)) if m in row.latency else ""
+                       for m in ("first_item", "close") for suffix, attr in (("_ns", "value"), ("_low", "low"),
+                                                                              ("_high", "high"))},
                 })
+    return out.getvalue()
+
+
+MEMORY_FIELDS = ("python", "python_version", "implementation", "impl", "workload", "loop", "loop_version", "live",
+                 "held_bytes", "held_with_hooks_bytes", "peak_bytes", "allocations_per_item", "bytes_allocated_per_item",
+                 "processes", "cpu", "host", "source")
+
+
+def memory_csv(dataset: Dataset) -> str:
+    """One row per environment and cell of the memory figures (medians over processes)."""
+    import statistics
+
+    out = io.StringIO()
+    writer = csv.DictWriter(out, MEMORY_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    for m in dataset.memory:
+        env = m.environment
+        for mem in m.memories:
+            writer.writerow({
+                "python": m.label, "python_version": env.python_version, "implementation": env.implementation,
+                "impl": mem.cell.impl, "workload": mem.cell.workload, "loop": mem.cell.loop,
+                "loop_version": dict(env.loops).get(mem.cell.loop, env.python_version if mem.cell.loop == "asyncio" else ""),
+                "live": mem.live, "held_bytes": f"{statistics.median(mem.held):.1f}",
+                "held_with_hooks_bytes": f"{statistics.median(mem.held_hooked):.1f}",
+                "peak_bytes": f"{statistics.median(mem.peak):.0f}",
+                "allocations_per_item": f"{statistics.median(mem.allocs_per_item):.3f}" if mem.allocs_per_item else "",
+                "bytes_allocated_per_item": f"{statistics.median(mem.bytes_per_item):.1f}" if mem.bytes_per_item else "",
+                "processes": len(mem.held), "cpu": env.cpu, "host": env.hostname,
+                "source": ";".join(os.path.basename(s) for s in m.sources),
+            })
     return out.getvalue()
 
 
@@ -118,22 +152,32 @@ def index_html(dataset: Dataset, findings: list[Finding], rendered: list[tuple[C
     groups = [{"label": g.label, "where": _where(g.environment), "sources": list(g.sources),
                "head": TABLE_HEADERS, "rows": table_rows(list(g.rows)),
                "latency_head": LATENCY_HEADERS, "latency": latency_rows(list(g.rows))} for g in dataset.groups]
-    memory, note = [], ""
+    memory = []
     for m in dataset.memory:
         head, body, note = memory_table(list(m.memories))
-        memory.append({"title": f"Python {m.label}", "where": _where(m.environment),
+        memory.append({"title": f"Python {m.label}", "where": _where(m.environment), "note": note.strip(),
                        "sources": list(m.sources), "head": head, "rows": body})
     labels = [g.label for g in dataset.groups] + [m.label for m in dataset.memory if m.label not in
                                                    {g.label for g in dataset.groups}]
     return _template().render(
         css=CSS, now=now, version=__version__, environments=labels, cell_count=dataset.cell_count,
         memory_cells=sum(len(m.memories) for m in dataset.memory), findings=[f.text for f in findings],
-        charts=timing, memory=memory, memory_note=note.strip(), memory_charts=memory_charts, groups=groups,
+        charts=timing, memory=memory, memory_charts=memory_charts, groups=groups,
     ) + "\n"
 
 
 def write_report(dataset: Dataset, findings: list[Finding], rendered: list[Rendered], outdir: str) -> list[str]:
-    """Write every file atomically; returns their paths."""
+    """Write every file atomically; returns their paths.
+
+    Every text is rendered before the first file is written: a failure leaves
+    the folder as it was, not half old and half new.
+    """
+    pairs = [(r.chart, r.svg) for r in rendered]
+    texts = [("index.html", index_html(dataset, findings, pairs)),
+             ("summary.md", summary_md(dataset, findings, [r.chart for r in rendered])),
+             ("data.csv", data_csv(dataset))]
+    if dataset.memory:
+        texts.append(("memory.csv", memory_csv(dataset)))
     os.makedirs(outdir, exist_ok=True)
     written = []
     for r in rendered:
@@ -145,14 +189,11 @@ def write_report(dataset: Dataset, findings: list[Finding], rendered: list[Rende
         path = os.path.join(outdir, f"{r.chart.name}.png")
         write_atomic(path, r.png)
         written.append(path)
-    _remove_stale(outdir, written)
-    pairs = [(r.chart, r.svg) for r in rendered]
-    for name, text in (("index.html", index_html(dataset, findings, pairs)),
-                       ("summary.md", summary_md(dataset, findings, [r.chart for r in rendered])),
-                       ("data.csv", data_csv(dataset))):
+    for name, text in texts:
         path = os.path.join(outdir, name)
         write_atomic(path, text)
         written.append(path)
+    _remove_stale(outdir, written)
     write_atomic(os.path.join(outdir, MANIFEST), json.dumps(sorted(os.path.basename(p) for p in written), indent=1) + "\n")
     return written
 
@@ -170,7 +211,8 @@ def _remove_stale(outdir: str, written: list[str]) -> None:
         return
     keep = {os.path.basename(p) for p in written}
     for name in previous if isinstance(previous, list) else []:
-        if isinstance(name, str) and name == os.path.basename(name) and name.endswith((".svg", ".png")) and name not in keep:
+        if (isinstance(name, str) and name == os.path.basename(name) and (name.endswith((".svg", ".png")) or
+                                                                          name == "memory.csv") and name not in keep):
             try:
                 os.unlink(os.path.join(outdir, name))
             except OSError:

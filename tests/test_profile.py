@@ -59,6 +59,8 @@ BAD = {
     "unknown impl": (["nope/none/asyncio"], ["impl 'nope' matches nothing", "choices:"]),
     "unknown workload": (["asyncgen/tcp/asyncio"], ["workload 'tcp' matches nothing"]),
     "globs": (["*/none/asyncio"], ["one cell"]),
+    "a list": (["asyncgen,class_anext/none/asyncio"], ["one cell"]),
+    "too many sources": (["asyncgen/stream/asyncio", "--repeat", "1000"], ["--repeat 1000", "1 to 200"]),
     "bad n": (["asyncgen/none/asyncio", "-n", "0"], ["-n 0"]),
     "a profile is not a result": (["asyncgen/none/asyncio", "-o", "{tmp}/p.json"], ["never a result file"]),
     "output exists": (["asyncgen/none/asyncio", "-o", "{tmp}/exists.prof"], ["--force"]),

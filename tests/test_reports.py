@@ -244,3 +244,26 @@ def test_memory_alone_draws_no_timing_chart_and_no_empty_panel(memory_file, tmp_
 def test_without_memory_figures_there_is_no_memory_section(report):
     page = (report / "index.html").read_text()
     assert 'id="memory"' not in page and "memory_held" not in page
+
+
+def test_no_chart_is_wider_than_the_page_or_lettered_small(memory_file):
+    """A figure wider than the page is shrunk to fit, and its labels with it: every one fits, at 8 pt or more."""
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+
+    import reports
+    from reports._charts import CHARTS, PAGE_INCHES
+
+    dataset = reports.load([*RESULTS, str(memory_file)])
+    drawn = 0
+    for spec in CHARTS:
+        for chart in spec.build(dataset):
+            if chart.figure is None:
+                continue
+            drawn += 1
+            assert chart.figure.get_size_inches()[0] <= PAGE_INCHES + 1e-6, chart.name
+            for text in chart.figure.findobj(Text):
+                if text.get_text().strip():
+                    assert text.get_fontsize() >= 8, (chart.name, text.get_text())
+            plt.close(chart.figure)
+    assert drawn >= 6
