@@ -54,6 +54,8 @@ def _pyinstrument_rows(session) -> list[dict]:
     totals: dict = {}
 
     def walk(frame) -> None:
+        if (frame.function or "").startswith("["):  # pyinstrument's [self], [await]: its parent counts that time
+            return
         key = _where(frame.file_path or "~", frame.line_no or 0, frame.function or "?")
         row = totals.setdefault(key, {"function": key, "calls": None, "self_s": 0.0, "cum_s": 0.0})
         row["self_s"] += frame.total_self_time
@@ -211,7 +213,7 @@ def format_profile(result: dict, top: int, fmt: str) -> str:
                            "iterators": result["repeat"], "items": result["items"],
                            "profiled_seconds": result["seconds"], "functions": rows}, indent=2) + "\n"
     head = ("function", "calls/item", "own ns/item", "cumulative ns/item")
-    body = [(r["function"], "-" if r["calls_per_item"] is None else f"{r['calls_per_item']:.4g}",
+    body = [(r["function"], "-" if r["calls_per_item"] is None else f"{r['calls_per_item']:.6g}",
              f"{r['self_ns_per_item']:.1f}", f"{r['cum_ns_per_item']:.1f}") for r in rows]
     what = ("calls are exact; times include cProfile's cost per call" if result["tool"] == "cprofile"
             else "pyinstrument samples: no call counts, times from samples")

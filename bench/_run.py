@@ -269,8 +269,8 @@ def run_matrix(
         group = [c for c in group if c in live]
         if not group:
             return
-        extra = ["--loops", "1", "--size-loops", json.dumps({name: size_loops[name]
-                                                             for c in group for name in budget.names(c)}),
+        extra = ["--loops", "1", "--size-loops", json.dumps({name: size_loops[name] for c in group
+                                                             for name in budget.names(c) if name in size_loops}),
                  "--round", str(rnd), "--run-id", run_id]
         try:
             add(k, _spawn(sides[k], group, budget, modules, tmpdir, extra, env, interrupt))

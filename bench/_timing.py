@@ -124,6 +124,8 @@ LATENCY = {
 }
 #: Items in the source of a latency measurement; ``close`` consumes half of them first.
 LATENCY_ITEMS = 64
+#: Iterators timed per value of a latency benchmark (fixed: see bench._worker).
+LATENCY_LOOPS = 40
 
 
 #: Turns of the loop a latency measurement gives its source before the clock starts: the producer task

@@ -27,7 +27,7 @@ from ._boot import load_impls
 from ._environ import recorded
 from ._loops import LOOPS
 from ._matrix import Cell
-from ._timing import LATENCY, check_cell, is_async_cell, make_latency_func, make_time_func
+from ._timing import LATENCY, LATENCY_LOOPS, check_cell, is_async_cell, make_latency_func, make_time_func
 from ._version import FORMAT_VERSION, __version__
 
 
@@ -120,11 +120,13 @@ def main(argv=None) -> None:
                 time_func = make_time_func(loop, factory, impls.SOURCES[cell.workload], n, is_async,
                                            per_loop_source=cell.workload not in impls.STATELESS)
                 runner.bench_time_func(name, time_func, inner_loops=n, metadata={**metadata, "n": n})
-            if args.latency:
+            if args.latency and not args.calibrate_loops:
                 for metric in LATENCY:
                     name = cell.metric_name(metric)
-                    if name in size_loops:
-                        runner.args.loops = size_loops[name]
+                    # A fixed count, not calibrated: each loop sets a source up (a socket pair, a producer
+                    # task) around a microsecond of timed work, and calibrating to min_time would spend
+                    # seconds per value on set-up. The clock reads are ~50 ns apart at worst.
+                    runner.args.loops = LATENCY_LOOPS
                     time_func = make_latency_func(loop, factory, impls.SOURCES[cell.workload], metric, is_async)
                     runner.bench_time_func(name, time_func, metadata={**metadata, "aiterbench_metric": metric})
     finally:
