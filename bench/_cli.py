@@ -138,16 +138,11 @@ def _makedirs_for(output: str) -> None:
 
 def cmd_run(args) -> int:
     from ._environ import recorded
-    from ._matrix import SelectionError, select
     from ._progress import progress
     from ._results import ResultError, check_appendable
     from ._run import run_matrix, save, steps
 
-    registry = _registry(args.impl_module)
-    try:
-        cells, notes = select(registry, args.impl, args.workload, args.loop)
-    except SelectionError as exc:
-        raise UsageError(str(exc)) from None
+    cells, notes = _select(args)
     budget = _budget(args)
     modules = _modules(args)
     env, env_note = _worker_env(args)
@@ -210,6 +205,16 @@ def _rounds_text(cells, budget, sides: int = 1) -> str:
     if budget.seconds:
         text += f", then more until {budget.seconds:g} s have passed"
     return text
+
+
+def _select(args):
+    """The cells the filters pick (and notes on loops skipped); UsageError when they pick none."""
+    from ._matrix import SelectionError, select
+
+    try:
+        return select(_registry(args.impl_module), args.impl, args.workload, args.loop)
+    except SelectionError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _modules(args) -> list:
@@ -443,13 +448,8 @@ def cmd_calibrate(args) -> int:
 
 def cmd_count(args) -> int:
     from ._count import CountError, run_counts
-    from ._matrix import SelectionError, select
 
-    registry = _registry(args.impl_module)
-    try:
-        cells, notes = select(registry, args.impl, args.workload, args.loop)
-    except SelectionError as exc:
-        raise UsageError(str(exc)) from None
+    cells, notes = _select(args)
     env, env_note = _worker_env(args)
     output = args.output or os.path.join("results", "count-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S") + ".json")
     try:
@@ -464,14 +464,9 @@ def cmd_count(args) -> int:
 
 
 def cmd_memory(args) -> int:
-    from ._matrix import SelectionError, select
     from ._memory import SIZES, MemoryError_, run_memory
 
-    registry = _registry(args.impl_module)
-    try:
-        cells, notes = select(registry, args.impl, args.workload, args.loop)
-    except SelectionError as exc:
-        raise UsageError(str(exc)) from None
+    cells, notes = _select(args)
     env, env_note = _worker_env(args)
     output = args.output or os.path.join("results", "memory-" + datetime.datetime.now().strftime("%Y%m%d-%H%M%S") + ".json")
     try:

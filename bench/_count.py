@@ -45,9 +45,7 @@ def count_worker(argv) -> None:
     import asyncio
     import functools
 
-    from ._boot import load_impls
-    from ._loops import LOOPS
-    from ._matrix import Cell
+    from ._worker import cell_setup
     from ._timing import check_cell, is_async_cell
 
     parser = argparse.ArgumentParser(prog="bench._worker --count")
@@ -57,14 +55,8 @@ def count_worker(argv) -> None:
     parser.add_argument("--side-path", default=None)
     parser.add_argument("--check-timeout", type=float, default=None, help="watchdog on the check (not under valgrind)")
     args = parser.parse_args(argv)
-    impls = load_impls(args.side_path)
-    registry = impls.registry().extended(args.impl_module)
-    cell, _ = Cell.parse(args.cell)
     sizes = [int(s) for s in args.sizes.split(",")]
-    factory = registry.factory(cell.impl, cell.workload)
-    open_source = impls.SOURCES[cell.workload]
-    loop = LOOPS[cell.loop].new_loop()
-    asyncio.set_event_loop(loop)
+    _, registry, cell, factory, open_source, loop = cell_setup(args.cell, args.impl_module, args.side_path)
     try:
         check_cell(loop, registry, cell, sizes, args.check_timeout)
 

@@ -140,9 +140,7 @@ def memory_worker(argv) -> None:
     import importlib.util
     import tracemalloc
 
-    from ._boot import load_impls
-    from ._loops import LOOPS
-    from ._matrix import Cell
+    from ._worker import cell_setup
     from ._timing import check_cell, is_async_cell
 
     parser = argparse.ArgumentParser(prog="bench._worker --memory")
@@ -154,14 +152,8 @@ def memory_worker(argv) -> None:
     parser.add_argument("--check-timeout", type=float, default=10.0)
     parser.add_argument("-o", "--output", required=True)
     args = parser.parse_args(argv)
-    impls = load_impls(args.side_path)
-    registry = impls.registry().extended(args.impl_module)
-    cell, _ = Cell.parse(args.cell)
     sizes = [int(s) for s in args.sizes.split(",")]
-    factory = registry.factory(cell.impl, cell.workload)
-    open_source = impls.SOURCES[cell.workload]
-    loop = LOOPS[cell.loop].new_loop()
-    asyncio.set_event_loop(loop)
+    _, registry, cell, factory, open_source, loop = cell_setup(args.cell, args.impl_module, args.side_path)
     try:
         check_cell(loop, registry, cell, sizes, args.check_timeout)
         kind = is_async_cell(loop, registry, cell)

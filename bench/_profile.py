@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import tempfile
 
 PYINSTRUMENT_EXTRA = "pip install 'aiterbench[profile]'"
@@ -83,9 +82,7 @@ def profile_worker(argv) -> None:
     import math
     import time
 
-    from ._boot import load_impls
-    from ._loops import LOOPS
-    from ._matrix import Cell
+    from ._worker import cell_setup
     from ._timing import check_cell, is_async_cell, prime
 
     parser = argparse.ArgumentParser(prog="bench._worker --profile")
@@ -99,14 +96,8 @@ def profile_worker(argv) -> None:
     parser.add_argument("--data", default=None, help="write pstats data / pyinstrument HTML here")
     parser.add_argument("-o", "--output", required=True)
     args = parser.parse_args(argv)
-    impls = load_impls(args.side_path)
-    registry = impls.registry().extended(args.impl_module)
-    cell, _ = Cell.parse(args.cell)
-    factory = registry.factory(cell.impl, cell.workload)
-    open_source = impls.SOURCES[cell.workload]
+    impls, registry, cell, factory, open_source, loop = cell_setup(args.cell, args.impl_module, args.side_path)
     stateless = cell.workload in impls.STATELESS
-    loop = LOOPS[cell.loop].new_loop()
-    asyncio.set_event_loop(loop)
 
     async def drain(source, kind: bool) -> None:
         if kind:

@@ -134,6 +134,20 @@ def main(argv=None) -> None:
         loop.close()
 
 
+def cell_setup(cell_name: str, modules, side_path: str | None):
+    """For the count, memory and profile processes: the cell, its factory and source, and a fresh loop, made current.
+
+    Returns (impls package, registry, cell, factory, open_source, loop); the caller closes the loop.
+    """
+    impls = load_impls(side_path)
+    registry = impls.registry().extended(modules)
+    cell, _ = Cell.parse(cell_name)
+    factory = registry.factory(cell.impl, cell.workload)
+    loop = LOOPS[cell.loop].new_loop()
+    asyncio.set_event_loop(loop)
+    return impls, registry, cell, factory, impls.SOURCES[cell.workload], loop
+
+
 def probe(argv) -> None:
     """Print, as JSON, what this interpreter offers a side of ``ab``: version, pyperf, loops and impls."""
     import argparse
