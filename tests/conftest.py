@@ -9,7 +9,7 @@ import os
 import pytest
 
 import impls
-from bench._loops import LOOPS
+from bench._loops import LOOPS, mend_rloop
 
 AVAILABLE_LOOPS = [name for name, spec in LOOPS.items() if spec.available]
 PAIRS = list(impls.registry().pairs())
@@ -32,7 +32,7 @@ class LoopRunner:
     def __init__(self, loop_name: str):
         self.loop = LOOPS[loop_name].new_loop()
         if loop_name == "rloop":
-            _close_rloop_self_sockets(self.loop)
+            mend_rloop(self.loop)
         self.errors: list[dict] = []
         self.loop.set_exception_handler(lambda loop, context: self.errors.append(context))
         asyncio.set_event_loop(self.loop)
@@ -57,25 +57,6 @@ class LoopRunner:
         gc.collect()
         assert not self.errors, f"the loop reported: {[c.get('message') for c in self.errors]}"
         assert not leaked, f"file descriptors left open: {sorted(leaked)}"
-
-
-def _close_rloop_self_sockets(loop) -> None:
-    """rloop 0.5 closes its self-pipe descriptors on the Rust side at the end of
-    every run but leaves the Python socket objects to the garbage collector, which
-    reports them as unclosed (a ResourceWarning per run, not the code under test's):
-    detach them, so that the warnings that remain are ours."""
-    stop = getattr(loop, "_ssock_stop", None)
-    if stop is None:  # a later rloop changed its internals: nothing to mend
-        return
-
-    def ssock_stop():
-        pair = (loop._ssock_r, loop._ssock_w)
-        stop()
-        for sock in pair:
-            if sock is not None:
-                sock.detach()
-
-    loop._ssock_stop = ssock_stop
 
 
 async def _warm_up() -> None:

@@ -1,0 +1,156 @@
+"""pytest plugin: the ``aiter_benchmark`` fixture times async iterators per item through pytest-benchmark.
+
+Registered through the ``pytest11`` entry point, so it is active wherever
+aiterbench is installed; it imports nothing heavy until the fixture is used.
+pytest-benchmark cannot time a coroutine; this fixture runs the event loop
+itself and hands pytest-benchmark only the time spent iterating::
+
+    def test_numbers(aiter_benchmark):
+        aiter_benchmark(lambda n: numbers(n), sizes=(100, 1000))
+
+``factory(n)`` makes a fresh async iterable of ``n`` items (its set-up, say
+opening a connection, belongs in the factory: it runs before the clock).
+The timed region is ``async for`` over it, nothing else: the loop is made
+once, outside, and each round's iterable is made before its clock read.
+pytest-benchmark's statistics are for the larger size; ``extra_info`` gets
+seconds per item (the slope over the two sizes, so that the fixed cost of
+starting an iteration cancels), the sizes, the loop and its version.
+
+The loop: ``loop=`` in the call, else ``--aiter-loop`` (asyncio, uvloop,
+rloop), else asyncio.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import pytest
+
+LOOP_OPTION = "--aiter-loop"
+PYTEST_EXTRA = "pip install 'aiterbench[pytest]'"
+
+
+def pytest_addoption(parser) -> None:
+    group = parser.getgroup("aiterbench")
+    group.addoption(LOOP_OPTION, default="asyncio", metavar="LOOP",
+                    help="event loop for aiter_benchmark: asyncio (default), uvloop or rloop")
+
+
+class _InnerClock:
+    """pytest-benchmark's timer during a measurement: it advances only by the time measured inside the loop."""
+
+    __name__ = "aiterbench.inner_perf_counter"
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class AiterBenchmark:
+    """The ``aiter_benchmark`` fixture's value: call it with a factory of async iterables."""
+
+    def __init__(self, benchmark, default_loop: str) -> None:
+        self._benchmark = benchmark
+        self._default_loop = default_loop
+
+    def __call__(self, factory, *, sizes=(100, 1000), loop: str | None = None, rounds: int = 20,
+                 warmup_rounds: int = 2) -> dict:
+        """Benchmark ``factory``; returns (and records in ``extra_info``) the per-item figures."""
+        from ._loops import LOOPS
+
+        name = loop or self._default_loop
+        if name not in LOOPS:
+            pytest.fail(f"aiter_benchmark: unknown loop {name!r} (choices: {', '.join(LOOPS)})", pytrace=False)
+        spec = LOOPS[name]
+        if not spec.available:
+            pytest.fail(f"aiter_benchmark: loop {name!r} is not installed: {spec.install}", pytrace=False)
+        try:
+            n1, n2 = sorted(int(n) for n in sizes)
+        except (TypeError, ValueError):
+            pytest.fail(f"aiter_benchmark: sizes={sizes!r}: expected two different item counts", pytrace=False)
+        if n1 < 1 or n1 == n2:
+            pytest.fail(f"aiter_benchmark: sizes={sizes!r}: expected two different item counts >= 1", pytrace=False)
+        if rounds < 1 or warmup_rounds < 0:
+            pytest.fail("aiter_benchmark: rounds >= 1 and warmup_rounds >= 0", pytrace=False)
+
+        clock = _InnerClock()
+        seen: list[int] = []
+        event_loop = spec.new_loop()
+        if spec.name == "rloop":
+            from ._loops import mend_rloop
+
+            mend_rloop(event_loop)  # its self-pipe sockets would otherwise warn as unclosed in the user's tests
+
+        async def drain(iterable) -> None:
+            count = 0
+            # Timed region: ``async for`` over the fresh iterable, nothing else. The loop was made
+            # above and run_until_complete's task is already running; the factory ran before t0.
+            t0 = time.perf_counter()
+            async for _ in iterable:
+                count += 1
+            t1 = time.perf_counter()
+            clock.now += t1 - t0
+            seen.append(count)
+
+        def make(n: int):
+            iterable = factory(n)
+            if not hasattr(iterable, "__aiter__"):
+                pytest.fail(f"aiter_benchmark: factory({n}) returned {type(iterable).__name__}, "
+                            "not an async iterable", pytrace=False)
+            return iterable
+
+        def run(iterable) -> None:
+            event_loop.run_until_complete(drain(iterable))
+
+        def timed(n: int, count: int) -> list[float]:
+            out = []
+            for _ in range(count):
+                iterable = make(n)
+                before = clock.now
+                run(iterable)
+                out.append(clock.now - before)
+            return out
+
+        try:
+            bench = self._benchmark
+            if getattr(bench, "disabled", False):  # --benchmark-disable: pytest-benchmark runs it once, untimed
+                bench.pedantic(run, setup=lambda: ((make(n2),), {}), rounds=1)
+                return {}
+            saved = bench._timer
+            bench._timer = clock  # pedantic mode never calibrates, so the timer only has to tell time
+            try:
+                bench.pedantic(run, setup=lambda: ((make(n2),), {}), rounds=rounds, warmup_rounds=warmup_rounds,
+                               iterations=1)
+            finally:
+                bench._timer = saved
+            if seen and len(set(seen)) > 1:
+                pytest.fail(f"aiter_benchmark: factory({n2}) yielded {min(seen)} to {max(seen)} items "
+                            "from one round to the next", pytrace=False)
+            small = statistics.median(timed(n1, max(rounds, 5)))
+            large = statistics.median(timed(n2, max(rounds, 5)))
+        finally:
+            event_loop.close()
+        items = seen[-1] if seen else n2
+        info = {
+            "aiterbench_seconds_per_item": (large - small) / (n2 - n1),
+            "aiterbench_fixed_seconds": small - n1 * (large - small) / (n2 - n1),
+            "aiterbench_sizes": [n1, n2],
+            "aiterbench_items": items,
+            "aiterbench_loop": spec.name,
+            "aiterbench_loop_version": spec.version,
+        }
+        bench.extra_info.update(info)
+        return info
+
+
+@pytest.fixture
+def aiter_benchmark(request) -> AiterBenchmark:
+    """Benchmark an async iterable factory per item, through pytest-benchmark (see ``bench.pytest_plugin``)."""
+    try:
+        benchmark = request.getfixturevalue("benchmark")
+    except pytest.FixtureLookupError:
+        pytest.fail(f"aiter_benchmark needs pytest-benchmark: {PYTEST_EXTRA}", pytrace=False)
+    return AiterBenchmark(benchmark, request.config.getoption(LOOP_OPTION))
