@@ -524,6 +524,43 @@ def cmd_profile(args) -> int:
     return EXIT_OK
 
 
+def cmd_history(args) -> int:
+    import importlib.util
+
+    from ._history import (DEFAULT_DB, HISTORY_EXTRA, HistoryError, connect, format_history, git_revision, prepare,
+                           series, store)
+
+    db = args.db or DEFAULT_DB
+    try:
+        if args.action == "add":
+            runs = prepare(args.results)  # every file read and checked before the database is touched
+            if args.db is None:
+                _makedirs_for(db)
+            conn = connect(db, create=True)
+            try:
+                store(conn, runs, args.revision or git_revision())
+            finally:
+                conn.close()
+            for run in runs:
+                print(f"added {os.path.basename(run.source)}: {run.environment.short}, {len(run.rows)} cells")
+            print(f"history: {db}")
+            return EXIT_OK
+        if importlib.util.find_spec("ruptures") is None:
+            raise UsageError(f"history show needs ruptures for its change points: {HISTORY_EXTRA}")
+        conn = connect(db, create=False)
+        try:
+            rows = series(conn, args.cells)
+        finally:
+            conn.close()
+    except HistoryError as exc:
+        raise UsageError(str(exc)) from None
+    if not rows:
+        raise UsageError(f"{db}: no such cell in the history ({', '.join(args.cells)})" if args.cells else
+                         f"{db}: the history is empty")
+    print(format_history(rows, args.format), end="")
+    return EXIT_OK
+
+
 def cmd_report(args) -> int:
     try:
         import jinja2  # noqa: F401  (checked here so that the message names the extra)
@@ -533,7 +570,14 @@ def cmd_report(args) -> int:
     import reports
 
     try:
-        written = reports.build(args.results, args.output)
+        if not args.results and not args.history:
+            raise UsageError("report needs RESULTS, --history DB, or both")
+        if args.history:
+            import importlib.util
+
+            if importlib.util.find_spec("ruptures") is None:
+                raise UsageError("report --history needs ruptures for its change points: pip install 'aiterbench[history]'")
+        written = reports.build(args.results, args.output, args.history)
     except reports.ReportError as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:
@@ -544,7 +588,7 @@ def cmd_report(args) -> int:
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "show": cmd_show, "report": cmd_report, "compare": cmd_compare,
             "ab": cmd_ab, "calibrate": cmd_calibrate, "count": cmd_count, "memory": cmd_memory,
-            "profile": cmd_profile}
+            "profile": cmd_profile, "history": cmd_history}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -610,7 +654,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", help="HTML page, markdown summary, CSV and charts from result files",
                        description="Write index.html (self-contained), summary.md, data.csv and one SVG/PNG per chart.")
-    p.add_argument("results", nargs="+", metavar="RESULTS", help="result files (several Pythons, loops, machines or dates)")
+    p.add_argument("results", nargs="*", metavar="RESULTS",
+                   help="result and memory files or folders (several Pythons, loops, machines or dates)")
+    p.add_argument("--history", metavar="DB", help="also draw each cell's trend from this history database")
     p.add_argument("-o", "--output", metavar="DIR", default="report", help="output folder (default: report)")
 
     p = sub.add_parser("compare", help="regression verdicts: NEW against BASE",
@@ -677,6 +723,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE",
                    help="also write the profile: pstats data (cprofile; 'python -m pstats FILE') or HTML (pyinstrument)")
     p.add_argument("--force", action="store_true", help="replace an existing output file")
+
+    p = sub.add_parser("history", help="runs over time in SQLite, and the change points per cell",
+                       description="Keep runs in a SQLite history (git revision, environment, date, every cell's "
+                                   "per-item estimate) and show each cell's trend with its change points.")
+    hsub = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    h = hsub.add_parser("add", help="store result files in the history",
+                        description="Store every run of the result files (or folders); a run already there is refused "
+                                    "and nothing is added.")
+    h.add_argument("results", nargs="+", metavar="RESULTS")
+    h.add_argument("--db", metavar="PATH", help="history database (default: results/history.sqlite)")
+    h.add_argument("--revision", metavar="REV", help="the revision measured (default: git rev-parse HEAD, if any)")
+    h = hsub.add_parser("show", help="each cell's trend and change points",
+                        description="Per cell and environment: the runs, the latest ns/item and the change points "
+                                    "(a step that persists, not one noisy run).")
+    h.add_argument("cells", nargs="*", metavar="CELL", help="cells to show (default: all)")
+    h.add_argument("--db", metavar="PATH", help="history database (default: results/history.sqlite)")
+    h.add_argument("--format", choices=("text", "md", "json"), default="text", help="table format (default text)")
     return parser
 
 

@@ -11,6 +11,9 @@ timing, no plotting, nothing heavy imported.
 
 from ._identity import NOT_RECORDED, Environment, differences, labels
 from ._identity import group as group_by_environment
+from ._history import HistoryError, format_history
+from ._history import read as read_history
+from ._history import steps as history_steps
 from ._matrix import Cell
 from ._memory import Memory, format_memory, memory_table
 from ._memory import from_suite as memory_of
@@ -31,5 +34,5 @@ __all__ = [
     "analyze", "cells", "difference", "differences", "expand", "fit_cell", "format_json", "format_md", "format_text",
     "group_by_environment", "Memory", "format_memory", "kind_of", "labels", "load_results", "load_suite", "median_ci", "memory_of", "ratio",
     "split", "write_atomic", "TABLE_HEADERS", "table_rows", "memory_table", "render_table",
-    "LATENCY_HEADERS", "latency_rows",
+    "LATENCY_HEADERS", "latency_rows", "HistoryError", "format_history", "read_history", "history_steps",
 ]

@@ -10,11 +10,11 @@ from ._model import Dataset, ReportError, load
 __all__ = ["Dataset", "ReportError", "build", "load"]
 
 
-def build(paths, outdir: str) -> list[str]:
-    """Read ``paths`` and write the report into ``outdir``; returns the files written."""
+def build(paths, outdir: str, history: str | None = None) -> list[str]:
+    """Read ``paths`` (and a history database) and write the report into ``outdir``; returns the files written."""
     from ._charts import render_all
     from ._findings import findings
     from ._writers import write_report
 
-    dataset = load(paths)
+    dataset = load(paths, history)
     return write_report(dataset, findings(dataset), render_all(dataset), outdir)

@@ -33,7 +33,8 @@ class Chart:
 class ChartSpec:
     name: str
     build: Callable[[Dataset], list[Chart]]
-    needs: str = "time"  # "time": drawn (or a no-data panel) when timings are given; "memory": only with memory figures
+    #: "time": drawn (or a no-data panel) when timings are given; "memory", "history": only with such data
+    needs: str = "time"
 
 
 def _plt():
@@ -371,6 +372,41 @@ def memory_held(dataset: Dataset) -> list[Chart]:
     return charts
 
 
+def history_trends(dataset: Dataset) -> list[Chart]:
+    """Per environment in a history: one panel per cell, its runs in order, change points marked."""
+    from bench.analysis import history_steps
+
+    plt = _plt()
+    charts = []
+    for hg in dataset.history:
+        cols = min(3, len(hg.series))
+        rows = -(-len(hg.series) // cols)
+        fig, axes = _grid(plt, rows, cols, w=3.7, h=2.5)
+        for ax in axes.flat[len(hg.series):]:
+            ax.set_axis_off()
+        for k, (cell, points) in enumerate(hg.series):
+            ax = axes[k // cols][k % cols]
+            xs = list(range(1, len(points) + 1))
+            vals = [p.value * NS for p in points]
+            lo = [0.0 if math.isnan(p.low) else (p.value - p.low) * NS for p in points]
+            hi = [0.0 if math.isnan(p.high) else (p.high - p.value) * NS for p in points]
+            ax.errorbar(xs, vals, yerr=[lo, hi], fmt="o-", markersize=3, capsize=2, linewidth=0.8)
+            for cp, before, after in history_steps([p.value for p in points]):
+                ax.axvline(cp + 0.5, color="#b2182b", linestyle="--", linewidth=1.2)
+                ax.text(cp + 0.6, max(vals), f"{after / before - 1:+.1%}", color="#b2182b", fontsize=9, va="top")
+            ax.set_title(cell)
+            ax.set_xlabel("run")
+            if k % cols == 0:
+                ax.set_ylabel("ns per item")
+        fig.suptitle(f"History, Python {hg.label}")
+        charts.append(Chart(
+            f"history_{_slug(hg.label)}", f"History, Python {hg.label}",
+            "Each cell's per-item cost run by run (in date order), with its 95% interval; dashed red lines mark "
+            "change points, steps that persist (ruptures PELT on log ns/item, three runs a side), with the change "
+            f"between the medians on either side. From {hg.source}.", fig))
+    return charts
+
+
 def _slug(label: str) -> str:
     return "py" + "".join(ch if ch.isalnum() else "_" for ch in label).strip("_")
 
@@ -382,6 +418,7 @@ CHARTS = (
     ChartSpec("noise", noise),
     ChartSpec("loops", loops_speedup),
     ChartSpec("memory_held", memory_held, needs="memory"),
+    ChartSpec("history", history_trends, needs="history"),
 )
 
 

@@ -14,7 +14,7 @@ REFERENCE, CANDIDATE = REFERENCE_IMPL, CANDIDATE_IMPL
 @dataclasses.dataclass(frozen=True)
 class Finding:
     text: str  # plain text; `code` spans in backticks
-    kind: str  # "ratio", "loop", "linearity", "versions", "memory"
+    kind: str  # "ratio", "loop", "linearity", "versions", "memory", "latency", "history"
 
 
 def fmt_ratio(e: Estimate) -> str:
@@ -167,10 +167,26 @@ def latency(dataset: Dataset) -> list[Finding]:
     return out
 
 
+def history(dataset: Dataset) -> list[Finding]:
+    """One sentence per change point in a history: where a cell's level moved, and by how much."""
+    from bench.analysis import history_steps
+
+    out = []
+    for hg in dataset.history:
+        for cell, points in hg.series:
+            for cp, before, after in history_steps([p.value for p in points]):
+                p = points[cp]
+                at = f"run {cp + 1} of {len(points)}" + (f" (revision {p.revision})" if p.revision else "")
+                out.append(Finding(f"History, Python {hg.label}: `{cell}` steps from {before * 1e9:.1f} to "
+                                   f"{after * 1e9:.1f} ns per item ({after / before - 1:+.1%}) at {at}, {p.date[:10]}.",
+                                   "history"))
+    return out
+
+
 def findings(dataset: Dataset) -> list[Finding]:
     out = across_versions(dataset)
     for group in dataset.groups:
         out += asyncgen_vs_class(group)
     if dataset.groups:
         out += best_loop(dataset) + nonlinear(dataset)
-    return out + latency(dataset) + memory(dataset)
+    return out + latency(dataset) + memory(dataset) + history(dataset)

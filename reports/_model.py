@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Mapping, Sequence
 
-from bench.analysis import (KIND_COUNT, KIND_MEMORY, Cell, CellData, Environment, Estimate, Memory, ResultError, Row,
-                            analyze, expand, group_by_environment, kind_of, labels, load_results, load_suite, median_ci, memory_of)
+from bench.analysis import (KIND_COUNT, KIND_MEMORY, Cell, CellData, Environment, Estimate, HistoryError, Memory,
+                            ResultError, Row, analyze, expand, group_by_environment, kind_of, labels, load_results,
+                            load_suite, median_ci, memory_of, read_history)
 
 
 class ReportError(ValueError):
@@ -108,9 +109,20 @@ class MemoryGroup(_Axes):
 
 
 @dataclasses.dataclass(frozen=True)
+class HistoryGroup:
+    """One environment's runs from a history database: per cell, its points by date."""
+
+    label: str
+    environment: Environment
+    source: str
+    series: tuple  # ((cell name, (Point, ...)), ...)
+
+
+@dataclasses.dataclass(frozen=True)
 class Dataset:
     groups: tuple[Group, ...]
     memory: tuple[MemoryGroup, ...] = ()
+    history: tuple[HistoryGroup, ...] = ()
 
     @property
     def cell_count(self) -> int:
@@ -127,7 +139,7 @@ def _merge(a: Memory, b: Memory) -> Memory:
                                bytes_per_item=a.bytes_per_item + b.bytes_per_item)
 
 
-def load(paths: Sequence[str]) -> Dataset:
+def load(paths: Sequence[str], history: str | None = None) -> Dataset:
     """Read result and memory files into one group per environment; ReportError on unusable input.
 
     Runs from different environments (Python, machine, loop versions, inherited
@@ -136,7 +148,7 @@ def load(paths: Sequence[str]) -> Dataset:
     """
     try:
         timing, memory_parts = [], []
-        for path in expand(paths):
+        for path in (expand(paths) if paths else []):
             suite = load_suite(path)
             kind = kind_of(suite, path)
             if kind == KIND_MEMORY:
@@ -146,8 +158,20 @@ def load(paths: Sequence[str]) -> Dataset:
         sets = [s for s in load_results(timing)] if timing else []
     except ResultError as exc:
         raise ReportError(str(exc)) from None
-    if not sets and not memory_parts:
-        raise ReportError("no timing results or memory figures among the inputs "
+    trends: list = []
+    if history:
+        try:
+            for env, cell, points in read_history(history):
+                for item in trends:
+                    if item[0] == env:
+                        item[1].append((cell, tuple(points)))
+                        break
+                else:
+                    trends.append((env, [(cell, tuple(points))]))
+        except HistoryError as exc:
+            raise ReportError(str(exc)) from None
+    if not sets and not memory_parts and not trends:
+        raise ReportError("no timing results, memory figures or history among the inputs "
                           "(instruction counts are read by 'show' and 'compare')")
     memory = []
     for env, members in group_by_environment(memory_parts):
@@ -160,14 +184,19 @@ def load(paths: Sequence[str]) -> Dataset:
         memory.append((env, tuple(sources), tuple(cells[c] for c in sorted(cells))))
     # One label per environment: memory figures of an environment that also has timings take its label.
     envs = [s.environment for s in sets]
-    where = []
-    for env, _, _ in memory:
+
+    def place(env) -> int:
         match = next((i for i, e in enumerate(envs) if e.compatible(env)), None)
         if match is None:
             envs.append(env)
             match = len(envs) - 1
-        where.append(match)
+        return match
+
+    where = [place(env) for env, _, _ in memory]
+    where_history = [place(env) for env, _ in trends]
     names = labels(envs)
     groups = [Group(label, s.environment, s.sources, s.cells, tuple(analyze(s.cells))) for label, s in zip(names, sets)]
     memory_groups = [MemoryGroup(names[i], env, sources, ms) for i, (env, sources, ms) in zip(where, memory)]
-    return Dataset(tuple(groups), tuple(memory_groups))
+    history_groups = [HistoryGroup(names[i], env, history, tuple(cells))
+                      for i, (env, cells) in zip(where_history, trends)]
+    return Dataset(tuple(groups), tuple(memory_groups), tuple(history_groups))

@@ -103,6 +103,9 @@ def summary_md(dataset: Dataset, findings: list[Finding], charts: list[Chart]) -
                   f"on {m.environment.cpu or 'unknown CPU'}; {len(m.memories)} cells from "
                   f"{', '.join(os.path.basename(s) for s in m.sources)}.", ""]
         lines += [render_table(head, body, "md").rstrip(), "", foot.rstrip(), ""]
+    for h in dataset.history:
+        lines += [f"## History, Python {h.label}", "", f"{_where(h.environment)}; from {os.path.basename(h.source)}.", "",
+                  render_table(HISTORY_HEADERS, _history_rows(h), "md").rstrip(), ""]
     missing = [c for c in charts if c.reason]
     if missing:
         lines += ["## Charts without data", ""] + [f"- {c.title}: {c.reason}." for c in missing] + [""]
@@ -129,6 +132,8 @@ td:first-child,th:first-child{text-align:left;font-family:ui-monospace,monospace
 """
 #: Charts shown in the memory section rather than with the timings.
 MEMORY_CHARTS = ("memory_",)
+#: Charts shown in the history section.
+HISTORY_CHARTS = ("history_",)
 
 
 def _template():
@@ -140,6 +145,20 @@ def _template():
     return env.get_template("index.html.j2")
 
 
+HISTORY_HEADERS = ("cell", "runs", "latest ns/item", "change points (a step that persists)")
+
+
+def _history_rows(h) -> list[tuple[str, ...]]:
+    from bench.analysis import history_steps
+
+    rows = []
+    for cell, points in h.series:
+        found = "; ".join(f"run {cp + 1}{f' ({points[cp].revision})' if points[cp].revision else ''}: {b * 1e9:.1f} -> "
+                          f"{a * 1e9:.1f} ns ({a / b - 1:+.1%})" for cp, b, a in history_steps([p.value for p in points]))
+        rows.append((cell, str(len(points)), f"{points[-1].value * 1e9:.1f}", found or "none"))
+    return rows
+
+
 def _where(env) -> str:
     return f"{env.python_version} ({env.implementation}) on {env.cpu or 'unknown CPU'}"
 
@@ -147,8 +166,11 @@ def _where(env) -> str:
 def index_html(dataset: Dataset, findings: list[Finding], rendered: list[tuple[Chart, str]]) -> str:
     """The page, from ``templates/index.html.j2``: every table built from the data, every value escaped."""
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    timing = [(c, svg) for c, svg in rendered if not c.name.startswith(MEMORY_CHARTS)]
+    timing = [(c, svg) for c, svg in rendered if not c.name.startswith(MEMORY_CHARTS + HISTORY_CHARTS)]
     memory_charts = [(c, svg) for c, svg in rendered if c.name.startswith(MEMORY_CHARTS)]
+    history_charts = [(c, svg) for c, svg in rendered if c.name.startswith(HISTORY_CHARTS)]
+    history = [{"title": f"Python {h.label}", "where": _where(h.environment), "source": h.source,
+                "head": HISTORY_HEADERS, "rows": _history_rows(h)} for h in dataset.history]
     groups = [{"label": g.label, "where": _where(g.environment), "sources": list(g.sources),
                "head": TABLE_HEADERS, "rows": table_rows(list(g.rows)),
                "latency_head": LATENCY_HEADERS, "latency": latency_rows(list(g.rows))} for g in dataset.groups]
@@ -162,7 +184,8 @@ def index_html(dataset: Dataset, findings: list[Finding], rendered: list[tuple[C
     return _template().render(
         css=CSS, now=now, version=__version__, environments=labels, cell_count=dataset.cell_count,
         memory_cells=sum(len(m.memories) for m in dataset.memory), findings=[f.text for f in findings],
-        charts=timing, memory=memory, memory_charts=memory_charts, groups=groups,
+        charts=timing, memory=memory, memory_charts=memory_charts, groups=groups, history=history,
+        history_charts=history_charts,
     ) + "\n"
 
 

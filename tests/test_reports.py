@@ -75,10 +75,8 @@ def test_csv_is_tidy(report):
 
 
 def test_no_files_is_a_usage_error(capsys):
-    with pytest.raises(SystemExit) as exc:
-        main(["report"])
-    assert exc.value.code == 2
-    assert "RESULTS" in capsys.readouterr().err
+    assert main(["report"]) == 2
+    assert_one_error_line(capsys.readouterr().err, "RESULTS", "--history")
 
 
 @pytest.mark.parametrize("content, needle", [
@@ -267,3 +265,35 @@ def test_no_chart_is_wider_than_the_page_or_lettered_small(memory_file):
                     assert text.get_fontsize() >= 8, (chart.name, text.get_text())
             plt.close(chart.figure)
     assert drawn >= 6
+
+
+def test_a_history_gets_its_trend_chart_and_its_change_points(tmp_path, capsys):
+    pytest.importorskip("ruptures")
+    from .test_history import _planted_history
+
+    db = _planted_history(tmp_path, capsys)
+    out = tmp_path / "out"
+    assert main(["report", *RESULTS, "--history", str(db), "-o", str(out)]) == 0
+    page = (out / "index.html").read_text()
+    assert 'id="history"' in page and list(out.glob("history_*.svg"))
+    summary = (out / "summary.md").read_text()
+    assert "## History, Python" in summary and "steps from" in summary and "revision r6" in summary
+
+
+def test_a_history_alone_makes_a_report(tmp_path, capsys):
+    pytest.importorskip("ruptures")
+    from .test_history import _planted_history
+
+    db = _planted_history(tmp_path, capsys)
+    out = tmp_path / "out"
+    assert main(["report", "--history", str(db), "-o", str(out)]) == 0
+    assert 'class="nodata"' not in (out / "index.html").read_text()
+    assert {p.stem.split("_py")[0] for p in out.glob("*.svg")} == {"history"}
+
+
+def test_a_bad_history_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "h.sqlite"
+    bad.write_text("nope" * 100)
+    assert main(["report", *RESULTS, "--history", str(bad), "-o", str(tmp_path / "out")]) == 2
+    assert_one_error_line(capsys.readouterr().err, "not an aiterbench history")
+    assert not (tmp_path / "out").exists()

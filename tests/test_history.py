@@ -1,0 +1,183 @@
+"""history: runs in SQLite, change points on seeded synthetic series, duplicates and bad databases."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bench import main
+from bench._history import MIN_SEGMENT, SCHEMA, change_points, connect, prepare, store
+
+from .test_cli import assert_one_error_line
+
+pytest.importorskip("ruptures")
+
+DATA = Path(__file__).resolve().parent / "data"
+PY311, PY312 = DATA / "results-py311.json", DATA / "results-py312.json"
+V2 = DATA / "format-v2.json"
+
+
+def synthetic(seed: int, runs: int = 30, at: int | None = 15, step: float = 0.05, noise: float = 0.02) -> list[float]:
+    """Per-run ns/item with this machine's noise: 2% Gaussian and, in 5% of runs, one-sided 10-30% slowdowns."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(runs):
+        v = 75e-9 * (1 + noise * rng.gauss(0, 1))
+        if rng.random() < 0.05:
+            v *= 1 + rng.uniform(0.1, 0.3)
+        if at is not None and i >= at:
+            v *= 1 + step
+        out.append(v)
+    return out
+
+
+def test_a_5_percent_step_in_2_percent_noise_is_found_near_where_it_was_planted():
+    found = sum(any(abs(cp - 15) <= 3 for cp in change_points(synthetic(seed))) for seed in range(100))
+    assert found >= 85, found  # measured: 182 of 200 with the suite's settings
+
+
+def test_pure_noise_rarely_gets_a_change_point():
+    flagged = sum(bool(change_points(synthetic(1000 + seed, at=None))) for seed in range(100))
+    assert flagged <= 8, flagged  # measured: 7 of 200
+
+
+def test_one_slow_run_is_not_a_step():
+    values = [75e-9] * 8 + [100e-9] + [75e-9] * 8
+    assert change_points(values) == []
+
+
+def test_too_few_runs_have_no_change_points():
+    assert change_points(synthetic(1, runs=2 * MIN_SEGMENT - 1, at=2, step=0.5)) == []
+
+
+def _cli(capsys, *argv):
+    code = main(["history", *map(str, argv)])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_add_then_show(tmp_path, capsys):
+    db = tmp_path / "h.sqlite"
+    code, out, _ = _cli(capsys, "add", PY311, PY312, "--db", db, "--revision", "abc123")
+    assert code == 0 and "added results-py311.json" in out
+    code, out, _ = _cli(capsys, "show", "asyncgen/none/asyncio", "--db", db, "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and len(doc["cells"]) == 2  # two environments, never pooled
+    assert {c["environment"] for c in doc["cells"]} == {"3.11", "3.12"}
+    assert all(c["points"][0]["revision"] == "abc123" and c["change_points"] == [] for c in doc["cells"])
+
+
+def test_the_same_run_twice_is_refused_and_nothing_is_added(tmp_path, capsys):
+    db = tmp_path / "h.sqlite"
+    assert _cli(capsys, "add", PY311, "--db", db)[0] == 0
+    code, _, err = _cli(capsys, "add", PY312, PY311, "--db", db)
+    assert code == 2
+    assert_one_error_line(err, "already in the history")
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1  # not even the new PY312
+
+
+def test_an_interrupted_add_leaves_the_database_as_it_was(tmp_path):
+    db = tmp_path / "h.sqlite"
+    conn = connect(str(db), create=True)
+    store(conn, prepare([str(PY311)]), "r1")
+    runs = prepare([str(PY312)])
+
+    class Interrupted(KeyboardInterrupt):
+        pass
+
+    class Rows(tuple):
+        def __iter__(self):  # Ctrl-C halfway through a run's cells
+            for k, row in enumerate(tuple.__iter__(self)):
+                if k == 3:
+                    raise Interrupted
+                yield row
+
+    import dataclasses
+
+    broken = [dataclasses.replace(runs[0], rows=Rows(runs[0].rows))]
+    with pytest.raises(Interrupted):
+        store(conn, broken, "r2")
+    assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
+    assert conn.execute("SELECT COUNT(DISTINCT run_id) FROM estimates").fetchone()[0] == 1
+    conn.close()
+
+
+@pytest.mark.parametrize("content, needle", [
+    (b"this is not a database at all, just text" * 20, "not an aiterbench history"),
+    (None, "not an aiterbench history"),  # some other program's SQLite file
+    ("newer", "newer aiterbench"),
+], ids=["corrupt", "foreign-sqlite", "newer-schema"])
+def test_bad_databases_are_one_line_errors_and_never_written(tmp_path, capsys, content, needle):
+    db = tmp_path / "h.sqlite"
+    if content is None:
+        with sqlite3.connect(db) as conn:
+            conn.execute("CREATE TABLE notes (text TEXT)")
+        conn.close()
+    elif content == "newer":
+        connect(str(db), create=True).close()
+        with sqlite3.connect(db) as conn:
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA + 1),))
+        conn.close()
+    else:
+        db.write_bytes(content)
+    before = db.read_bytes()
+    for argv in (["add", PY311, "--db", db], ["show", "--db", db]):
+        code, _, err = _cli(capsys, *argv)
+        assert code == 2
+        assert_one_error_line(err, needle)
+    assert db.read_bytes() == before
+
+
+def test_bad_input_writes_no_database(tmp_path, capsys):
+    db = tmp_path / "h.sqlite"
+    code, _, err = _cli(capsys, "add", tmp_path / "missing.json", "--db", db)
+    assert code == 2 and not db.exists()
+    assert_one_error_line(err, "no such file")
+    code, _, err = _cli(capsys, "show", "--db", db)
+    assert code == 2 and not db.exists()
+    assert_one_error_line(err, "no such history")
+
+
+def test_a_cell_not_in_the_history_is_an_error(tmp_path, capsys):
+    db = tmp_path / "h.sqlite"
+    _cli(capsys, "add", V2, "--db", db)
+    code, _, err = _cli(capsys, "show", "nope/none/asyncio", "--db", db)
+    assert code == 2
+    assert_one_error_line(err, "no such cell")
+
+
+def _planted_history(tmp_path, capsys) -> Path:
+    """Ten runs of one environment, revisions r1..r10, the last five 10% slower."""
+    db = tmp_path / "h.sqlite"
+    rng = random.Random(7)
+    for i in range(10):
+        data = json.loads(V2.read_text())
+        factor = (1.10 if i >= 5 else 1.0) * (1 + 0.005 * rng.gauss(0, 1))
+        for bench in data["benchmarks"]:
+            for run in bench["runs"]:
+                if "values" in run:
+                    run["values"] = [v * factor for v in run["values"]]
+                md = run.get("metadata", {})
+                if "aiterbench_run" in md:
+                    md["aiterbench_run"] = f"run{i}"
+                if "date" in md:
+                    md["date"] = f"2026-11-{10 + i:02d}T00:00:00"
+        path = tmp_path / f"r{i}.json"
+        path.write_text(json.dumps(data))
+        assert _cli(capsys, "add", path, "--db", db, "--revision", f"r{i + 1}")[0] == 0
+    return db
+
+
+def test_a_planted_step_in_stored_runs_is_shown(tmp_path, capsys):
+    db = _planted_history(tmp_path, capsys)
+    code, out, _ = _cli(capsys, "show", "--db", db, "--format", "json")
+    doc = json.loads(out)
+    steps = [c["change_points"] for c in doc["cells"]]
+    assert code == 0 and steps and all(len(s) == 1 and s[0]["run"] == 6 and s[0]["revision"] == "r6" for s in steps)
+    assert all(math.isclose(s[0]["change"], 0.10, abs_tol=0.03) for s in steps)
