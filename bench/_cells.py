@@ -53,6 +53,20 @@ def failure_reason(proc: subprocess.CompletedProcess, check_timeout: float | Non
     return reason
 
 
+def run_for_json(cmd: Sequence[str], out: str, timeout: float, env, check_timeout: float | None, verb: str) -> dict:
+    """Run a cell's process that writes its figures as JSON to ``out``; RuntimeError with a one-line reason."""
+    import json
+
+    try:
+        proc = run_child(cmd, timeout, env)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"hung: nothing within {timeout:g} s") from None
+    if proc.returncode != 0 or not os.path.exists(out):
+        raise RuntimeError(failure_reason(proc, check_timeout, verb))
+    with open(out, encoding="utf-8") as f:
+        return json.load(f)
+
+
 def prepare_output(output: str, default_output: bool, force: bool, what: str) -> None:
     """Fail before measuring (ValueError, one line) unless ``output`` can take the file."""
     from ._results import ResultError, check_writable

@@ -27,7 +27,6 @@ import dataclasses
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -216,7 +215,7 @@ class Memory:
 def measure_cell(cell, modules, env, live: int, sizes, processes: int, check_timeout: float) -> dict:
     """Run ``processes`` workers for one cell; their figures (RuntimeError with a one-line reason on failure)."""
     from ._boot import command
-    from ._cells import failure_reason, run_child
+    from ._cells import run_for_json
 
     runs = []
     with tempfile.TemporaryDirectory(prefix="aiterbench-memory-") as tmp:
@@ -225,14 +224,7 @@ def measure_cell(cell, modules, env, live: int, sizes, processes: int, check_tim
             cmd = command("--memory", ["--cell", cell.name, "--live", str(live), "--sizes", ",".join(map(str, sizes)),
                                        "--check-timeout", repr(check_timeout), "-o", out], modules)
             start = time.monotonic()
-            try:
-                proc = run_child(cmd, MEMORY_TIMEOUT, env)
-            except subprocess.TimeoutExpired:
-                raise RuntimeError(f"hung: no figures within {MEMORY_TIMEOUT:g} s") from None
-            if proc.returncode != 0 or not os.path.exists(out):
-                raise RuntimeError(failure_reason(proc, check_timeout, "measuring"))
-            with open(out, encoding="utf-8") as f:
-                figures = json.load(f)
+            figures = run_for_json(cmd, out, MEMORY_TIMEOUT, env, check_timeout, "measuring")
             figures["seconds"] = time.monotonic() - start
             for name in ("held", "held_hooked", "peak"):
                 if figures[name] <= 0:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import tempfile
 
 PYINSTRUMENT_EXTRA = "pip install 'aiterbench[profile]'"
@@ -163,7 +162,7 @@ def run_profile(cell, tool: str, n: int, repeat: int, modules, env, data_path: s
     from ._boot import command
     from ._results import write_atomic
     from ._run import CHECK_TIMEOUT
-    from ._cells import failure_reason, run_child
+    from ._cells import run_for_json
 
     with tempfile.TemporaryDirectory(prefix="aiterbench-profile-") as tmp:
         out = os.path.join(tmp, "out.json")
@@ -171,14 +170,7 @@ def run_profile(cell, tool: str, n: int, repeat: int, modules, env, data_path: s
         cmd = command("--profile", ["--cell", cell.name, "-n", str(n), "--repeat", str(repeat), "--tool", tool,
                                     "--check-timeout", repr(CHECK_TIMEOUT), "-o", out] + (["--data", data] if data_path else []),
                       modules)
-        try:
-            proc = run_child(cmd, PROFILE_TIMEOUT, env)
-        except subprocess.TimeoutExpired:
-            raise RuntimeError(f"hung: no profile within {PROFILE_TIMEOUT:g} s") from None
-        if proc.returncode != 0 or not os.path.exists(out):
-            raise RuntimeError(failure_reason(proc, CHECK_TIMEOUT, "profiling"))
-        with open(out, encoding="utf-8") as f:
-            result = json.load(f)
+        result = run_for_json(cmd, out, PROFILE_TIMEOUT, env, CHECK_TIMEOUT, "profiling")
         if data_path:
             with open(data, "rb") as f:
                 write_atomic(data_path, f.read())
