@@ -527,8 +527,7 @@ def cmd_profile(args) -> int:
 def cmd_history(args) -> int:
     import importlib.util
 
-    from ._history import (DEFAULT_DB, HISTORY_EXTRA, HistoryError, connect, format_history, git_revision, prepare,
-                           series, store)
+    from ._history import DEFAULT_DB, HISTORY_EXTRA, HistoryError, add, format_history, git_revision, prepare, read
 
     db = args.db or DEFAULT_DB
     try:
@@ -536,22 +535,20 @@ def cmd_history(args) -> int:
             runs = prepare(args.results)  # every file read and checked before the database is touched
             if args.db is None:
                 _makedirs_for(db)
-            conn = connect(db, create=True)
-            try:
-                store(conn, runs, args.revision or git_revision())
-            finally:
-                conn.close()
+            revision = args.revision
+            if revision is None:
+                revision = git_revision()
+                if revision:
+                    print(f"note: no --revision: stamped the current checkout's {revision} (git HEAD) on every run "
+                          "added; pass --revision for results measured at another revision", file=sys.stderr)
+            add(db, runs, revision)
             for run in runs:
                 print(f"added {os.path.basename(run.source)}: {run.environment.short}, {len(run.rows)} cells")
             print(f"history: {db}")
             return EXIT_OK
         if importlib.util.find_spec("ruptures") is None:
             raise UsageError(f"history show needs ruptures for its change points: {HISTORY_EXTRA}")
-        conn = connect(db, create=False)
-        try:
-            rows = series(conn, args.cells)
-        finally:
-            conn.close()
+        rows = read(db, args.cells)
     except HistoryError as exc:
         raise UsageError(str(exc)) from None
     if not rows:

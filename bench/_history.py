@@ -46,6 +46,10 @@ CREATE TABLE runs (
     env_key TEXT NOT NULL,
     source TEXT NOT NULL
 );
+CREATE TABLE run_ids (
+    run_id INTEGER NOT NULL REFERENCES runs(id),
+    rid TEXT NOT NULL UNIQUE
+);
 CREATE TABLE estimates (
     run_id INTEGER NOT NULL REFERENCES runs(id),
     cell TEXT NOT NULL,
@@ -62,34 +66,73 @@ class HistoryError(ValueError):
     """Bad input or an unusable database: one line, exit 2."""
 
 
-def connect(path: str, create: bool) -> sqlite3.Connection:
-    """Open the history at ``path``; refuse a foreign, corrupt or newer file (HistoryError)."""
+def connect(path: str) -> sqlite3.Connection:
+    """Open the existing history at ``path``; refuse a missing, foreign, corrupt or newer file (HistoryError)."""
     if os.path.isdir(path):
         raise HistoryError(f"--db {path}: is a directory")
-    exists = os.path.exists(path)
-    if not exists and not create:
+    if not os.path.exists(path):
         raise HistoryError(f"--db {path}: no such history (make one with 'aiterbench history add')")
-    if not exists:
-        folder = os.path.dirname(os.path.abspath(path))
-        if not os.path.isdir(folder):
-            raise HistoryError(f"--db {path}: folder {folder} does not exist")
     try:
-        conn = sqlite3.connect(path, isolation_level=None)
+        conn = sqlite3.connect(path, isolation_level=None, timeout=10)
         conn.execute("PRAGMA foreign_keys = ON")
-        if not exists:  # the schema and its version in one transaction
-            conn.executescript(f"BEGIN;{_TABLES}INSERT INTO meta VALUES ('app', '{APP}'), ('schema', '{SCHEMA}');"
-                               "COMMIT;")
-            return conn
         rows = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise HistoryError(f"--db {path}: busy (another aiterbench is writing it); try again") from None
+        raise HistoryError(f"--db {path}: not an aiterbench history ({exc})") from None
     except sqlite3.DatabaseError as exc:
         raise HistoryError(f"--db {path}: not an aiterbench history ({exc})") from None
     if rows.get("app") != APP:
+        conn.close()
         raise HistoryError(f"--db {path}: not an aiterbench history")
     schema = int(rows.get("schema", "0") or 0)
     if schema > SCHEMA:
+        conn.close()
         raise HistoryError(f"--db {path}: written by a newer aiterbench (schema {schema}, this one reads {SCHEMA}); "
                            "upgrade aiterbench")
+    try:
+        if conn.execute("PRAGMA quick_check").fetchone()[0] != "ok":
+            raise sqlite3.DatabaseError("quick_check failed")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise HistoryError(f"--db {path}: damaged ({exc})") from None
     return conn
+
+
+def add(path: str, runs: Sequence["Run"], revision: str | None) -> None:
+    """Add ``runs`` to the history at ``path``, creating it: all of them, or (failure, Ctrl-C) nothing.
+
+    A new history is built in a temporary file beside it and renamed into place;
+    an existing one takes the runs in one transaction.
+    """
+    import tempfile
+
+    if os.path.exists(path):
+        conn = connect(path)
+        try:
+            store(conn, runs, revision)
+        except sqlite3.Error as exc:
+            raise HistoryError(f"--db {path}: {exc}") from None
+        finally:
+            conn.close()
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise HistoryError(f"--db {path}: folder {folder} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=".aiterbench-history-", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        conn = sqlite3.connect(tmp, isolation_level=None)
+        try:
+            conn.executescript(f"BEGIN;{_TABLES}INSERT INTO meta VALUES ('app', '{APP}'), ('schema', '{SCHEMA}');"
+                               "COMMIT;")
+            store(conn, runs, revision)
+        finally:
+            conn.close()
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def git_revision(cwd: str = ".") -> str | None:
@@ -120,6 +163,8 @@ class Run:
     key: str  # identifies the measurement: adding it twice is refused
     date: str
     rows: tuple
+    #: The measuring runs (``run``'s run ids) it holds: one already in the history is refused, even in a grown file.
+    run_ids: tuple = ()
 
 
 def prepare(paths: Sequence[str]) -> list[Run]:
@@ -142,7 +187,9 @@ def prepare(paths: Sequence[str]) -> list[Run]:
                 data = sorted((c.name, sorted((str(k), sorted(v.items())) for k, v in d.per_round.items()))
                               for c, d in rs.cells.items())
                 key = hashlib.sha256(json.dumps([env.key, env.loops, data], default=str).encode()).hexdigest()
-                out.append(Run(path, env, key, dates[0] if dates else "", rows))
+                rids = tuple(sorted({str(k).split(":")[0] for d in rs.cells.values() for k in d.per_round
+                                     if ":" in str(k) and not str(k).startswith(":")}))
+                out.append(Run(path, env, key, dates[0] if dates else "", rows, rids))
     except ResultError as exc:
         raise HistoryError(str(exc)) from None
     return out
@@ -156,11 +203,16 @@ def store(conn: sqlite3.Connection, runs: Sequence[Run], revision: str | None) -
         for run in runs:
             if conn.execute("SELECT 1 FROM runs WHERE run_key = ?", (run.key,)).fetchone():
                 raise HistoryError(f"{run.source}: this run is already in the history")
+            for rid in run.run_ids:
+                if conn.execute("SELECT 1 FROM run_ids WHERE rid = ?", (rid,)).fetchone():
+                    raise HistoryError(f"{run.source}: its run {rid} is already in the history (a file grown with "
+                                       "--append since it was added?)")
             env = run.environment
             cur = conn.execute(
                 "INSERT INTO runs (run_key, date, added, revision, environment, env_key, source) VALUES (?,?,?,?,?,?,?)",
                 (run.key, run.date or now, now, revision, json.dumps(dataclasses.asdict(env)),
                  json.dumps([env.key, env.loops]), os.path.basename(run.source)))
+            conn.executemany("INSERT INTO run_ids VALUES (?, ?)", [(cur.lastrowid, rid) for rid in run.run_ids])
             for r in run.rows:
                 e = r.fit.per_item
                 conn.execute("INSERT INTO estimates VALUES (?,?,?,?,?,?)",
@@ -168,7 +220,8 @@ def store(conn: sqlite3.Connection, runs: Sequence[Run], revision: str | None) -
                               None if math.isnan(e.high) else e.high, e.samples))
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
 
 
@@ -183,10 +236,13 @@ def series(conn: sqlite3.Connection, cells: Sequence[str] = ()) -> list[tuple[ob
     for env_key, env_json, cell, date, rev, value, low, high, source in conn.execute(query):
         if cells and cell not in cells:
             continue
-        if env_key not in envs:
-            data = json.loads(env_json)
-            data["loops"] = tuple(tuple(x) for x in data.get("loops", ()))
-            envs[env_key] = Environment(**data)
+        data = json.loads(env_json)
+        loop = cell.rsplit("/", 1)[-1]
+        # A cell's series continues across runs that differ only in loops it does not use.
+        data["loops"] = tuple(tuple(x) for x in data.get("loops", ()) if x[0] == loop)
+        env = Environment(**data)
+        env_key = json.dumps([env.key, env.loops])
+        envs.setdefault(env_key, env)
         out.setdefault((env_key, cell), []).append(
             Point(date, rev, value, math.nan if low is None else low, math.nan if high is None else high, source))
     return [(envs[k], cell, pts) for (k, cell), pts in sorted(out.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
@@ -210,9 +266,11 @@ def change_points(values: Sequence[float]) -> list[int]:
 
 def read(path: str, cells: Sequence[str] = ()) -> list:
     """(Environment, cell, points) of the history at ``path`` (HistoryError if it is missing or unusable)."""
-    conn = connect(path, create=False)
+    conn = connect(path)
     try:
         return series(conn, cells)
+    except sqlite3.Error as exc:
+        raise HistoryError(f"--db {path}: {exc}") from None
     finally:
         conn.close()
 
@@ -231,7 +289,8 @@ def format_history(rows: list, fmt: str) -> str:
     """The trend per cell and environment, and its change points."""
     from .analysis import labels, render_table
 
-    names = labels(list({id(env): env for env, _, _ in rows}.values())) if rows else []
+    # The loop is in the cell's name: label environments by everything else (two loop versions get numbered).
+    names = labels([dataclasses.replace(env, loops=()) for env in {id(env): env for env, _, _ in rows}.values()])
     label_of = {}
     for env, _, _ in rows:
         if id(env) not in label_of:

@@ -378,7 +378,12 @@ def history_trends(dataset: Dataset) -> list[Chart]:
 
     plt = _plt()
     charts = []
+    used: set = set()
     for hg in dataset.history:
+        name = f"history_{_slug(hg.label)}"
+        while name in used:  # two histories of one label (loop versions only apart): each keeps its chart
+            name += "_2"
+        used.add(name)
         cols = min(3, len(hg.series))
         rows = -(-len(hg.series) // cols)
         fig, axes = _grid(plt, rows, cols, w=3.7, h=2.5)
@@ -400,7 +405,7 @@ def history_trends(dataset: Dataset) -> list[Chart]:
                 ax.set_ylabel("ns per item")
         fig.suptitle(f"History, Python {hg.label}")
         charts.append(Chart(
-            f"history_{_slug(hg.label)}", f"History, Python {hg.label}",
+            name, f"History, Python {hg.label}",
             "Each cell's per-item cost run by run (in date order), with its 95% interval; dashed red lines mark "
             "change points, steps that persist (ruptures PELT on log ns/item, three runs a side), with the change "
             f"between the medians on either side. From {hg.source}.", fig))

@@ -161,13 +161,7 @@ def load(paths: Sequence[str], history: str | None = None) -> Dataset:
     trends: list = []
     if history:
         try:
-            for env, cell, points in read_history(history):
-                for item in trends:
-                    if item[0] == env:
-                        item[1].append((cell, tuple(points)))
-                        break
-                else:
-                    trends.append((env, [(cell, tuple(points))]))
+            trends = group_by_environment((env, (cell, tuple(points))) for env, cell, points in read_history(history))
         except HistoryError as exc:
             raise ReportError(str(exc)) from None
     if not sets and not memory_parts and not trends:

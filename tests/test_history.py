@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bench import main
-from bench._history import MIN_SEGMENT, SCHEMA, change_points, connect, prepare, store
+from bench._history import MIN_SEGMENT, SCHEMA, add, change_points, connect, prepare, store
 
 from .test_cli import assert_one_error_line
 
@@ -84,8 +84,8 @@ def test_the_same_run_twice_is_refused_and_nothing_is_added(tmp_path, capsys):
 
 def test_an_interrupted_add_leaves_the_database_as_it_was(tmp_path):
     db = tmp_path / "h.sqlite"
-    conn = connect(str(db), create=True)
-    store(conn, prepare([str(PY311)]), "r1")
+    add(str(db), prepare([str(PY311)]), "r1")
+    conn = connect(str(db))
     runs = prepare([str(PY312)])
 
     class Interrupted(KeyboardInterrupt):
@@ -120,7 +120,7 @@ def test_bad_databases_are_one_line_errors_and_never_written(tmp_path, capsys, c
             conn.execute("CREATE TABLE notes (text TEXT)")
         conn.close()
     elif content == "newer":
-        connect(str(db), create=True).close()
+        add(str(db), prepare([str(V2)]), None)
         with sqlite3.connect(db) as conn:
             conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA + 1),))
         conn.close()
@@ -181,3 +181,60 @@ def test_a_planted_step_in_stored_runs_is_shown(tmp_path, capsys):
     steps = [c["change_points"] for c in doc["cells"]]
     assert code == 0 and steps and all(len(s) == 1 and s[0]["run"] == 6 and s[0]["revision"] == "r6" for s in steps)
     assert all(math.isclose(s[0]["change"], 0.10, abs_tol=0.03) for s in steps)
+
+
+def test_a_file_grown_with_append_is_refused_for_the_runs_already_stored(tmp_path, capsys):
+    import pyperf
+
+    db = tmp_path / "h.sqlite"
+    assert _cli(capsys, "add", V2, "--db", db)[0] == 0
+    grown = pyperf.BenchmarkSuite.load(str(V2))
+    later = json.loads(V2.read_text())
+    for bench in later["benchmarks"]:
+        for run in bench["runs"]:
+            md = run.get("metadata", {})
+            if "aiterbench_run" in md:
+                md["aiterbench_run"] = "a-later-run"
+    (tmp_path / "later.json").write_text(json.dumps(later))
+    extra = pyperf.BenchmarkSuite.load(str(tmp_path / "later.json"))
+    for bench in grown.get_benchmarks():
+        bench.add_runs(extra.get_benchmark(bench.get_name()))
+    grown.dump(str(tmp_path / "grown.json"))
+    code, _, err = _cli(capsys, "add", tmp_path / "grown.json", "--db", db)
+    assert code == 2
+    assert_one_error_line(err, "already in the history", "--append")
+
+
+def test_an_interrupted_first_add_leaves_no_file(tmp_path, monkeypatch):
+    import bench._history as history
+
+    db = tmp_path / "h.sqlite"
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(history, "store", boom)
+    with pytest.raises(KeyboardInterrupt):
+        add(str(db), prepare([str(PY311)]), None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_busy_database_is_one_line(tmp_path, capsys):
+    db = tmp_path / "h.sqlite"
+    add(str(db), prepare([str(PY311)]), None)
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        import bench._history as history
+
+        original = sqlite3.connect
+        history.sqlite3.connect = lambda *a, **k: original(*a, **{**k, "timeout": 0.1})
+        try:
+            code, _, err = _cli(capsys, "add", PY312, "--db", db)
+        finally:
+            history.sqlite3.connect = original
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert code == 2
+    assert_one_error_line(err, "busy")
