@@ -43,7 +43,6 @@ CREATE TABLE runs (
     added TEXT NOT NULL,
     revision TEXT,
     environment TEXT NOT NULL,
-    env_key TEXT NOT NULL,
     source TEXT NOT NULL
 );
 CREATE TABLE run_ids (
@@ -151,7 +150,6 @@ class Point:
     value: float  # seconds per item
     low: float
     high: float
-    source: str
 
 
 @dataclasses.dataclass(frozen=True)
@@ -209,9 +207,9 @@ def store(conn: sqlite3.Connection, runs: Sequence[Run], revision: str | None) -
                                        "--append since it was added?)")
             env = run.environment
             cur = conn.execute(
-                "INSERT INTO runs (run_key, date, added, revision, environment, env_key, source) VALUES (?,?,?,?,?,?,?)",
+                "INSERT INTO runs (run_key, date, added, revision, environment, source) VALUES (?,?,?,?,?,?)",
                 (run.key, run.date or now, now, revision, json.dumps(dataclasses.asdict(env)),
-                 json.dumps([env.key, env.loops]), os.path.basename(run.source)))
+                 os.path.basename(run.source)))
             conn.executemany("INSERT INTO run_ids VALUES (?, ?)", [(cur.lastrowid, rid) for rid in run.run_ids])
             for r in run.rows:
                 e = r.fit.per_item
@@ -231,9 +229,9 @@ def series(conn: sqlite3.Connection, cells: Sequence[str] = ()) -> list[tuple[ob
 
     out: dict = {}
     envs: dict = {}
-    query = ("SELECT r.env_key, r.environment, e.cell, r.date, r.revision, e.ns_per_item, e.low, e.high, r.source "
+    query = ("SELECT r.environment, e.cell, r.date, r.revision, e.ns_per_item, e.low, e.high "
              "FROM estimates e JOIN runs r ON r.id = e.run_id ORDER BY r.date, r.id")
-    for env_key, env_json, cell, date, rev, value, low, high, source in conn.execute(query):
+    for env_json, cell, date, rev, value, low, high in conn.execute(query):
         if cells and cell not in cells:
             continue
         data = json.loads(env_json)
@@ -244,7 +242,7 @@ def series(conn: sqlite3.Connection, cells: Sequence[str] = ()) -> list[tuple[ob
         env_key = json.dumps([env.key, env.loops])
         envs.setdefault(env_key, env)
         out.setdefault((env_key, cell), []).append(
-            Point(date, rev, value, math.nan if low is None else low, math.nan if high is None else high, source))
+            Point(date, rev, value, math.nan if low is None else low, math.nan if high is None else high))
     return [(envs[k], cell, pts) for (k, cell), pts in sorted(out.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
 
 

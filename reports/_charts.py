@@ -86,6 +86,18 @@ def _grid(plt, rows: int, cols: int, w: float = 3.2, h: float = 2.6):
     return fig, axes
 
 
+def _figure_legend(fig) -> None:
+    """One legend under the figure for every label its panels drew, each once."""
+    handles, labels = [], []
+    for ax in fig.axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            if label not in labels:
+                handles.append(handle)
+                labels.append(label)
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", ncol=min(5, len(labels)))
+
+
 def _facets(plt, group: Group, draw) -> object:
     """A figure with one panel per loop (rows) and workload (columns); ``draw(ax, loop, workload)``
     returns False when it had nothing to draw, and the panel says "no data"."""
@@ -230,15 +242,7 @@ def scaling(dataset: Dataset) -> list[Chart]:
             return drawn
 
         fig = _facets(plt, group, draw)
-        axes = fig.axes
-        handles, labels = [], []
-        for ax in axes:
-            for h, l in zip(*ax.get_legend_handles_labels()):
-                if l not in labels:
-                    handles.append(h)
-                    labels.append(l)
-        if handles:
-            fig.legend(handles, labels, loc="outside lower center", ncol=min(5, len(labels)))
+        _figure_legend(fig)
         fig.suptitle(f"Scaling with n, Python {group.label}")
         charts.append(Chart(
             f"scaling_{_slug(group.label)}", f"Scaling with n, Python {group.label}",
@@ -354,14 +358,7 @@ def memory_held(dataset: Dataset) -> list[Chart]:
                 ax.set_title(f"{workload} / {loop}")
                 if j == 0:
                     ax.set_ylabel("bytes per suspended iterator")
-        handles, labels = [], []
-        for ax in fig.axes:
-            for h, lab in zip(*ax.get_legend_handles_labels()):
-                if lab not in labels:
-                    handles.append(h)
-                    labels.append(lab)
-        if handles:
-            fig.legend(handles, labels, loc="outside lower center")
+        _figure_legend(fig)
         fig.suptitle(f"Memory held while suspended, Python {mg.label}")
         env = mg.environment
         charts.append(Chart(

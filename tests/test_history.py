@@ -188,15 +188,10 @@ def test_a_file_grown_with_append_is_refused_for_the_runs_already_stored(tmp_pat
 
     db = tmp_path / "h.sqlite"
     assert _cli(capsys, "add", V2, "--db", db)[0] == 0
+    from .test_compare import _rewrite_run_ids
+
     grown = pyperf.BenchmarkSuite.load(str(V2))
-    later = json.loads(V2.read_text())
-    for bench in later["benchmarks"]:
-        for run in bench["runs"]:
-            md = run.get("metadata", {})
-            if "aiterbench_run" in md:
-                md["aiterbench_run"] = "a-later-run"
-    (tmp_path / "later.json").write_text(json.dumps(later))
-    extra = pyperf.BenchmarkSuite.load(str(tmp_path / "later.json"))
+    extra = pyperf.BenchmarkSuite.load(str(_rewrite_run_ids(V2, tmp_path / "later.json")))
     for bench in grown.get_benchmarks():
         bench.add_runs(extra.get_benchmark(bench.get_name()))
     grown.dump(str(tmp_path / "grown.json"))
