@@ -1,5 +1,19 @@
 """aiterbench: the per-item cost of Python's async iteration, per event loop, on pyperf.
 
+The layers, top to bottom (imports point down only; ``tests/test_architecture.py``
+holds them with import-linter):
+
+* ``aiterbench.cli``: the commands, parsing and dispatch; and ``aiterbench.pytest_plugin``;
+* ``aiterbench.reports``: the HTML page, summary, CSV and charts;
+* ``aiterbench.orchestrate``: the parent side of measuring (rounds, child processes,
+  Ctrl-C, ``ab`` sides, calibration, progress); and ``aiterbench.analysis``: tables,
+  verdicts and formats for ``show``, ``compare`` and ``report`` (public);
+* ``aiterbench.measure``: what a worker process runs (the timed region, the equivalence
+  check, the pyperf script, the counted, traced and profiled processes);
+* ``aiterbench.model``: cells, loops, environments, result files and the history store;
+* ``aiterbench.stats``: the per-process fit, verdicts and change points, on plain numbers;
+* ``aiterbench.impls``: the implementations, which know nothing of the harness (public).
+
 Kept tiny: worker processes import this package, so nothing heavy belongs here.
 """
 
@@ -10,6 +24,6 @@ __all__ = ["main", "__version__", "FORMAT_VERSION"]
 
 def main(argv=None) -> int:
     """Run the command line; returns the exit code."""
-    from ._cli import main as _main
+    from .cli import main as _main
 
     return _main(argv)

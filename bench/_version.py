@@ -1,4 +1,4 @@
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 #: Version of the result file format (stored as ``aiterbench_format`` in each benchmark's metadata).
 #: 1: timings. 2: workers start from a clean environment and record it (``aiterbench_environ``);
 #: ``aiterbench_kind: count`` marks instruction counts; ``aiterbench_side`` names an ``ab`` side.

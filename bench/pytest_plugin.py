@@ -59,7 +59,7 @@ class AiterBenchmark:
     def __call__(self, factory, *, sizes=(100, 1000), loop: str | None = None, rounds: int = 20,
                  warmup_rounds: int = 2) -> dict:
         """Benchmark ``factory``; returns (and records in ``extra_info``) the per-item figures."""
-        from ._loops import LOOPS
+        from .model.loops import LOOPS
 
         name = loop or self._default_loop
         if name not in LOOPS:
@@ -83,7 +83,7 @@ class AiterBenchmark:
         event_loop = spec.new_loop()
         asyncio.set_event_loop(event_loop)  # factories that ask for the current loop get this one
         if spec.name == "rloop":
-            from ._loops import mend_rloop
+            from .model.loops import mend_rloop
 
             mend_rloop(event_loop)  # its self-pipe sockets would otherwise warn as unclosed in the user's tests
 
@@ -155,7 +155,7 @@ class AiterBenchmark:
 
 @pytest.fixture
 def aiter_benchmark(request) -> AiterBenchmark:
-    """Benchmark an async iterable factory per item, through pytest-benchmark (see ``bench.pytest_plugin``)."""
+    """Benchmark an async iterable factory per item, through pytest-benchmark (see ``aiterbench.pytest_plugin``)."""
     try:
         benchmark = request.getfixturevalue("benchmark")
     except pytest.FixtureLookupError:

@@ -1,6 +1,7 @@
 """Equivalent implementations of an async iterator over 0..n-1, one per family and workload.
 
->>> import asyncio, impls
+>>> import asyncio
+>>> from aiterbench import impls
 >>> async def collect():
 ...     return [x async for x in impls.make("asyncgen", 3)]
 >>> asyncio.run(collect())

@@ -13,7 +13,8 @@ from typing import Any, AsyncIterator, Callable, Iterable, Mapping
 
 from ._sources import SOURCES, WORKLOADS
 
-BUILTIN_MODULES = ("impls.class_anext", "impls.asyncgen", "impls.class_awaitable", "impls.baselines")
+#: Relative to this package, which is ``aiterbench.impls`` installed, and the same in a checkout loaded by path.
+BUILTIN_MODULES = (".class_anext", ".asyncgen", ".class_awaitable", ".baselines")
 
 
 class RegistryError(ValueError):
@@ -107,7 +108,8 @@ class Registry:
 
     @classmethod
     def builtin(cls) -> "Registry":
-        return cls(tuple(i for m in BUILTIN_MODULES for i in _entries(importlib.import_module(m))))
+        package = __name__.rpartition(".")[0]
+        return cls(tuple(i for m in BUILTIN_MODULES for i in _entries(importlib.import_module(m, package))))
 
     def extended(self, modules: Iterable[str]) -> "Registry":
         """A new registry with each plug-in module's entries added; duplicates are errors."""

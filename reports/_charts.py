@@ -12,11 +12,10 @@ import io
 import math
 from typing import Callable
 
-from bench.analysis import REFERENCE_IMPL, Cell, ratio
+from ..analysis import NS, REFERENCE_IMPL, Cell, ratio
 
 from ._model import Dataset, Group
 
-NS = 1e9
 REFERENCE = REFERENCE_IMPL
 
 
@@ -371,7 +370,7 @@ def memory_held(dataset: Dataset) -> list[Chart]:
 
 def history_trends(dataset: Dataset) -> list[Chart]:
     """Per environment in a history: one panel per cell, its runs in order, change points marked."""
-    from bench.analysis import history_steps
+    from ..analysis import history_steps
 
     plt = _plt()
     charts = []

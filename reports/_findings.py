@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from bench.analysis import CANDIDATE_IMPL, REFERENCE_IMPL, Cell, Estimate, ratio
+from ..analysis import CANDIDATE_IMPL, NS, REFERENCE_IMPL, Cell, Estimate, ratio
 
 from ._model import Dataset, Group
 
@@ -157,7 +157,7 @@ def latency(dataset: Dataset) -> list[Finding]:
         gen, cls = group.row(Cell(CANDIDATE, workload, loop)), group.row(Cell(REFERENCE, workload, loop))
 
         def ns(e: Estimate) -> str:
-            return f"{e.value * 1e9:,.0f} ns" + ("" if e.low != e.low else f" [{e.low * 1e9:,.0f}, {e.high * 1e9:,.0f}]")
+            return f"{e.value * NS:,.0f} ns" + ("" if e.low != e.low else f" [{e.low * NS:,.0f}, {e.high * NS:,.0f}]")
 
         text = (f"Python {group.label}: the first item takes {ns(gen.latency['first_item'])} from an async generator "
                 f"and {ns(cls.latency['first_item'])} from a class iterator (`{workload}` on {loop})")
@@ -169,7 +169,7 @@ def latency(dataset: Dataset) -> list[Finding]:
 
 def history(dataset: Dataset) -> list[Finding]:
     """One sentence per change point in a history: where a cell's level moved, and by how much."""
-    from bench.analysis import history_steps
+    from ..analysis import history_steps
 
     out = []
     for hg in dataset.history:
@@ -177,8 +177,8 @@ def history(dataset: Dataset) -> list[Finding]:
             for cp, before, after in history_steps([p.value for p in points]):
                 p = points[cp]
                 at = f"run {cp + 1} of {len(points)}" + (f" (revision {p.revision})" if p.revision else "")
-                out.append(Finding(f"History, Python {hg.label}: `{cell}` steps from {before * 1e9:.1f} to "
-                                   f"{after * 1e9:.1f} ns per item ({after / before - 1:+.1%}) at {at}, {p.date[:10]}.",
+                out.append(Finding(f"History, Python {hg.label}: `{cell}` steps from {before * NS:.1f} to "
+                                   f"{after * NS:.1f} ns per item ({after / before - 1:+.1%}) at {at}, {p.date[:10]}.",
                                    "history"))
     return out
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Mapping, Sequence
 
-from bench.analysis import (KIND_COUNT, KIND_MEMORY, Cell, CellData, Environment, Estimate, HistoryError, Memory,
+from ..analysis import (KIND_COUNT, KIND_MEMORY, Cell, CellData, Environment, Estimate, HistoryError, Memory,
                             ResultError, Row, analyze, expand, group_by_environment, kind_of, labels, load_results,
                             load_suite, median_ci, memory_of, read_history)
 
@@ -26,14 +26,14 @@ class _Axes:
 
     @property
     def workloads(self) -> tuple[str, ...]:
-        from impls import workloads
+        from ..impls import workloads
 
         present = {c.workload for c in self._cells()}
         return tuple(w for w in workloads() if w in present) + tuple(sorted(present - set(workloads())))
 
     @property
     def impls(self) -> tuple[str, ...]:
-        from impls import names
+        from ..impls import names
 
         seen = {c.impl for c in self._cells()}
         builtin = [n for n in names() if n in seen]  # the suite's order, then plug-ins by name

@@ -10,15 +10,14 @@ import math
 import os
 import re
 
-from bench import __version__
-from bench.analysis import (LATENCY_HEADERS, TABLE_HEADERS, format_md, latency_rows, memory_table, render_table,
-                            table_rows, write_atomic)
+from .._version import __version__
+from ..analysis import (LATENCY_HEADERS, NS, TABLE_HEADERS, format_md, latency_rows, memory_table, render_table,
+                         table_rows, write_atomic)
 
 from ._charts import Chart, Rendered
 from ._findings import Finding
 from ._model import Dataset
 
-NS = 1e9
 CSV_FIELDS = (
     "python", "python_version", "implementation", "impl", "family", "workload", "loop", "loop_version", "n",
     "ns_per_item", "ci_low", "ci_high", "slope_ns", "slope_low", "slope_high", "fixed_ns", "fixed_low", "fixed_high",
@@ -149,13 +148,13 @@ HISTORY_HEADERS = ("cell", "runs", "latest ns/item", "change points (a step that
 
 
 def _history_rows(h) -> list[tuple[str, ...]]:
-    from bench.analysis import history_steps
+    from ..analysis import history_steps
 
     rows = []
     for cell, points in h.series:
-        found = "; ".join(f"run {cp + 1}{f' ({points[cp].revision})' if points[cp].revision else ''}: {b * 1e9:.1f} -> "
-                          f"{a * 1e9:.1f} ns ({a / b - 1:+.1%})" for cp, b, a in history_steps([p.value for p in points]))
-        rows.append((cell, str(len(points)), f"{points[-1].value * 1e9:.1f}", found or "none"))
+        found = "; ".join(f"run {cp + 1}{f' ({points[cp].revision})' if points[cp].revision else ''}: {b * NS:.1f} -> "
+                          f"{a * NS:.1f} ns ({a / b - 1:+.1%})" for cp, b, a in history_steps([p.value for p in points]))
+        rows.append((cell, str(len(points)), f"{points[-1].value * NS:.1f}", found or "none"))
     return rows
 
 

@@ -8,8 +8,8 @@ import os
 
 import pytest
 
-import impls
-from bench._loops import LOOPS, mend_rloop
+from aiterbench import impls
+from aiterbench.model.loops import LOOPS, mend_rloop
 
 AVAILABLE_LOOPS = [name for name, spec in LOOPS.items() if spec.available]
 PAIRS = list(impls.registry().pairs())

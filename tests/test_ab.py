@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import main
+from aiterbench import main
 
 from .test_cli import ROOT, assert_one_error_line, cli
 
@@ -146,9 +146,9 @@ def _ab_interrupted(tmp_path, until, *argv):
     """Start ``ab``, send SIGINT once ``until(stderr so far, elapsed seconds)`` holds, and return the finished process."""
     import threading
 
-    env = dict(os.environ, PYTHONPATH=str(ROOT), CI="true")
+    env = dict(os.environ, CI="true")
     err: list = []
-    with subprocess.Popen([sys.executable, "-m", "bench", "ab", "-i", "asyncgen", "-w", "none", "-l", "asyncio",
+    with subprocess.Popen([sys.executable, "-m", "aiterbench", "ab", "-i", "asyncgen", "-w", "none", "-l", "asyncio",
                            "-o", str(tmp_path / "x"), *TINY_AB, *argv], env=env, stdout=subprocess.PIPE,
                           stderr=subprocess.PIPE, text=True) as proc:
         reader = threading.Thread(target=lambda: err.extend(iter(proc.stderr.readline, "")), daemon=True)
@@ -194,3 +194,27 @@ def test_calibrate_reports_what_this_machine_detects():
 def test_calibrate_refuses_a_budget_that_is_not_a_duration(budget, capsys):
     assert main(["calibrate", "--budget", budget]) == 2
     assert_one_error_line(capsys.readouterr().err, "--budget")
+
+
+def test_each_side_runs_the_impls_of_its_own_checkout(tmp_path):
+    """A checkout's impls/ is that side's aiterbench.impls, also from before the move to one namespace."""
+    old, new = tmp_path / "old", tmp_path / "new"
+    for root in (old, new):
+        shutil.copytree(ROOT / "impls", root / "impls", ignore=shutil.ignore_patterns("__pycache__"))
+    registry = old / "impls" / "_registry.py"  # as 0.2.0 named its modules: top-level ``impls.*``
+    text = registry.read_text()
+    assert 'BUILTIN_MODULES = (".class_anext"' in text
+    registry.write_text(text.replace('BUILTIN_MODULES = (".class_anext", ".asyncgen", ".class_awaitable", ".baselines")',
+                                     'BUILTIN_MODULES = ("impls.class_anext", "impls.asyncgen", "impls.class_awaitable", '
+                                     '"impls.baselines")'))
+    gen = new / "impls" / "asyncgen.py"
+    gen.write_text(gen.read_text().replace("    for i in range(n):\n        yield i\n",
+                                           "    for i in range(n):\n        if i != 2:\n            yield i\n", 1))
+    proc = cli("ab", "--base-path", str(old), "--new-path", str(new), "-i", "asyncgen,class_anext", "-w", "none",
+               "-l", "asyncio", "-o", str(tmp_path / "ab"), "--format", "json", *TINY_AB)
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "FAILED asyncgen/none/asyncio (new side): refused before timing" in proc.stderr
+    assert "item 2 is 3, expected 2" in proc.stderr
+    assert "(base side)" not in proc.stderr
+    assert [c["cell"] for c in json.loads(proc.stdout)["cells"]] == ["class_anext/none/asyncio"]

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-import impls
-from bench import main
-from bench._loops import LOOPS, LoopSpec
-from bench._matrix import select
-from bench._results import cells, load_suite
+from aiterbench import impls
+from aiterbench import main
+from aiterbench.model.loops import LOOPS, LoopSpec
+from aiterbench.model.cells import select
+from aiterbench.model.results import cells, load_suite
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--rounds", "6", "--values", "1", "--min-time", "0.002", "--sizes", "8,64"]
@@ -45,8 +45,8 @@ IMPLS = {
 
 
 def cli(*args, cwd=None, timeout=300, extra_env=None, **kw) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), CI="true", **(extra_env or {}))
-    return subprocess.run([sys.executable, "-m", "bench", *args], cwd=cwd, env=env, capture_output=True,
+    env = dict(os.environ, CI="true", **(extra_env or {}))
+    return subprocess.run([sys.executable, "-m", "aiterbench", *args], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=timeout, **kw)
 
 
@@ -100,7 +100,7 @@ BAD = {
     "no pair": (["run", "-i", "sync_iter", "-w", "stream"], ["implements workload stream"]),
     "plug-in import fails": (["run", "--impl-module", "no_such_module_xyz"], ["no_such_module_xyz", "import failed"]),
     "plug-in file missing": (["run", "--impl-module", "missing_plugin.py"], ["no such file"]),
-    "plug-in duplicates a name": (["run", "--impl-module", "impls.asyncgen"], ["duplicate impl name 'asyncgen'"]),
+    "plug-in duplicates a name": (["run", "--impl-module", "aiterbench.impls.asyncgen"], ["duplicate impl name 'asyncgen'"]),
     "output folder missing": (["run", "-o", "/nonexistent/dir/out.json"], ["does not exist"]),
     "output is a folder": (["run", "-o", "{tmp}"], ["is a directory"]),
     "output exists": (["run", "-o", "{existing}"], ["exists", "--append", "--force"]),
@@ -255,9 +255,9 @@ def test_a_cell_failing_in_a_shared_round_is_found_and_its_group_keeps_the_round
 
 def test_ctrl_c_keeps_the_rounds_already_measured(tmp_path):
     result = tmp_path / "r.json"
-    env = dict(os.environ, PYTHONPATH=str(ROOT), CI="true")
+    env = dict(os.environ, CI="true")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bench", "run", "-i", "sync_iter", "-w", "none", "-l", "asyncio", "-o", str(result),
+        [sys.executable, "-m", "aiterbench", "run", "-i", "sync_iter", "-w", "none", "-l", "asyncio", "-o", str(result),
          "--rounds", "200", "--values", "1", "--min-time", "0.002", "--sizes", "8,64"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
@@ -278,9 +278,9 @@ def test_the_worker_runs_alone_as_a_pyperf_script(tmp_path):
     """pyperf's own master passes the cell options to its workers through add_cmdline_args."""
     out = tmp_path / "w.json"
     proc = subprocess.run(
-        [sys.executable, "-m", "bench._worker", "--cell", "asyncgen/none/asyncio", "--sizes", "8,64",
+        [sys.executable, "-m", "aiterbench.measure.worker", "--cell", "asyncgen/none/asyncio", "--sizes", "8,64",
          "-p", "2", "-n", "1", "-w", "0", "--min-time", "0.001", "-o", str(out), "-q"],
-        env=dict(os.environ, PYTHONPATH=str(ROOT)), capture_output=True, text=True, timeout=120,
+        env=dict(os.environ), capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     (data,) = cells(load_suite(str(out))).values()
@@ -288,8 +288,8 @@ def test_the_worker_runs_alone_as_a_pyperf_script(tmp_path):
 
 
 def _interrupt_after(seconds: float, *argv: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), CI="true")
-    proc = subprocess.Popen([sys.executable, "-m", "bench", *argv], env=env, stdout=subprocess.PIPE,
+    env = dict(os.environ, CI="true")
+    proc = subprocess.Popen([sys.executable, "-m", "aiterbench", *argv], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     time.sleep(seconds)
     proc.send_signal(signal.SIGINT)

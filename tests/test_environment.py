@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import ast
 import json
 from pathlib import Path
 
 import pytest
 
-from bench import main
-from bench._environ import check_names, influential, recorded, worker_environ
-from bench.analysis import NOT_RECORDED, Environment, differences, labels, load_results
+from aiterbench import main
+from aiterbench.model.environ import check_names, influential, recorded, worker_environ
+from aiterbench.analysis import NOT_RECORDED, Environment, differences, labels, load_results
 
-from .test_cli import ROOT, TINY, assert_one_error_line, cli
+from .test_cli import TINY, assert_one_error_line, cli
 
 DATA = Path(__file__).resolve().parent / "data"
 PY311 = DATA / "results-py311.json"
@@ -165,14 +164,6 @@ def test_loop_versions_are_part_of_the_environment():
     assert not a.compatible(b) and a.compatible(c)
     assert labels([a, b]) == ["3.12 · uvloop 0.21.0", "3.12 · uvloop 0.22.1"]
     assert differences(a, b) == [("uvloop", "0.21.0", "0.22.1")]
-
-
-def test_reports_use_only_the_public_analysis():
-    for path in (ROOT / "reports").glob("*.py"):
-        tree = ast.parse(path.read_text())
-        for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("bench"):
-                assert not any(part.startswith("_") for part in node.module.split(".")), f"{path.name}: {node.module}"
 
 
 def test_the_format_2_fixture_loads():

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import impls
-from bench._timing import NotEquivalent, check_equivalence, collect, first_difference
+from aiterbench import impls
+from aiterbench.measure.check import NotEquivalent, check_equivalence, collect, first_difference
 
 from .conftest import ASYNC_PAIRS, AVAILABLE_LOOPS, PAIRS, on_loop
 

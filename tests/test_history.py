@@ -10,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import main
-from bench._history import MIN_SEGMENT, SCHEMA, add, change_points, connect, prepare, store
+from aiterbench import main
+from aiterbench.analysis.history import prepare
+from aiterbench.model.history import SCHEMA, add, connect, store
+from aiterbench.stats.changes import MIN_SEGMENT, change_points
 
 from .test_cli import assert_one_error_line
 
@@ -100,7 +102,7 @@ def test_an_interrupted_add_leaves_the_database_as_it_was(tmp_path):
 
     import dataclasses
 
-    broken = [dataclasses.replace(runs[0], rows=Rows(runs[0].rows))]
+    broken = [dataclasses.replace(runs[0], estimates=Rows(runs[0].estimates))]
     with pytest.raises(Interrupted):
         store(conn, broken, "r2")
     assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1
@@ -201,7 +203,7 @@ def test_a_file_grown_with_append_is_refused_for_the_runs_already_stored(tmp_pat
 
 
 def test_an_interrupted_first_add_leaves_no_file(tmp_path, monkeypatch):
-    import bench._history as history
+    import aiterbench.model.history as history
 
     db = tmp_path / "h.sqlite"
 
@@ -220,7 +222,7 @@ def test_a_busy_database_is_one_line(tmp_path, capsys):
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
-        import bench._history as history
+        import aiterbench.model.history as history
 
         original = sqlite3.connect
         history.sqlite3.connect = lambda *a, **k: original(*a, **{**k, "timeout": 0.1})

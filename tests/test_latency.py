@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-import impls
-from bench._timing import LATENCY, make_latency_func
-from bench.analysis import Cell, analyze, load_results
+from aiterbench import impls
+from aiterbench.measure.timing import LATENCY, make_latency_func
+from aiterbench.analysis import Cell, analyze, load_results
 
 from .conftest import PAIRS, LoopRunner
 from .test_cli import TINY, cli
@@ -75,7 +75,7 @@ def test_pyperf_reads_the_latency_benchmarks(latency_run):
 
 def test_the_report_shows_latency_with_a_finding(latency_run, tmp_path):
     pytest.importorskip("matplotlib")
-    from bench import main
+    from aiterbench import main
 
     out, _ = latency_run
     assert main(["report", str(out), "-o", str(tmp_path / "rep")]) == 0

@@ -9,10 +9,11 @@ import tracemalloc
 
 import pytest
 
-import impls
-from bench import main
-from bench._memory import _allocations, _held, from_suite
-from bench._results import load_suite
+from aiterbench import impls
+from aiterbench import main
+from aiterbench.measure.memory import _allocations, _held
+from aiterbench.model.memory import from_suite
+from aiterbench.model.results import load_suite
 
 from .conftest import PAIRS, on_loop
 from .test_cli import assert_one_error_line, cli

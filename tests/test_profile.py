@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from bench import main
+from aiterbench import main
 
 from .test_cli import assert_one_error_line, cli
 

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-import impls
-from bench._timing import check_equivalence
+from aiterbench import impls
+from aiterbench.measure.check import check_equivalence
 
 from .conftest import AVAILABLE_LOOPS, on_loop
 from .test_cli import ROOT, TINY, cli
@@ -86,7 +86,7 @@ def _aiterbench_lines(lines):
 
 def test_every_command_line_in_the_readme_and_docs_parses():
     """Each documented aiterbench line names a command and options that exist (argparse would exit 2)."""
-    from bench._cli import build_parser
+    from aiterbench.cli import build_parser
 
     docs = (ROOT / "docs" / "ci.md").read_text()
     doc_lines = [ln.strip() for ln in docs.splitlines() if ".venv/bin/aiterbench" in ln]

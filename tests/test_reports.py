@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bench import main
+from aiterbench import main
 
 from .test_cli import assert_one_error_line
 
@@ -171,8 +171,8 @@ def test_every_number_on_the_heat_map_is_readable_on_its_colour():
     import numpy as np
     from matplotlib.colors import to_rgba
 
-    import reports
-    from reports._charts import PAGE_INCHES, ratio_heatmap
+    from aiterbench import reports
+    from aiterbench.reports._charts import PAGE_INCHES, ratio_heatmap
 
     (chart,) = ratio_heatmap(reports.load(RESULTS))
     fig = chart.figure
@@ -249,8 +249,8 @@ def test_no_chart_is_wider_than_the_page_or_lettered_small(memory_file):
     import matplotlib.pyplot as plt
     from matplotlib.text import Text
 
-    import reports
-    from reports._charts import CHARTS, PAGE_INCHES
+    from aiterbench import reports
+    from aiterbench.reports._charts import CHARTS, PAGE_INCHES
 
     dataset = reports.load([*RESULTS, str(memory_file)])
     drawn = 0

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from bench._stats import Estimate, binomial_half_cdf, difference, fit_cell, median_ci, order_statistic_ranks, ratio, ratio_ci
+from aiterbench.stats.fit import Estimate, binomial_half_cdf, difference, fit_cell, median_ci, order_statistic_ranks, ratio, ratio_ci
 
 SIZES = (16, 256, 4096)
 

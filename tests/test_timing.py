@@ -6,7 +6,7 @@ import contextlib
 
 import pytest
 
-from bench._timing import make_time_func
+from aiterbench.measure.timing import make_time_func
 
 from .conftest import AVAILABLE_LOOPS, LoopRunner
 

@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from bench._stats import Estimate, fit_cell
-from bench._verdict import (_rank, _rank_sum_counts, _signed_rank_counts, compare_slopes, hodges_lehmann_paired,
+from aiterbench.stats.fit import Estimate, fit_cell
+from aiterbench.stats.verdict import (_rank, _rank_sum_counts, _signed_rank_counts, compare_slopes, hodges_lehmann_paired,
                             hodges_lehmann_shift, judge, parse_threshold)
 
 SIZES = (16, 256, 4096)

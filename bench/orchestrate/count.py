@@ -1,4 +1,4 @@
-"""``count``: instructions per item under valgrind, a deterministic second signal.
+"""``count``, the parent half: instructions per item under valgrind, a deterministic second signal.
 
 Each cell runs in one process under callgrind, which counts only inside
 ``functools.reduce`` (``--toggle-collect``): the process wraps exactly the
@@ -37,63 +37,6 @@ class CountError(ValueError):
     """Bad input or a missing tool: one line, exit 2."""
 
 
-# --- inside the counted process -------------------------------------------------------------
-
-def count_worker(argv) -> None:
-    """Run under callgrind: check the cell, warm it up, then iterate at each size inside ``functools.reduce``."""
-    import argparse
-    import asyncio
-    import functools
-
-    from ._worker import cell_setup
-    from ._timing import check_cell, is_async_cell
-
-    parser = argparse.ArgumentParser(prog="bench._worker --count")
-    parser.add_argument("--cell", required=True)
-    parser.add_argument("--sizes", required=True)
-    parser.add_argument("--impl-module", action="append", default=[])
-    parser.add_argument("--side-path", default=None)
-    parser.add_argument("--check-timeout", type=float, default=None, help="watchdog on the check (not under valgrind)")
-    args = parser.parse_args(argv)
-    sizes = [int(s) for s in args.sizes.split(",")]
-    _, registry, cell, factory, open_source, loop = cell_setup(args.cell, args.impl_module, args.side_path)
-    try:
-        check_cell(loop, registry, cell, sizes, args.check_timeout)
-
-        async def drain_async(source):
-            async for _ in factory(source):
-                pass
-
-        async def drain_sync(source):
-            for _ in factory(source):
-                pass
-
-        drain = drain_async if is_async_cell(loop, registry, cell) else drain_sync
-
-        def once(n: int, counted: bool) -> None:
-            source_cm = open_source(n)
-            source = loop.run_until_complete(source_cm.__aenter__())
-            try:
-                if counted:
-                    # Counted region: callgrind counts only inside functools.reduce, which calls the
-                    # lambda once: run_until_complete of the iteration (creation, every __anext__, the
-                    # last). The source was set up above and is torn down below, outside the count.
-                    functools.reduce(lambda acc, _: loop.run_until_complete(drain(source)), [None], None)
-                else:
-                    loop.run_until_complete(drain(source))
-            finally:
-                loop.run_until_complete(source_cm.__aexit__(None, None, None))
-
-        once(sizes[0], counted=False)  # warm-up: specialization and caches settle before counting
-        for n in sizes:
-            once(n, counted=True)
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
-
-
-# --- the parent -----------------------------------------------------------------------------
-
 @dataclasses.dataclass(frozen=True)
 class Count:
     cell: object
@@ -107,7 +50,7 @@ class Count:
 
 
 def _command(cell, sizes, modules, outfile: str) -> list:
-    from ._boot import command
+    from .workers import command
 
     prefix = []
     setarch = shutil.which("setarch")
@@ -138,11 +81,10 @@ def _totals(outfile: str) -> list[int]:
 
 def count_cell(cell, sizes, modules, env, tmpdir: str) -> Count:
     """Count one cell; RuntimeError with a one-line reason when it fails."""
-    from ._cells import failure_reason, run_child
+    from .children import CHECK_TIMEOUT, failure_reason, run_child
 
     outfile = os.path.join(tmpdir, cell.name.replace("/", "_") + ".cg")
     cmd = _command(cell, sizes, modules, outfile)
-    from ._run import CHECK_TIMEOUT
 
     # Natively, the equivalence check at the real sizes has a watchdog (under valgrind it would be 50x slower).
     native = cmd[cmd.index(sys.executable):] + ["--check-timeout", repr(CHECK_TIMEOUT)]
@@ -170,9 +112,9 @@ def count_cell(cell, sizes, modules, env, tmpdir: str) -> Count:
 def _suite(counts, registry, env):
     import pyperf
 
-    from ._environ import recorded
-    from ._loops import LOOPS
-    from ._version import FORMAT_VERSION, __version__
+    from .._version import FORMAT_VERSION, __version__
+    from ..model.environ import recorded
+    from ..model.loops import LOOPS
 
     benchmarks = []
     for c in counts:
@@ -190,56 +132,28 @@ def _suite(counts, registry, env):
     return pyperf.BenchmarkSuite(sorted(benchmarks, key=lambda b: b.get_name()))
 
 
-def run_counts(cells, sizes, modules, env, output, default_output: bool, force: bool, notes=()) -> int:
-    """Count every cell (two at a time: counts do not mind a neighbour), write the count file, print the table."""
-    from ._cells import each_cell, prepare_output
-    from ._cli import EXIT_FAILED, EXIT_OK
-    from ._results import dump_suite, load_results
-
+def check_counting(sizes) -> tuple[int, int]:
+    """The two sizes, sorted; CountError (bad input) for bad sizes or without valgrind."""
     if len(sizes) != 2 or sizes[0] == sizes[1] or min(sizes) < 1:
         raise CountError(f"--sizes {','.join(map(str, sizes))}: expected two different sizes >= 1")
     if not shutil.which("valgrind"):
         raise CountError("count needs valgrind: apt-get install valgrind (or your system's package)")
-    sizes = tuple(sorted(sizes))
-    try:
-        prepare_output(output, default_output, force, "count")
-    except ValueError as exc:
-        raise CountError(str(exc)) from None
-    import impls
+    return tuple(sorted(sizes))
+
+
+def run_counts(cells, sizes, modules, env, notes=()):
+    """Count every cell (two at a time: counts do not mind a neighbour).
+
+    Returns (the count file's pyperf suite, or None when no cell was counted; the failures; whether Ctrl-C
+    stopped it, in which case the suite holds the cells finished).
+    """
+    from .. import impls
+    from .children import each_cell
 
     registry = impls.registry().extended(modules)
     env = {**env, "PYTHONHASHSEED": "0"}  # set iteration orders fixed: identical repeats
-    notes = [*notes, f"counting {len(cells)} cells at n={sizes[0]},{sizes[1]} under callgrind into {output}"]
     with tempfile.TemporaryDirectory(prefix="aiterbench-count-") as tmpdir:
-        counts, failures = each_cell(cells, lambda cell: count_cell(cell, sizes, modules, env, tmpdir), "count", notes)
+        counts, failures, interrupted = each_cell(cells, lambda cell: count_cell(cell, sizes, modules, env, tmpdir), "count", notes)
     if not counts:
-        print("no cell was counted; nothing written", file=sys.stderr)
-        return EXIT_FAILED
-    dump_suite(_suite(sorted(counts, key=lambda c: c.cell), registry, env), output)
-    (rs,) = load_results([output])
-    print(format_counts(rs, "text"), end="")
-    print(f"wrote {output}")
-    return EXIT_FAILED if failures else EXIT_OK
-
-
-def format_counts(rs, fmt: str) -> str:
-    """The table of a count file: instructions per item, and the totals it came from."""
-    import json
-
-    rows = []
-    for cell, data in rs.cells.items():
-        (by_n,) = data.per_round.values() if len(data.per_round) == 1 else (next(iter(data.per_round.values())),)
-        (n1, v1), (n2, v2) = sorted(by_n.items())[:2]
-        i1, i2 = round(v1 * n1), round(v2 * n2)
-        rows.append((cell.name, (i2 - i1) / (n2 - n1), n1, i1, n2, i2))
-    if fmt == "json":
-        return json.dumps({"kind": "count", "cells": [
-            {"cell": r[0], "instructions_per_item": r[1], "sizes": [r[2], r[4]], "instructions": [r[3], r[5]]}
-            for r in rows]}, indent=2) + "\n"
-    from ._table import render
-
-    head = ("cell", "instructions/item", "sizes", "instructions (counted calls)")
-    body = [(r[0], f"{r[1]:.1f}", f"{r[2]},{r[4]}", f"{r[3]:,} / {r[5]:,}") for r in rows]
-    foot = ("Instructions per item: (I(n2) - I(n1)) / (n2 - n1), counted by callgrind inside the iteration only; "
-            "deterministic for one interpreter build, blind to waiting, caches and branches.\n")
-    return render(head, body, fmt) + ("\n" if fmt == "md" else "") + foot
+        return None, failures, interrupted
+    return _suite(sorted(counts, key=lambda c: c.cell), registry, env), failures, interrupted

@@ -1,33 +1,20 @@
-"""``profile``: where one cell's time goes, per item, with cProfile or pyinstrument.
+"""``profile``, inside the profiled process: the profiler around the drains and nothing else.
 
-The profiled process sets up the loop, checks the cell, opens every source
-and drains one iterator unprofiled (specialization and caches settle); only
-then does the profiler start, around the drains and nothing else. Figures
-are divided by the items drained: calls per item are exact with cProfile,
-times per item include the profiler's own cost per call, so they rank
-functions against each other and are not ``run``'s ns/item.
-A profile is never written as a timing result.
+The loop, the check, every source and one unprofiled warm-up drain come
+first; the parent half (``aiterbench.orchestrate.profile``) reads the rows this
+process writes as JSON.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 
-PYINSTRUMENT_EXTRA = "pip install 'aiterbench[profile]'"
-PROFILE_TIMEOUT = 600.0
 #: pyinstrument samples: it profiles at least this long (more iterators), so that a function gets samples.
 SAMPLED_SECONDS = 1.0
 #: Sources held open at once for the workloads that need one each (a socket pair, a producer task).
 MAX_SOURCES = 200
 
-
-class ProfileError(ValueError):
-    """Bad input or a missing profiler: one line, exit 2."""
-
-
-# --- inside the profiled process ------------------------------------------------------------
 
 def _where(filename: str, line: int, func: str) -> str:
     if filename == "~":  # a built-in: pstats spells it {method 'x' of 'y' objects}
@@ -81,10 +68,11 @@ def profile_worker(argv) -> None:
     import math
     import time
 
-    from ._worker import cell_setup
-    from ._timing import check_cell, is_async_cell, prime
+    from .check import check_cell, is_async_cell
+    from .timing import prime
+    from .worker import cell_setup
 
-    parser = argparse.ArgumentParser(prog="bench._worker --profile")
+    parser = argparse.ArgumentParser(prog="aiterbench.measure.worker --profile")
     parser.add_argument("--cell", required=True)
     parser.add_argument("-n", type=int, required=True)
     parser.add_argument("--repeat", type=int, required=True)
@@ -153,54 +141,3 @@ def profile_worker(argv) -> None:
            "seconds": seconds, "rows": rows}
     with open(args.output, "w", encoding="utf-8") as f:
         json.dump(out, f)
-
-
-# --- the parent -----------------------------------------------------------------------------
-
-def run_profile(cell, tool: str, n: int, repeat: int, modules, env, data_path: str | None) -> dict:
-    """Profile ``cell`` in a worker process; its figures, and (if asked) the profile at ``data_path``."""
-    from ._boot import command
-    from ._results import write_atomic
-    from ._run import CHECK_TIMEOUT
-    from ._cells import run_for_json
-
-    with tempfile.TemporaryDirectory(prefix="aiterbench-profile-") as tmp:
-        out = os.path.join(tmp, "out.json")
-        data = os.path.join(tmp, "data")
-        cmd = command("--profile", ["--cell", cell.name, "-n", str(n), "--repeat", str(repeat), "--tool", tool,
-                                    "--check-timeout", repr(CHECK_TIMEOUT), "-o", out] + (["--data", data] if data_path else []),
-                      modules)
-        result = run_for_json(cmd, out, PROFILE_TIMEOUT, env, CHECK_TIMEOUT, "profiling")
-        if data_path:
-            with open(data, "rb") as f:
-                write_atomic(data_path, f.read())
-    return result
-
-
-def top_rows(result: dict, top: int) -> list[dict]:
-    """The ``top`` functions by own time, with calls and times per item."""
-    items = result["items"]
-    rows = sorted(result["rows"], key=lambda r: (-r["self_s"], r["function"]))[:top]
-    return [{"function": r["function"],
-             "calls_per_item": None if r["calls"] is None else r["calls"] / items,
-             "self_ns_per_item": r["self_s"] / items * 1e9, "cum_ns_per_item": r["cum_s"] / items * 1e9}
-            for r in rows]
-
-
-def format_profile(result: dict, top: int, fmt: str) -> str:
-    from ._table import render
-
-    rows = top_rows(result, top)
-    if fmt == "json":
-        return json.dumps({"kind": "profile", "cell": result["cell"], "tool": result["tool"], "n": result["n"],
-                           "iterators": result["repeat"], "items": result["items"],
-                           "profiled_seconds": result["seconds"], "functions": rows}, indent=2) + "\n"
-    head = ("function", "calls/item", "own ns/item", "cumulative ns/item")
-    body = [(r["function"], "-" if r["calls_per_item"] is None else f"{r['calls_per_item']:.6g}",
-             f"{r['self_ns_per_item']:.1f}", f"{r['cum_ns_per_item']:.1f}") for r in rows]
-    what = ("calls are exact; times include cProfile's cost per call" if result["tool"] == "cprofile"
-            else "pyinstrument samples: no call counts, times from samples")
-    foot = (f"{result['cell']}: {result['repeat']} iterators of {result['n']} items ({result['items']:,} items) "
-            f"profiled with {result['tool']} in {result['seconds']:.2f} s; {what}. Rank functions with these "
-            "figures; take ns/item from 'run'.\n")
-    return render(head, body, fmt) + ("\n" if fmt == "md" else "") + foot

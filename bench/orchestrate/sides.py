@@ -15,8 +15,9 @@ import os
 import shutil
 import subprocess
 
-from ._matrix import select
-from ._run import Side
+from ..model.cells import SelectionError, select
+from .children import run_child
+from .rounds import Side
 
 PROBE_TIMEOUT = 60.0
 
@@ -74,12 +75,12 @@ def make_side(name: str, python: str | None, path: str | None) -> Side:
 
 def probe(side: Side, modules, env) -> Probe:
     """Ask the side's interpreter what it offers; SideError when it is not a usable Python."""
-    from ._boot import command
+    from .workers import command
 
     cmd = command("--probe", (), modules, side.path, side.python)
     flag = f"--{side.name}-python" if side.name else "--python"
     try:
-        proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=PROBE_TIMEOUT, env=env)
+        proc = run_child(cmd, PROBE_TIMEOUT, env)
     except OSError as exc:
         raise SideError(f"{flag} {side.python}: cannot run it ({exc.strerror or exc})") from None
     except subprocess.TimeoutExpired:
@@ -115,8 +116,6 @@ def select_cells(probes, impls, workloads, loops):
         if lacking:
             notes.append(f"note: only on the {p.side.name} side, not measured: {', '.join(lacking)}")
     if not common:
-        from ._matrix import SelectionError
-
         raise SelectionError("the sides have no cell in common for these filters")
     return tuple(common), notes
 

@@ -15,10 +15,10 @@ import dataclasses
 import math
 import time
 
-from ._run import AB_QUICK, QUICK, balanced_rounds, run_matrix, steps
-from ._stats import Estimate, fit_cell
-from ._table import render
-from ._verdict import hodges_lehmann_paired
+from ..model.results import cells as result_cells
+from ..stats.fit import Estimate, fit_cell
+from ..stats.verdict import hodges_lehmann_paired
+from .rounds import AB_QUICK, QUICK, balanced_rounds, run_matrix, steps
 
 Z_SIGNIFICANT, Z_POWER = 1.959964, 1.644854
 
@@ -55,6 +55,11 @@ class Calibration:
     interrupted: bool
 
     @property
+    def quick_rounds(self) -> int:
+        """Pairs ``ab --quick`` measures per cell with its rounds alone (the floor of ``quick_pairs``)."""
+        return balanced_rounds(AB_QUICK.rounds, 1, 2)
+
+    @property
     def suggested(self) -> float | None:
         """A --threshold for ``ab --quick`` on this machine: the largest floor over cells, rounded up to 0.5%."""
         if not self.cells:
@@ -65,7 +70,7 @@ class Calibration:
 
 def calibrate(cells, sides, modules, env, budget_seconds: float, notes=()) -> Calibration:
     """Run A/A rounds until ``budget_seconds`` are spent (at least six), and summarize their noise."""
-    from ._progress import progress
+    from .progress import progress
 
     budget = dataclasses.replace(QUICK, rounds=6, seconds=budget_seconds)
     start = time.monotonic()
@@ -104,31 +109,4 @@ def calibrate(cells, sides, modules, env, budget_seconds: float, notes=()) -> Ca
 def _cells(benchmarks: dict) -> dict:
     import pyperf
 
-    from ._results import cells
-
-    return cells(pyperf.BenchmarkSuite(list(benchmarks.values()))) if benchmarks else {}
-
-
-def _percent(x: float) -> str:
-    return f"{x * 100:.1f}%"
-
-
-def format_calibration(c: Calibration) -> str:
-    lines = [f"A/A on this machine: {c.rounds} rounds in {c.seconds:.0f} s; 'ab --quick' measures "
-             f"about {c.cells[0].quick_pairs if c.cells else balanced_rounds(AB_QUICK.rounds, 1, 2)} pairs per cell "
-             "at this pace.", ""]
-    head = ("cell", "A/A NEW/BASE [95% CI]", "pairs", "detects here", "detects with --quick", "--threshold floor (--quick)")
-    body = [(k.cell.name, f"{k.aa.value:.4f} [{k.aa.low:.4f}, {k.aa.high:.4f}]", str(k.pairs),
-             _percent(k.detects(k.se)), _percent(k.detects(k.se_quick)), _percent(k.floor_quick)) for k in c.cells]
-    lines += render(head, body, "text").splitlines()
-    lines.append("")
-    for f in c.failures:
-        lines.append(f"FAILED {f.cell.name}: {f.reason}")
-    if c.suggested is None:
-        lines.append("No cell measured enough A/A pairs (six) to say anything.")
-    else:
-        lines.append(f"Suggested: 'ab --quick --threshold {c.suggested * 100:.1f}%' here. Below a cell's floor, "
-                     "'unchanged' is out of reach (the interval is wider than the threshold), so a cell that did "
-                     "not change stays 'inconclusive'; 'detects' is the smallest change flagged 95% of the time "
-                     "at that floor (normal approximation from the A/A spread).")
-    return "\n".join(lines) + "\n"
+    return result_cells(pyperf.BenchmarkSuite(list(benchmarks.values()))) if benchmarks else {}

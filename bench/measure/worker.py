@@ -1,16 +1,16 @@
 """The measuring process: a pyperf benchmark script for one or more cells (on one loop) at each size.
 
-``bench run`` starts it in pyperf's worker mode: once per cell to check and
+``aiterbench run`` starts it in pyperf's worker mode: once per cell to check and
 calibrate it, then once per round for each group of cells compared together
 (same workload and loop), so that the cells of a ratio share a process.
 It also runs alone as a normal pyperf script, whose workers then get the cell
 options through ``add_cmdline_args``::
 
-    python -m bench._worker --cell asyncgen/none/asyncio --cell class_anext/none/asyncio --sizes 16,1024 -o out.json
+    python -m aiterbench.measure.worker --cell asyncgen/none/asyncio --cell class_anext/none/asyncio --sizes 16,1024 -o out.json
 
-``bench run`` and ``ab`` start it as ``python -c BOOT ROOT ...`` (``bench._boot``),
-so that the harness comes from the installed suite whatever the interpreter
-and its working folder; ``--side-path`` puts a source folder first on
+``aiterbench run`` and ``ab`` start it as ``python -c BOOT FOLDERS ...``
+(``aiterbench.measure.boot``), so that the harness comes from the installed
+suite whatever the interpreter and its working folder; ``--side-path`` puts a source folder first on
 ``sys.path`` for the impls and plug-in modules. ``--probe`` describes the
 interpreter instead of measuring, for ``ab``.
 
@@ -23,13 +23,13 @@ import asyncio
 import json
 import sys
 
-from ._boot import load_impls
-from ._environ import recorded
-from ._loops import LOOPS
-from ._matrix import Cell
-from ._timing import LATENCY, LATENCY_LOOPS, check_cell, is_async_cell, make_latency_func, make_time_func
-from ._version import FORMAT_VERSION, __version__
-
+from .._version import FORMAT_VERSION, __version__
+from ..model.cells import Cell
+from ..model.environ import recorded
+from ..model.loops import LOOPS
+from .boot import FOLDERS, load_impls
+from .check import check_cell, is_async_cell
+from .timing import LATENCY, LATENCY_LOOPS, make_latency_func, make_time_func
 
 
 def _sizes(text: str) -> list[int]:
@@ -58,14 +58,14 @@ def _rotated(items: list, k: int | None) -> list:
 def main(argv=None) -> None:
     import pyperf
 
-    runner = pyperf.Runner(add_cmdline_args=_add_cmdline_args, program_args=("-m", "bench._worker"))
+    runner = pyperf.Runner(add_cmdline_args=_add_cmdline_args, program_args=("-m", "aiterbench.measure.worker"))
     parser = runner.argparser
     parser.add_argument("--cell", action="append", required=True,
                         help="impl/workload/loop; repeat for several cells on the same loop")
     parser.add_argument("--sizes", default="16,256,4096", help="comma-separated n")
     parser.add_argument("--impl-module", action="append", default=[], help="plug-in module or .py path")
     parser.add_argument("--round", type=int, default=None, help="round index (rotates cell and size order)")
-    parser.add_argument("--run-id", default="", help="identifies one 'bench run' invocation; pairs its rounds")
+    parser.add_argument("--run-id", default="", help="identifies one 'aiterbench run' invocation; pairs its rounds")
     parser.add_argument("--size-loops", default="{}", help="JSON {benchmark name: loops} (worker mode)")
     parser.add_argument("--side-path", default=None, help="folder put first on sys.path for impls and plug-ins")
     parser.add_argument("--side", default=None, help="the 'ab' side this process measures (base or new)")
@@ -152,7 +152,7 @@ def probe(argv) -> None:
     """Print, as JSON, what this interpreter offers a side of ``ab``: version, pyperf, loops and impls."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="bench._worker --probe")
+    parser = argparse.ArgumentParser(prog="aiterbench.measure.worker --probe")
     parser.add_argument("--side-path", default=None)
     parser.add_argument("--impl-module", action="append", default=[])
     args = parser.parse_args(argv)
@@ -176,21 +176,23 @@ def probe(argv) -> None:
     print(json.dumps(out))
 
 
-def entry() -> None:
-    """``python -c BOOT ROOT [--probe|--count|--memory|--profile] ARGS``: probe the interpreter, count,
-    trace memory or profile one cell, or else measure as a pyperf script."""
-    if sys.argv[1:2] == ["--probe"]:
+def entry(folders=None) -> None:
+    """``python -c BOOT FOLDERS [--probe|--count|--memory|--profile|--worker] ARGS``: probe the interpreter,
+    count, trace memory or profile one cell, or else measure as a pyperf script."""
+    FOLDERS.update(folders or {})
+    mode = sys.argv[1] if len(sys.argv) > 1 else ""
+    if mode == "--probe":
         probe(sys.argv[2:])
-    elif sys.argv[1:2] == ["--count"]:
-        from ._count import count_worker
+    elif mode == "--count":
+        from .count import count_worker
 
         count_worker(sys.argv[2:])
-    elif sys.argv[1:2] == ["--memory"]:
-        from ._memory import memory_worker
+    elif mode == "--memory":
+        from .memory import memory_worker
 
         memory_worker(sys.argv[2:])
-    elif sys.argv[1:2] == ["--profile"]:
-        from ._profile import profile_worker
+    elif mode == "--profile":
+        from .profile import profile_worker
 
         profile_worker(sys.argv[2:])
     else:

@@ -3,7 +3,7 @@
 First, one worker process per cell checks equivalence and calibrates loops per
 size with pyperf. Then each round runs one worker process per *group*: the
 cells compared with each other (same workload and loop), every size of each,
-in an order rotated from round to round (``bench._worker`` in pyperf's worker
+in an order rotated from round to round (``aiterbench.measure.worker`` in pyperf's worker
 mode). Cells of a ratio thus share a process and a moment: a burst of
 interference or an unlucky memory layout lands on both, and their ratio,
 paired by round, cancels it; fewer process start-ups buy more rounds. Groups
@@ -27,9 +27,9 @@ import tempfile
 import time
 from typing import Callable, Sequence
 
-from ._matrix import Cell
-from ._results import dump_suite
-
+from ..model.cells import Cell
+from ..model.files import dump_suite
+from .children import CHECK_TIMEOUT, CHILDREN, failure_reason, run_child
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,7 +50,7 @@ class Budget:
 
     def names(self, cell: Cell) -> list[str]:
         """The pyperf benchmarks a cell gets under this budget."""
-        from ._timing import LATENCY
+        from ..measure.timing import LATENCY
 
         return [cell.bench_name(n) for n in self.sizes] + ([cell.metric_name(m) for m in LATENCY] if self.latency else [])
 
@@ -85,7 +85,7 @@ class Side:
     """Where a worker runs: an interpreter, and a source folder put first on ``sys.path`` for impls and plug-ins.
 
     ``name`` is empty for a plain ``run``; ``ab`` has a ``base`` and a ``new`` side.
-    The harness itself always comes from the installed suite (``bench._boot``).
+    The harness itself always comes from the installed suite (``aiterbench.measure.boot``).
     """
 
     name: str = ""
@@ -94,11 +94,6 @@ class Side:
 
     def __str__(self) -> str:
         return self.name or "run"
-
-
-#: The equivalence check runs n = 0, 1 and each size once: it takes milliseconds, so a cell whose
-#: check has not finished after this long (or the per-cell limit, if lower) is hung, not slow.
-CHECK_TIMEOUT = 10.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,51 +115,6 @@ class _CellFailed(Exception):
     pass
 
 
-class _Interrupt:
-    """Ctrl-C during the measuring loop, taken at safe points only.
-
-    Python's default handler raises KeyboardInterrupt wherever the main thread
-    happens to be, even inside a finalizer, where it is printed as an ignored
-    exception with a traceback. Here the first SIGINT is only noted and passed
-    on to the running worker (on a terminal the worker got it too), and the
-    loop raises KeyboardInterrupt itself once that worker has exited. A second
-    SIGINT kills the worker. A SIGINT the caller ignores stays ignored.
-    """
-
-    def __init__(self) -> None:
-        self.requested = False
-        self.child: subprocess.Popen | None = None
-        self._old = None
-
-    def __enter__(self) -> "_Interrupt":
-        import threading
-
-        if threading.current_thread() is threading.main_thread():
-            old = signal.getsignal(signal.SIGINT)
-            if old is not signal.SIG_IGN:
-                self._old = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
-            self._old = None
-
-    def _handle(self, signum, frame) -> None:
-        again, self.requested = self.requested, True
-        child = self.child
-        if child is not None and child.poll() is None:
-            try:
-                child.kill() if again else child.send_signal(signal.SIGINT)
-            except OSError:
-                pass
-
-    def check(self) -> None:
-        """Raise KeyboardInterrupt, here, if Ctrl-C was pressed."""
-        if self.requested:
-            raise KeyboardInterrupt
-
-
 def balanced_rounds(rounds: int, group_size: int, sides: int = 1) -> int:
     """``rounds`` rounded up so that each cell of a group, and each side, runs first equally often."""
     m = math.lcm(max(group_size, 1), max(sides, 1))
@@ -173,7 +123,7 @@ def balanced_rounds(rounds: int, group_size: int, sides: int = 1) -> int:
 
 def _worker_cmd(side: Side, cells: Sequence[Cell], budget: Budget, modules: Sequence[str], out: str,
                 extra: Sequence[str], calibrate: bool = False) -> list:
-    from ._boot import command
+    from .workers import command
 
     # Calibration only needs the loop count: one value past min_time, no warmup.
     values, warmups = (1, 0) if calibrate else (budget.values, budget.warmups)
@@ -189,32 +139,19 @@ def _worker_cmd(side: Side, cells: Sequence[Cell], budget: Budget, modules: Sequ
     return command("--worker", args + list(extra), modules, side.path, side.python)
 
 
-def _spawn(side: Side, cells: Sequence[Cell], budget: Budget, modules, tmpdir: str, extra: Sequence[str], env,
-           interrupt: _Interrupt | None = None):
+def _spawn(side: Side, cells: Sequence[Cell], budget: Budget, modules, tmpdir: str, extra: Sequence[str], env):
     import pyperf
-
-    from ._cells import failure_reason
 
     out = os.path.join(tmpdir, f"w{time.monotonic_ns()}.json")
     calibrate = "--calibrate-loops" in extra
     cmd = _worker_cmd(side, cells, budget, modules, out, extra, calibrate=calibrate)
     limit = budget.cell_timeout * len(cells)
-    interrupt = interrupt or _Interrupt()
-    interrupt.check()
-    with subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                          text=True, env=env) as child:
-        interrupt.child = child
-        try:
-            stdout, stderr = child.communicate(timeout=limit)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.communicate()
-            interrupt.check()
-            raise _CellFailed(f"hung: no result within {limit:g} s (per-cell time limit)") from None
-        finally:
-            interrupt.child = None
-    proc = subprocess.CompletedProcess(cmd, child.returncode, stdout, stderr)
-    interrupt.check()  # Ctrl-C while the worker ran: stop, do not blame the cell
+    try:
+        proc = run_child(cmd, limit, env, gentle=True)  # gentle: Ctrl-C lets pyperf stop the worker cleanly
+    except subprocess.TimeoutExpired:
+        CHILDREN.check()
+        raise _CellFailed(f"hung: no result within {limit:g} s (per-cell time limit)") from None
+    CHILDREN.check()  # Ctrl-C while the worker ran: stop, do not blame the cell
     if proc.returncode == -signal.SIGINT or "Benchmark worker interrupted: exit" in (proc.stderr or ""):
         raise KeyboardInterrupt  # Ctrl-C reached the worker alone (signalled directly): stop all the same
     if proc.returncode != 0 or not os.path.exists(out):
@@ -273,7 +210,7 @@ def run_matrix(
                                                              for name in budget.names(c) if name in size_loops}),
                  "--round", str(rnd), "--run-id", run_id]
         try:
-            add(k, _spawn(sides[k], group, budget, modules, tmpdir, extra, env, interrupt))
+            add(k, _spawn(sides[k], group, budget, modules, tmpdir, extra, env))
         except _CellFailed as exc:
             if len(group) == 1:
                 fail(group[0], str(exc), sides[k])
@@ -281,7 +218,7 @@ def run_matrix(
             for cell in group:  # find the culprit; the others keep this round
                 measure(k, [cell], rnd)
 
-    with tempfile.TemporaryDirectory(prefix="aiterbench-") as tmpdir, _Interrupt() as interrupt:
+    with tempfile.TemporaryDirectory(prefix="aiterbench-") as tmpdir, CHILDREN.watching():
         try:
             for cell in list(live):
                 for k, side in enumerate(sides):
@@ -289,7 +226,7 @@ def run_matrix(
                         break
                     on_step("check+calibrate", cell)
                     try:
-                        suite = _spawn(side, [cell], budget, modules, tmpdir, ["--calibrate-loops"], env, interrupt)
+                        suite = _spawn(side, [cell], budget, modules, tmpdir, ["--calibrate-loops"], env)
                     except _CellFailed as exc:
                         fail(cell, str(exc), side)
                         continue
@@ -366,3 +303,29 @@ def save(benchmarks: dict, path: str, base=None) -> bool:
     suite = pyperf.BenchmarkSuite([merged[name] for name in sorted(merged)])
     dump_suite(suite, path)
     return True
+
+
+def run_to_files(cells: Sequence[Cell], budget: Budget, modules, paths: Sequence[str], bar,
+                 sides: Sequence[Side] = (Side(),), env: dict | None = None, bases=None) -> tuple[Outcome, bool]:
+    """``run_matrix`` with one result file per side, rewritten atomically after every round.
+
+    After Ctrl-C the rounds finished (and what the last one measured) are
+    saved once more. ``bases`` are loaded suites to merge into (``--append``).
+    Returns the outcome and whether every file was written at least once.
+    """
+    bases = list(bases or [None] * len(paths))
+    written = False
+
+    def on_round(benchmarks) -> None:
+        nonlocal written
+        ok = [save(b, path, base) for b, path, base in zip(benchmarks, paths, bases)]
+        written = written or all(ok)
+
+    try:
+        outcome = run_matrix(cells, budget, modules, on_step=bar.step, on_round=on_round, sides=sides, env=env)
+    finally:
+        bar.close()
+    if outcome.interrupted and outcome.rounds_done:
+        for b, path, base in zip(outcome.benchmarks, paths, bases):
+            save(b, path, base)
+    return outcome, written

@@ -6,7 +6,7 @@ import dataclasses
 import fnmatch
 import re
 
-from ._loops import DEFAULT_LOOPS, LOOPS
+from .loops import DEFAULT_LOOPS, LOOPS
 
 _NAME_RE = re.compile(r"^(?P<impl>[^/@#]+)/(?P<workload>[^/@#]+)/(?P<loop>[^/@#]+)"
                       r"(?:@n=(?P<n>\d+)|#(?P<metric>[a-z][a-z0-9_@=]*))?$")
@@ -78,7 +78,7 @@ def select(registry, impls: str | None = None, workloads: str | None = None, loo
     all_workloads = []
     for impl in registry.impls:
         all_workloads += [w for w in impl.workloads if w not in all_workloads]
-    from impls import workloads as known_workloads
+    from ..impls import workloads as known_workloads
 
     workload_names = _pick("workload", split_globs(workloads) or ["*"], [w for w in known_workloads() if w in all_workloads])
     loop_globs = split_globs(loops)

@@ -7,13 +7,13 @@ import json
 import math
 from typing import Mapping, Sequence
 
-from ._matrix import Cell
-from ._results import CellData
-from ._stats import CellFit, Estimate, difference, fit_cell, median_ci, ratio
+from ..model.cells import Cell
+from ..model.results import CellData
+from ..model.units import NS
+from ..stats.fit import CellFit, Estimate, difference, fit_cell, median_ci, ratio
 
 REFERENCE_IMPL = "class_anext"
 SYNC_IMPL = "sync_iter"
-NS = 1e9
 
 
 @dataclasses.dataclass(frozen=True)

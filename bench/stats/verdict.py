@@ -30,7 +30,7 @@ import functools
 import math
 from typing import Sequence
 
-from ._stats import Estimate
+from .fit import Estimate
 
 CONFIDENCE = 0.95
 DEFAULT_THRESHOLD = 0.05

@@ -7,20 +7,19 @@ pyperf file. The format version sits in every benchmark's metadata
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import os
 import statistics
-import tempfile
 from typing import Mapping, Sequence
 
-from ._identity import Environment, group, run_environments
-from ._matrix import Cell, SelectionError
-from ._version import FORMAT_VERSION, READS_FORMATS
+from .._version import FORMAT_VERSION, READS_FORMATS
+from .cells import Cell, SelectionError
+from .files import check_writable, dump_suite, write_atomic
+from .identity import Environment, group, run_environments
 
 #: ``aiterbench_kind`` of a file of instruction counts (``count``); timing files have none.
 KIND_COUNT = "count"
-#: ``aiterbench_kind`` of a file of memory figures (``memory``, read by ``bench._memory``).
+#: ``aiterbench_kind`` of a file of memory figures (``memory``, read by ``aiterbench.model.memory``).
 KIND_MEMORY = "memory"
 
 
@@ -199,7 +198,7 @@ def load_results(paths: Sequence[str]) -> tuple[ResultSet, ...]:
     for path in expand(paths):
         suite = load_suite(path)
         kind = kind_of(suite, path)
-        if kind == KIND_MEMORY:  # figures of another shape: bench._memory reads them
+        if kind == KIND_MEMORY:  # figures of another shape: aiterbench.model.memory reads them
             memory.append(path)
             continue
         parts = split(suite, path)
@@ -258,44 +257,5 @@ def check_appendable(suite, path: str, environ: str) -> None:
                 )
 
 
-def write_atomic(path: str, data: str | bytes) -> None:
-    """Write ``data`` (text as UTF-8) to ``path`` through a temporary file in the same folder and a rename."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".aiterbench-", suffix=".tmp", dir=folder)
-    try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 is for secrets, not results
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-def dump_suite(suite, path: str) -> None:
-    """Atomically write a pyperf suite as JSON."""
-    import io
-
-    buf = io.StringIO()
-    suite.dump(buf, compact=True)
-    write_atomic(path, buf.getvalue())
-
-
-def check_writable(path: str) -> None:
-    """Fail now, before any measuring, if ``path``'s folder cannot take a file."""
-    folder = os.path.dirname(os.path.abspath(path)) or "."
-    if os.path.isdir(path):
-        raise ResultError(f"{path}: is a directory")
-    if not os.path.isdir(folder):
-        raise ResultError(f"{path}: folder {folder} does not exist")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".aiterbench-probe-", dir=folder)
-    except OSError as exc:
-        raise ResultError(f"{path}: cannot write there ({exc.strerror})") from None
-    os.close(fd)
-    os.unlink(tmp)
+__all__ = ["KIND_COUNT", "KIND_MEMORY", "CellData", "ResultError", "ResultSet", "cells", "check_appendable",
+           "check_writable", "dump_suite", "expand", "kind_of", "load_results", "load_suite", "split", "write_atomic"]

@@ -7,11 +7,13 @@ import json
 import math
 from typing import Sequence
 
-from ._table import render as render_table
-from .analysis import KIND_COUNT, Cell, Estimate, ResultSet, differences, fit_cell
-from ._verdict import Verdict, compare_slopes, judge
-
-NS = 1e9
+from ..model.cells import Cell
+from ..model.identity import differences, labels
+from ..model.results import KIND_COUNT, ResultSet
+from ..model.units import NS
+from ..stats.fit import Estimate, fit_cell
+from ..stats.verdict import Verdict, compare_slopes, judge
+from .table import render as render_table
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,7 +134,7 @@ def _row(cv: CellVerdict, kind: str) -> list[str]:
     return [cv.cell.name, _verdict_text(cv), _ratio(v) if v else "-", _cost(cv.base, kind), _cost(cv.new, kind), procs]
 
 
-def _summary(c: Comparison) -> str:
+def summary(c: Comparison) -> str:
     counts = ", ".join(f"{c.count(k)} {k}" for k in ("regression", "improvement", "unchanged", "inconclusive"))
     how = "instruction counts (exact)" if c.kind == KIND_COUNT else (
         "paired by round" if any(cv.verdict and cv.verdict.paired for cv in c.cells) else "unpaired (separate runs)")
@@ -156,7 +158,7 @@ def format_text(c: Comparison) -> str:
     if diffs:
         lines.append("environments differ:")
         lines += [f"  {what}: {a} -> {b}" for what, a, b in diffs]
-    lines.append(_summary(c))
+    lines.append(summary(c))
     lines += render_table(_header(c), [_row(cv, c.kind) for cv in c.cells], "text", left=2).splitlines()
     lines += _notes(c)
     return "\n".join(lines) + "\n"
@@ -169,7 +171,7 @@ def format_md(c: Comparison) -> str:
     diffs = c.environment_differences
     if diffs:
         lines += ["Environments differ:", ""] + [f"- {what}: `{a}` → `{b}`" for what, a, b in diffs] + [""]
-    lines += [_summary(c) + ".", ""]
+    lines += [summary(c) + ".", ""]
     icons = {"regression": "❌ ", "improvement": "✅ ", "unchanged": "", "inconclusive": "❔ "}
     rows = []
     for cv in c.cells:
@@ -195,7 +197,7 @@ def _est(e: Estimate | None, scale: float = 1.0):
 
 
 def format_json(c: Comparison) -> str:
-    from ._version import FORMAT_VERSION
+    from .._version import FORMAT_VERSION
 
     scale = 1.0 if c.kind == KIND_COUNT else NS
     unit = "instructions" if c.kind == KIND_COUNT else "ns"
@@ -242,8 +244,6 @@ def one_environment(sets: Sequence[ResultSet], what: str) -> ResultSet:
     if not sets:
         raise ValueError(f"{what}: holds no measured cells")
     if len(sets) > 1:
-        from ._identity import labels
-
         raise ValueError(f"{what}: holds results from {len(sets)} environments ({'; '.join(labels([s.environment for s in sets]))}): "
                          "compare one environment per side")
     return sets[0]

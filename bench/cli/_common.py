@@ -1,0 +1,94 @@
+"""What several commands share: the registry and selection, budgets, the workers' environment, output paths."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Sequence
+
+from ._exit import UsageError
+
+
+def registry(modules: Sequence[str]):
+    from .. import impls
+
+    try:
+        return impls.registry().extended(modules)
+    except impls.RegistryError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def select(args):
+    """The cells the filters pick (and notes on loops skipped); UsageError when they pick none."""
+    from ..model.cells import SelectionError, select as pick
+
+    try:
+        return pick(registry(args.impl_module), args.impl, args.workload, args.loop)
+    except SelectionError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def modules(args) -> list:
+    """Plug-in modules as workers get them: ``.py`` paths made absolute (workers start elsewhere)."""
+    return [os.path.abspath(m) if m.endswith(".py") else m for m in args.impl_module]
+
+
+def budget(args, quick=None):
+    import dataclasses
+
+    from ..orchestrate.rounds import FULL, QUICK
+
+    chosen = (quick or QUICK) if args.quick else FULL
+    changes = {}
+    if args.sizes:
+        try:
+            changes["sizes"] = tuple(int(s) for s in args.sizes.split(","))
+        except ValueError:
+            raise UsageError(f"--sizes {args.sizes!r}: expected comma-separated integers") from None
+    for name in ("rounds", "min_time", "cell_timeout", "values", "seconds"):
+        if getattr(args, name) is not None:
+            changes[name] = getattr(args, name)
+    if getattr(args, "latency", False):
+        changes["latency"] = True
+    try:
+        return dataclasses.replace(chosen, **changes)
+    except ValueError as exc:
+        raise UsageError(f"budget: {exc}") from None
+
+
+def worker_env(args):
+    """The workers' environment and a note on what it leaves out (None when nothing influential was dropped)."""
+    from ..model.environ import check_names, worker_environ
+
+    names = [n.strip() for text in (args.inherit_environ or []) for n in text.split(",") if n.strip()]
+    try:
+        inherit = check_names(names)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    env, dropped = worker_environ(inherit)
+    note = None
+    if dropped:
+        note = (f"note: workers start from a clean environment; left out {', '.join(dropped)} "
+                "(--inherit-environ NAME,... passes one on purpose)")
+    return env, note
+
+
+def output(args, kind: str, what: str, *, append: bool = False, can_append: bool = False, suffix: str = ".json") -> str:
+    """The output path (``-o``, or ``results/<kind>-<time>``), checked before anything is measured."""
+    from ..model.files import OutputError, default_output, prepare_output
+
+    path = args.output or default_output(kind, suffix)
+    try:
+        prepare_output(path, default=args.output is None, force=getattr(args, "force", False), append=append,
+                       what=what, can_append=can_append)
+    except OutputError as exc:
+        raise UsageError(str(exc)) from None
+    return path
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def say(text: str) -> None:
+    print(text, file=sys.stderr)

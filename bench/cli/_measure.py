@@ -1,0 +1,213 @@
+"""The measuring commands: list, run, count, memory, profile."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from . import _common as common
+from ._exit import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
+
+
+def cmd_list(args) -> int:
+    from .. import impls
+    from ..model import loops
+
+    reg = common.registry(args.impl_module)
+    data = {
+        "impls": [{"name": i.name, "family": i.family, "workloads": list(i.workloads), "module": i.module}
+                  for i in reg.impls],
+        "workloads": list(impls.workloads()),
+        "loops": loops.describe(),
+        "default_loops": list(loops.DEFAULT_LOOPS),
+    }
+    if args.format == "json":
+        print(json.dumps(data, indent=2))
+        return EXIT_OK
+    width = max(len(i["name"]) for i in data["impls"])
+    print("impls:")
+    for i in data["impls"]:
+        print(f"  {i['name']:<{width}}  family={i['family']:<16} workloads={','.join(i['workloads'])}")
+    print("workloads:")
+    print("  " + ", ".join(data["workloads"]))
+    print("loops:")
+    for loop in data["loops"]:
+        state = f"installed {loop['version']}" if loop["available"] else f"not installed ({loop['install']})"
+        default = " (default)" if loop["name"] in data["default_loops"] else ""
+        print(f"  {loop['name']:<8} {state}{default}")
+    return EXIT_OK
+
+
+def rounds_text(cells, budget, sides: int = 1) -> str:
+    from ..orchestrate.rounds import planned_rounds
+
+    rounds = planned_rounds(cells, budget, sides)
+    text = f"{rounds} rounds"
+    if rounds != budget.rounds:
+        text += f" ({budget.rounds} rounded up so that every cell{' and side' if sides > 1 else ''} runs first equally often)"
+    if budget.seconds:
+        text += f", then more until {budget.seconds:g} s have passed"
+    return text
+
+
+def cmd_run(args) -> int:
+    from ..model.environ import recorded
+    from ..model.results import ResultError, check_appendable, load_suite
+    from ..orchestrate.progress import progress
+    from ..orchestrate.rounds import run_to_files, steps
+
+    cells, notes = common.select(args)
+    budget = common.budget(args)
+    modules = common.modules(args)
+    env, env_note = common.worker_env(args)
+    output = common.output(args, "aiterbench", "result", append=args.append, can_append=True)
+    base = None
+    if args.append and os.path.exists(output):
+        try:
+            base = load_suite(output)
+            check_appendable(base, output, recorded(env))
+        except ResultError as exc:
+            raise UsageError(f"--append: {exc}") from None
+
+    bar = progress(steps(cells, budget))
+    for note in notes + ([env_note] if env_note else []):
+        bar.note(note)
+    bar.note(f"measuring {len(cells)} cells x {rounds_text(cells, budget)} at n={','.join(map(str, budget.sizes))} "
+             f"into {output}")
+    outcome, written = run_to_files(cells, budget, modules, [output], bar, env=env, bases=[base])
+    for failure in outcome.failures:
+        print(f"FAILED {failure.cell.name}: {failure.reason}", file=sys.stderr)
+    if written:
+        from ..analysis.show import format_file
+
+        print(format_file(output, "text"), end="")
+        print(f"wrote {output}")
+    elif outcome.interrupted:
+        kept = f"; {output} is as it was" if os.path.exists(output) else ""
+        common.say(f"aiterbench: interrupted before the first round was measured: nothing written{kept}")
+        return EXIT_INTERRUPTED
+    else:
+        common.say("no cell was measured; nothing written")
+    if outcome.interrupted:
+        common.say(f"aiterbench: interrupted after {common.plural(outcome.rounds_done, 'full round')}; kept what was "
+                   "measured")
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if outcome.failures else EXIT_OK
+
+
+def _write_cells(suite, failures, interrupted: bool, output: str, show) -> int:
+    """Write what ``count`` or ``memory`` measured (all of it, or the cells finished before Ctrl-C) and say so."""
+    from ..model.files import dump_suite
+
+    if suite is None:
+        if interrupted:
+            common.say("aiterbench: interrupted before any cell was finished: nothing written")
+            return EXIT_INTERRUPTED
+        common.say("no cell was measured; nothing written")
+        return EXIT_FAILED
+    dump_suite(suite, output)
+    show(output)
+    if interrupted:
+        common.say("aiterbench: interrupted; wrote the cells finished so far")
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if failures else EXIT_OK
+
+
+def cmd_count(args) -> int:
+    from ..analysis.show import format_file
+    from ..orchestrate.count import CountError, check_counting, run_counts
+
+    cells, notes = common.select(args)
+    env, env_note = common.worker_env(args)
+    try:
+        sizes = check_counting(tuple(int(s) for s in args.sizes.split(",")))
+    except ValueError as exc:
+        if isinstance(exc, CountError):
+            raise UsageError(str(exc)) from None
+        raise UsageError(f"--sizes {args.sizes!r}: expected two comma-separated integers") from None
+    output = common.output(args, "count", "count")
+    notes = notes + ([env_note] if env_note else [])
+    notes.append(f"counting {len(cells)} cells at n={sizes[0]},{sizes[1]} under callgrind into {output}")
+    suite, failures, interrupted = run_counts(cells, sizes, common.modules(args), env, notes)
+
+    def show(path: str) -> None:
+        print(format_file(path, "text"), end="")
+        print(f"wrote {path}")
+
+    return _write_cells(suite, failures, interrupted, output, show)
+
+
+def cmd_memory(args) -> int:
+    import importlib.util
+
+    from ..analysis.show import format_file
+    from ..orchestrate.memory import MEMRAY_EXTRA, PROCESSES, SIZES, MemoryError_, check_live, run_memory
+
+    cells, notes = common.select(args)
+    env, env_note = common.worker_env(args)
+    try:
+        check_live(args.live)
+    except MemoryError_ as exc:
+        raise UsageError(str(exc)) from None
+    output = common.output(args, "memory", "memory")
+    notes = notes + ([env_note] if env_note else [])
+    if importlib.util.find_spec("memray") is None:
+        notes.append(f"note: memray is not installed: no allocations per item ({MEMRAY_EXTRA})")
+    notes.append(f"tracing {len(cells)} cells, {PROCESSES} processes each, into {output}")
+    suite, failures, interrupted = run_memory(cells, common.modules(args), env, live=args.live, sizes=SIZES,
+                                              notes=notes)
+
+    def show(path: str) -> None:
+        print(format_file(path, args.format), end="")
+        print(f"wrote {path}", file=sys.stderr if args.format == "json" else sys.stdout)
+
+    return _write_cells(suite, failures, interrupted, output, show)
+
+
+def cmd_profile(args) -> int:
+    import importlib.util
+
+    from .. import impls
+    from ..analysis.profile import format_profile
+    from ..model.cells import Cell, SelectionError, select
+    from ..orchestrate.profile import MAX_SOURCES, PYINSTRUMENT_EXTRA, run_profile
+
+    if any(ch in args.cell for ch in "*?[,"):
+        raise UsageError(f"{args.cell!r}: profile takes one cell, not globs or lists")
+    try:
+        cell, n = Cell.parse(args.cell)
+        if n is not None:
+            raise SelectionError(f"{args.cell!r}: give the cell without '@n=' (-n sets the items)")
+        cells, _ = select(common.registry(args.impl_module), cell.impl, cell.workload, cell.loop)
+    except SelectionError as exc:
+        raise UsageError(str(exc)) from None
+    if not 1 <= args.n <= 10_000_000:
+        raise UsageError(f"-n {args.n}: expected 1 to 10000000 items")
+    most = 100_000 if cells[0].workload in impls.STATELESS else MAX_SOURCES
+    if not 1 <= args.repeat <= most:
+        raise UsageError(f"--repeat {args.repeat}: expected 1 to {most} iterators for {cells[0].workload} "
+                         "(each holds its source open while the profiler runs)" if most == MAX_SOURCES else
+                         f"--repeat {args.repeat}: expected 1 to {most} iterators")
+    if not 1 <= args.top <= 1000:
+        raise UsageError(f"--top {args.top}: expected 1 to 1000 functions")
+    if args.tool == "pyinstrument" and importlib.util.find_spec("pyinstrument") is None:
+        raise UsageError(f"profile --tool pyinstrument needs pyinstrument: {PYINSTRUMENT_EXTRA}")
+    if args.output:
+        suffixes = (".html", ".htm") if args.tool == "pyinstrument" else (".prof", ".pstats", ".out")
+        if not args.output.endswith(suffixes):
+            raise UsageError(f"-o {args.output}: a {args.tool} profile is written as {' or '.join(suffixes)} "
+                             "(a profile is never a result file)")
+        common.output(args, "profile", "profile")
+    env, env_note = common.worker_env(args)
+    if env_note:
+        common.say(env_note)
+    try:
+        result = run_profile(cells[0], args.tool, args.n, args.repeat, common.modules(args), env, args.output)
+    except RuntimeError as exc:
+        print(f"FAILED {cells[0].name}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    print(format_profile(result, args.top, args.format), end="")
+    if args.output:
+        common.say(f"wrote {args.output}")
+    return EXIT_OK

@@ -1,0 +1,153 @@
+"""The regression commands: compare, ab, calibrate."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from . import _common as common
+from ._exit import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
+
+
+def _threshold(args, kind: str) -> float:
+    from ..stats.verdict import DEFAULT_COUNT_THRESHOLD, DEFAULT_THRESHOLD, parse_threshold
+
+    if args.threshold is None:
+        return DEFAULT_COUNT_THRESHOLD if kind == "count" else DEFAULT_THRESHOLD
+    try:
+        return parse_threshold(args.threshold)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _load(paths):
+    from ..model.results import ResultError, load_results
+
+    try:
+        return load_results(paths)
+    except ResultError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _compare(base_paths, new_paths, args, failed=()):
+    from ..analysis.compare import compare_sets, one_environment
+
+    if args.threshold is not None:
+        _threshold(args, "time")  # a bad threshold is bad input before any file is read
+    try:
+        base = one_environment(_load(base_paths), " ".join(base_paths))
+        new = one_environment(_load(new_paths), " ".join(new_paths))
+        return compare_sets(base, new, _threshold(args, base.kind), failed)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _verdict_exit(comparison) -> int:
+    return EXIT_FAILED if comparison.regressed or comparison.failed else EXIT_OK
+
+
+def cmd_compare(args) -> int:
+    from ..analysis.compare import render, summary
+    from ..model.files import write_atomic
+
+    if args.output and os.path.isdir(args.output):
+        raise UsageError(f"-o {args.output}: is a directory")
+    comparison = _compare([args.base], [args.new], args)
+    text = render(comparison, args.format)
+    if not args.output:
+        print(text, end="")
+        return _verdict_exit(comparison)
+    try:
+        write_atomic(args.output, text)
+    except OSError as exc:
+        raise UsageError(f"{args.output}: cannot write ({exc.strerror or exc})") from None
+    print(f"{summary(comparison)}; wrote {args.output}")
+    return _verdict_exit(comparison)
+
+
+def _probe_sides(args, names=("base", "new")):
+    from ..orchestrate.sides import SideError, make_side, probe
+
+    env, env_note = common.worker_env(args)
+    try:
+        sides = [make_side(n, getattr(args, f"{n}_python"), getattr(args, f"{n}_path")) for n in names]
+        probes = [probe(side, common.modules(args), env) for side in sides]
+    except SideError as exc:
+        raise UsageError(str(exc)) from None
+    return probes, env, env_note
+
+
+def _select(probes, args):
+    from ..model.cells import SelectionError
+    from ..orchestrate.sides import select_cells
+
+    try:
+        return select_cells(probes, args.impl, args.workload, args.loop)
+    except SelectionError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def cmd_ab(args) -> int:
+    from ..analysis.compare import render
+    from ..model.files import OutputError, default_output, prepare_output
+    from ..orchestrate.progress import progress
+    from ..orchestrate.rounds import AB_QUICK, run_to_files, steps
+    from ..orchestrate.sides import describe
+    from ._measure import rounds_text
+
+    _threshold(args, "time")  # a bad threshold is bad input before anything runs
+    if args.output and os.path.isdir(args.output):
+        raise UsageError(f"-o {args.output}: is a directory, expected a file prefix")
+    probes, env, env_note = _probe_sides(args)
+    cells, notes = _select(probes, args)
+    budget = common.budget(args, AB_QUICK)
+    prefix = args.output or default_output("ab", suffix="")
+    paths = [f"{prefix}-{p.side.name}.json" for p in probes]
+    try:
+        for path in paths:
+            prepare_output(path, default=args.output is None, force=args.force)
+    except OutputError as exc:
+        raise UsageError(str(exc)) from None
+
+    sides = [p.side for p in probes]
+    bar = progress(steps(cells, budget, len(sides)))
+    for note in notes + ([env_note] if env_note else []):
+        bar.note(note)
+    bar.note(f"ab: {describe(probes)}")
+    bar.note(f"measuring {len(cells)} cells x {rounds_text(cells, budget, 2)} on both sides into {', '.join(paths)}")
+    outcome, written = run_to_files(cells, budget, common.modules(args), paths, bar, sides=sides, env=env)
+    failed = tuple((f.cell.name, f.side or "both", f.reason) for f in outcome.failures)
+    for cell, side, reason in failed:
+        print(f"FAILED {cell} ({side} side): {reason}", file=sys.stderr)
+    if not written:
+        if outcome.interrupted:
+            common.say("aiterbench: interrupted before the first round was measured: nothing written")
+            return EXIT_INTERRUPTED
+        common.say("no cell was measured on both sides; nothing written")
+        return EXIT_FAILED
+    comparison = _compare([paths[0]], [paths[1]], args, failed)
+    print(render(comparison, args.format), end="")
+    common.say(f"wrote {paths[0]} and {paths[1]} (re-judge with: aiterbench compare {paths[0]} {paths[1]})")
+    if outcome.interrupted:
+        common.say(f"aiterbench: interrupted after {common.plural(outcome.rounds_done, 'full round')}; verdicts on "
+                   "what was measured")
+        return EXIT_INTERRUPTED
+    return _verdict_exit(comparison)
+
+
+def cmd_calibrate(args) -> int:
+    from ..analysis.calibration import format_calibration
+    from ..orchestrate.calibrate import calibrate
+
+    if not (args.budget > 0 and args.budget < 86400):
+        raise UsageError(f"--budget {args.budget:g}: expected seconds between 0 and 86400")
+    args.base_python = args.new_python = None
+    args.base_path = args.new_path = None
+    probes, env, env_note = _probe_sides(args)
+    cells, notes = _select(probes, args)
+    result = calibrate(cells, [p.side for p in probes], common.modules(args), env, args.budget,
+                       notes + ([env_note] if env_note else []))
+    print(format_calibration(result), end="")
+    if result.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if result.failures else EXIT_OK

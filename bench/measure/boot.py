@@ -1,0 +1,67 @@
+"""How a worker process finds the suite: each package loaded from its folder, not through ``sys.path``.
+
+A worker runs under any interpreter (``ab --base-python``). The harness and
+the built-in impls come from the installed suite, yet the suite's folder may be
+another interpreter's site-packages: put on ``sys.path`` it would shadow that
+interpreter's own compiled packages. So ``aiterbench`` and ``aiterbench.impls``
+are loaded by path, from the folders the parent names (an editable install
+keeps them apart: ``bench/`` and ``impls/``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+
+#: ``python -c BOOT FOLDERS ARGS...``: FOLDERS is JSON {package: folder}; load ``aiterbench`` from its
+#: folder, then hand over to the worker's entry point with the folders.
+BOOT = (
+    "import importlib.util, json, os, sys\n"
+    "folders = json.loads(sys.argv.pop(1))\n"
+    "root = folders['aiterbench']\n"
+    "spec = importlib.util.spec_from_file_location('aiterbench', os.path.join(root, '__init__.py'),"
+    " submodule_search_locations=[root])\n"
+    "module = importlib.util.module_from_spec(spec)\n"
+    "sys.modules['aiterbench'] = module\n"
+    "spec.loader.exec_module(module)\n"
+    "from aiterbench.measure.worker import entry\n"
+    "entry(folders)\n"
+)
+
+#: Package -> folder, as the parent passed them (empty when the worker was started with ``-m``).
+FOLDERS: dict = {}
+
+
+def import_package(name: str, folder: str):
+    """Import package ``name`` from ``folder`` (once per process)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, os.path.join(folder, "__init__.py"),
+                                                  submodule_search_locations=[folder])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def load_impls(side_path: str | None):
+    """The impls package: a source folder's ``impls/`` when it has one (put first on sys.path), else the suite's.
+
+    A checkout of this repository is such a folder: its ``impls/`` is loaded as
+    ``aiterbench.impls``, whatever its age (older checkouts name their modules
+    ``impls.*``, which the folder on ``sys.path`` then resolves).
+    """
+    if side_path:
+        sys.path.insert(0, side_path)
+        folder = os.path.join(side_path, "impls")
+        if os.path.isfile(os.path.join(folder, "__init__.py")):
+            return import_package("aiterbench.impls", folder)
+    if "aiterbench.impls" in FOLDERS:
+        return import_package("aiterbench.impls", FOLDERS["aiterbench.impls"])
+    return importlib.import_module("aiterbench.impls")

@@ -1,0 +1,4 @@
+"""Units shared by every table: results store seconds, tables show nanoseconds."""
+
+#: Nanoseconds per second.
+NS = 1e9

@@ -1,0 +1,214 @@
+"""Every child process the suite starts, and Ctrl-C while they run: one mechanism for both.
+
+Workers, counted, traced and profiled processes and ``ab``'s probes all start
+through ``run_child``, in a process group of their own (a new session), and are
+registered the moment they exist. A terminal's Ctrl-C then reaches the parent
+alone, and the parent decides, through one handler (``CHILDREN.watching()``):
+
+* the first SIGINT is only noted; a pyperf worker (``gentle``) is passed a
+  SIGINT so that it stops cleanly, any other child (valgrind, a probe) is
+  killed with its whole group at once, since a half-counted cell is worth
+  nothing;
+* a second SIGINT, or a SIGTERM, kills every child's group;
+* the parent raises KeyboardInterrupt itself at safe points (``check()``,
+  and when a child it waited for returns), never inside a finalizer, so that
+  it can keep what it finished and exit 130.
+
+Whatever ends a wait (a timeout, an exception, an interrupt), the child's group
+is killed before ``run_child`` returns or raises: no child outlives its command.
+Python's default handler raising KeyboardInterrupt anywhere is kept outside
+``watching()`` (argument checks, probes before measuring); ``run_child``'s clean-up
+covers those too.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+from typing import Callable, Sequence
+
+#: The equivalence check runs n = 0, 1 and each size once: it takes milliseconds, so a cell whose
+#: check has not finished after this long (or the per-cell limit, if lower) is hung, not slow.
+CHECK_TIMEOUT = 10.0
+
+
+class Children:
+    """The live child processes of this command, and what Ctrl-C does to them (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._live: dict = {}  # Popen -> gentle
+        self.requested = False
+        self._depth = 0
+        self._saved: dict = {}
+
+    @contextlib.contextmanager
+    def watching(self):
+        """Take SIGINT and SIGTERM at safe points while measuring (re-entrant; main thread only)."""
+        install = self._depth == 0 and threading.current_thread() is threading.main_thread()
+        if self._depth == 0:
+            self.requested = False
+        self._depth += 1
+        if install:
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                old = signal.getsignal(signum)
+                if old is not signal.SIG_IGN:  # a signal the caller ignores stays ignored
+                    self._saved[signum] = signal.signal(signum, self._handle)
+        try:
+            yield self
+        finally:
+            self._depth -= 1
+            if self._depth == 0:
+                for signum, old in self._saved.items():
+                    signal.signal(signum, old)
+                self._saved.clear()
+                self.kill_all()
+
+    def _handle(self, signum, frame) -> None:
+        # No lock here: the handler runs between two bytecodes of the main thread, which may hold it.
+        again, self.requested = self.requested, True
+        for child, gentle in list(self._live.items()):
+            if gentle and not again and signum == signal.SIGINT:
+                _signal_group(child, signal.SIGINT)
+            else:
+                _signal_group(child, signal.SIGKILL)
+
+    def check(self) -> None:
+        """Raise KeyboardInterrupt, here, if Ctrl-C was pressed."""
+        if self.requested:
+            raise KeyboardInterrupt
+
+    def kill_all(self) -> None:
+        for child in list(self._live):
+            _signal_group(child, signal.SIGKILL)
+
+    def run(self, cmd: Sequence[str], timeout: float, env, gentle: bool = False) -> subprocess.CompletedProcess:
+        """Run ``cmd`` to its end in a process group of its own; its stdout and stderr as text.
+
+        Raises subprocess.TimeoutExpired (the child killed) past ``timeout``, and
+        KeyboardInterrupt when Ctrl-C came before it started or while a child
+        that is not ``gentle`` ran.
+        """
+        self.check()
+        with self._lock:
+            child = subprocess.Popen(list(cmd), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+            self._live[child] = gentle
+        try:
+            if self.requested:  # Ctrl-C came while it was being started: it never ran our code's course
+                _signal_group(child, signal.SIGKILL)
+            try:
+                out, err = child.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _signal_group(child, signal.SIGKILL)
+                child.communicate()
+                raise
+        except BaseException:
+            _signal_group(child, signal.SIGKILL)
+            with contextlib.suppress(Exception):
+                child.communicate(timeout=5)
+            raise
+        finally:
+            with self._lock:
+                self._live.pop(child, None)
+        if self.requested and not gentle:
+            raise KeyboardInterrupt  # killed for Ctrl-C: not the child's failure
+        return subprocess.CompletedProcess(list(cmd), child.returncode, out, err)
+
+
+def _signal_group(child: subprocess.Popen, signum: int) -> None:
+    if child.poll() is not None:
+        return
+    try:
+        os.killpg(child.pid, signum)  # the child leads its own group: its helpers go with it
+    except OSError:
+        with contextlib.suppress(OSError):
+            child.send_signal(signum)
+
+
+#: This process's children: one registry for every command.
+CHILDREN = Children()
+
+
+def run_child(cmd: Sequence[str], timeout: float, env, gentle: bool = False) -> subprocess.CompletedProcess:
+    """``CHILDREN.run``: every child process of the suite starts here."""
+    return CHILDREN.run(cmd, timeout, env, gentle)
+
+
+def failure_reason(proc: subprocess.CompletedProcess, check_timeout: float | None, verb: str,
+                   ignore=lambda line: False) -> str:
+    """One line saying why a cell's process failed: hung in its check, refused as not equivalent, or its last words."""
+    from ..measure.check import CHECK_HUNG_MARK, EXIT_NOT_EQUIVALENT
+
+    stderr = proc.stderr or ""
+    if check_timeout is not None and CHECK_HUNG_MARK in stderr:
+        return f"hung in its equivalence check: no answer within {check_timeout:g} s"
+    lines = [ln.strip() for ln in (stderr or proc.stdout or "").splitlines() if ln.strip() and not ignore(ln)]
+    reason = lines[-1] if lines else f"exited with code {proc.returncode}"
+    if proc.returncode == EXIT_NOT_EQUIVALENT:
+        reason = f"refused before {verb}: {reason}"
+    return reason
+
+
+def run_for_json(cmd: Sequence[str], out: str, timeout: float, env, check_timeout: float | None, verb: str) -> dict:
+    """Run a cell's process that writes its figures as JSON to ``out``; RuntimeError with a one-line reason."""
+    import json
+
+    try:
+        proc = run_child(cmd, timeout, env)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"hung: nothing within {timeout:g} s") from None
+    if proc.returncode != 0 or not os.path.exists(out):
+        raise RuntimeError(failure_reason(proc, check_timeout, verb))
+    try:
+        with open(out, encoding="utf-8") as f:
+            return json.load(f)
+    except (OSError, ValueError) as exc:
+        raise RuntimeError(f"unreadable figures from its process ({type(exc).__name__}: {exc})") from None
+
+
+def each_cell(cells: Sequence, measure: Callable, step: str, notes: Sequence[str]) -> tuple[list, list, bool]:
+    """``measure(cell)`` for every cell, two at a time, with a progress bar.
+
+    Returns (results, failures, interrupted). A cell whose ``measure`` raises
+    is a failure ``(cell, reason)``, printed as ``FAILED cell: reason``, and the
+    others go on; after Ctrl-C the cells already finished are returned.
+    """
+    from .progress import progress
+
+    bar = progress(len(cells))
+    for note in notes:
+        bar.note(note)
+    results, failures, interrupted = [], [], False
+    with CHILDREN.watching(), concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(1, min(2, os.cpu_count() or 1))) as pool:
+        try:
+            futures = {pool.submit(measure, cell): cell for cell in cells}
+            for future in concurrent.futures.as_completed(futures):
+                if future.cancelled():
+                    continue
+                cell = futures[future]
+                bar.step(step, cell)
+                try:
+                    results.append(future.result())
+                except KeyboardInterrupt:
+                    interrupted = True
+                except Exception as exc:  # the cell's fault (or its output's): the others go on
+                    failures.append((cell, str(exc) if isinstance(exc, RuntimeError) else f"{type(exc).__name__}: {exc}"))
+                if CHILDREN.requested and not interrupted:
+                    interrupted = True
+                if interrupted:
+                    for f in futures:
+                        f.cancel()
+                    CHILDREN.kill_all()
+        finally:
+            bar.close()
+    interrupted = interrupted or CHILDREN.requested
+    for cell, reason in sorted(failures, key=lambda f: f[0]):
+        print(f"FAILED {cell.name}: {reason}", file=sys.stderr)
+    return results, failures, interrupted

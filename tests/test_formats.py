@@ -1,0 +1,54 @@
+"""Files written before the move to one ``aiterbench`` namespace (0.2.0: count, memory, history) still read.
+
+``tests/data/before-0.3/`` holds them as 0.2.0 wrote them; the timing formats 1
+and 2 are in ``tests/data`` (``test_environment.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from aiterbench import main
+
+OLD = Path(__file__).resolve().parent / "data" / "before-0.3"
+PY312 = OLD.parent / "results-py312.json"
+
+
+def _run(capsys, *argv) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_a_count_file_from_0_2_shows_its_instructions_per_item(capsys):
+    code, out, _ = _run(capsys, "show", OLD / "count-v2.json")
+    assert code == 0
+    assert "asyncgen/none/asyncio                 945.4  100,300             184,490 / 373,572" in out
+    assert "class_anext/none/asyncio             1588.8  100,300             247,520 / 565,272" in out
+    code, out, _ = _run(capsys, "compare", OLD / "count-v2.json", OLD / "count-v2.json", "--format", "json")
+    assert code == 0 and json.loads(out)["counts"]["unchanged"] == 2
+
+
+def test_a_memory_file_from_0_2_shows_its_figures(capsys):
+    code, out, _ = _run(capsys, "show", OLD / "memory-v2.json")
+    assert code == 0
+    assert "asyncgen/none/asyncio        257           378             0.08          1.0              32.0" in out
+    assert "class_anext/none/asyncio    48.7          48.7             0.01          3.0               400" in out
+
+
+def test_a_history_from_0_2_shows_and_takes_new_runs(tmp_path, capsys):
+    pytest.importorskip("ruptures")
+    db = tmp_path / "history.sqlite"
+    shutil.copyfile(OLD / "history-v1.sqlite", db)
+    code, out, _ = _run(capsys, "history", "show", "--db", db, "--format", "json")
+    assert code == 0
+    before = json.loads(out)["cells"]
+    assert {c["cell"] for c in before} >= {"asyncgen/none/asyncio", "class_anext/none/asyncio"}
+    code, _, err = _run(capsys, "history", "add", PY312, "--db", db, "--revision", "r2")
+    assert code == 0, err
+    code, out, _ = _run(capsys, "history", "show", "--db", db, "--format", "json")
+    assert sum(c["runs"] for c in json.loads(out)["cells"]) > sum(c["runs"] for c in before)

@@ -1,0 +1,112 @@
+"""Installed as a user installs it (a wheel, not editable) into a project with its own bench, impls and reports.
+
+The editable install this repository's tests run on hides what a wheel
+claims: here the wheel is built, installed into a fresh virtual environment,
+and used from a scratch project outside the repository whose own top-level
+packages are named like the repository's folders.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+USER_PACKAGES = {
+    "bench/__init__.py": "WHOSE = 'the user'\n",
+    "bench/pytest_plugin.py": "raise ImportError('the user\\'s own bench.pytest_plugin must never be imported')\n",
+    "impls/__init__.py": "WHOSE = 'the user'\n",
+    "reports/__init__.py": "WHOSE = 'the user'\n",
+}
+
+USER_TEST = '''
+    import bench
+    import impls
+    import reports
+
+
+    async def rows(n):
+        for i in range(n):
+            yield i
+
+
+    def test_my_packages_are_mine():
+        assert bench.WHOSE == impls.WHOSE == reports.WHOSE == "the user"
+
+
+    def test_rows_per_item(aiter_benchmark):
+        info = aiter_benchmark(rows, sizes=(50, 500), rounds=5)
+        assert info["aiterbench_seconds_per_item"] > 0
+'''
+
+
+def _clean_env(venv: Path) -> dict:
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME") and not k.startswith("PYTEST_")}
+    env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    env["CI"] = "true"
+    return env
+
+
+def _run(cmd, cwd: Path, env: dict, timeout: float = 600) -> subprocess.CompletedProcess:
+    proc = subprocess.run([str(c) for c in cmd], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the venv layout below is POSIX")
+def test_a_wheel_installed_into_a_project_with_bench_impls_and_reports_packages(tmp_path):
+    build_env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    # The wheel, from a copy of the sources (a build writes build/ and *.egg-info/ next to them).
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".venv", ".git", ".tox", "build", "dist", "*.egg-info",
+                                                                 "__pycache__", "results", "report", ".hypothesis"))
+    wheels = tmp_path / "wheels"
+    proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(source)],
+                          capture_output=True, text=True, timeout=600, env=build_env)
+    assert proc.returncode == 0, proc.stderr
+    (wheel,) = wheels.glob("aiterbench-*.whl")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
+    python = venv / "bin" / "python"
+    proc = subprocess.run([str(python), "-m", "pip", "install", "-q", f"{wheel}[pytest,report]"],
+                          capture_output=True, text=True, timeout=600, env=build_env)
+    assert proc.returncode == 0, proc.stderr
+
+    project = tmp_path / "project"
+    for name, text in USER_PACKAGES.items():
+        (project / name).parent.mkdir(parents=True, exist_ok=True)
+        (project / name).write_text(text)
+    (project / "tests").mkdir()
+    (project / "tests" / "test_mine.py").write_text(textwrap.dedent(USER_TEST))
+    (project / "pyproject.toml").write_text('[tool.pytest.ini_options]\npythonpath = ["."]\n')
+    env = _clean_env(venv)
+
+    # The user's test session starts, finds the fixture, and times with pytest-benchmark enabled.
+    proc = _run([python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--benchmark-json", "bench.json"], project, env)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "2 passed" in proc.stdout
+    (record,) = json.loads((project / "bench.json").read_text())["benchmarks"]
+    assert record["name"] == "test_rows_per_item" and record["extra_info"]["aiterbench_items"] == 500
+
+    # The commands run from inside the project, its own packages first on sys.path.
+    env_here = dict(env, PYTHONPATH=str(project))
+    proc = _run([venv / "bin" / "aiterbench", "run", "-i", "asyncgen", "-w", "none", "-l", "asyncio",
+                 "--rounds", "2", "--values", "1", "--min-time", "0.002", "--sizes", "8,64", "-o", "r.json"],
+                project, env_here)
+    assert proc.returncode == 0, proc.stderr
+    assert "asyncgen/none/asyncio" in proc.stdout and (project / "r.json").exists()
+    proc = _run([python, "-m", "aiterbench", "report", "r.json", "-o", "report"], project, env_here)
+    assert proc.returncode == 0, proc.stderr
+    assert (project / "report" / "index.html").exists()
+    proc = _run([python, "-c", "import aiterbench, aiterbench.impls, bench; print(aiterbench.impls.names(), bench.WHOSE)"],
+                project, env_here)
+    assert proc.returncode == 0 and "the user" in proc.stdout and "asyncgen" in proc.stdout
