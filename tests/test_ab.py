@@ -17,6 +17,9 @@ from aiterbench import main
 
 from .test_cli import ROOT, assert_one_error_line, cli
 
+#: One worker builds this module's shared fixture once (pytest-xdist --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("test_ab")
+
 TINY_AB = ["--quick", "--rounds", "6", "--values", "1", "--min-time", "0.002", "--sizes", "8,64", "--seconds", "0"]
 PLANTED = ROOT / "tests" / "planted"
 
@@ -72,6 +75,7 @@ def test_ab_markdown_for_a_job_summary(tmp_path):
 
 FAILING_NEW = '''
 import sys
+
 
 async def steady(n):
     for i in range(n):

@@ -12,6 +12,9 @@ from aiterbench import main
 
 from .test_cli import assert_one_error_line, cli
 
+#: One worker builds this module's shared fixture once (pytest-xdist --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("test_count")
+
 DATA = Path(__file__).resolve().parent / "data"
 needs_valgrind = pytest.mark.skipif(shutil.which("valgrind") is None,
                                     reason="needs valgrind (apt-get install valgrind; .ci/run installs it)")
@@ -23,7 +26,8 @@ def counted(tmp_path_factory):
     out = []
     for name in ("one", "two"):
         path = folder / f"{name}.json"
-        proc = cli("count", "-i", "asyncgen,class_anext", "-w", "none", "-l", "asyncio", "-o", str(path))
+        proc = cli("count", "-i", "asyncgen,class_anext", "-w", "none", "-l", "asyncio", "--sizes", "100,300",
+                   "-o", str(path))
         assert proc.returncode == 0, proc.stderr
         out.append((path, proc))
     return out

@@ -13,6 +13,9 @@ from aiterbench.analysis import NOT_RECORDED, Environment, differences, labels, 
 
 from .test_cli import TINY, assert_one_error_line, cli
 
+#: One worker builds this module's shared fixture once (pytest-xdist --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("test_environment")
+
 DATA = Path(__file__).resolve().parent / "data"
 PY311 = DATA / "results-py311.json"
 PY312 = DATA / "results-py312.json"
