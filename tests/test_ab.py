@@ -222,3 +222,18 @@ def test_each_side_runs_the_impls_of_its_own_checkout(tmp_path):
     assert "item 2 is 3, expected 2" in proc.stderr
     assert "(base side)" not in proc.stderr
     assert [c["cell"] for c in json.loads(proc.stdout)["cells"]] == ["class_anext/none/asyncio"]
+
+
+def test_a_library_checkout_with_its_own_impls_package_keeps_it(tmp_path):
+    """A side folder whose ``impls`` is the library's own (not this suite's) stays the library's."""
+    for side in ("base", "new"):
+        lib = tmp_path / side
+        (lib / "impls").mkdir(parents=True)
+        (lib / "impls" / "__init__.py").write_text("async def mine(n):\n    for i in range(n):\n        yield i\n")
+        (lib / "lib_bench.py").write_text("import impls\n\nIMPLS = {'mine': {'family': 'asyncgen', "
+                                          "'workloads': {'none': impls.mine}}}\n")
+    proc = cli("ab", "--base-path", str(tmp_path / "base"), "--new-path", str(tmp_path / "new"),
+               "--impl-module", "lib_bench", "-i", "mine", "-w", "none", "-l", "asyncio", "-o", str(tmp_path / "ab"),
+               "--format", "json", *TINY_AB)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert [c["cell"] for c in json.loads(proc.stdout)["cells"]] == ["mine/none/asyncio"]

@@ -16,8 +16,9 @@ from ..model.identity import NOT_RECORDED, Environment, differences, labels
 from ..model.identity import group as group_by_environment
 from ..model.memory import Memory
 from ..model.memory import from_suite as memory_of
+from ..model.files import write_atomic
 from ..model.results import (KIND_COUNT, KIND_MEMORY, CellData, ResultError, ResultSet, cells, expand, kind_of,
-                             load_results, load_suite, split, write_atomic)
+                             load_results, load_suite, split)
 from ..model.units import NS
 from ..stats.changes import steps as history_steps
 from ..stats.fit import CellFit, Estimate, difference, fit_cell, median_ci, ratio

@@ -41,7 +41,6 @@ def _per_environment(envs: Sequence, items: Sequence, fmt: str, one: Callable[[o
     if fmt == "json":
         docs = [{"environment": label, **json.loads(one(item, "json"))} for label, item in zip(names, items)]
         if len(docs) == 1:
-            docs[0].pop("environment")
             return json.dumps(docs[0], indent=2) + "\n"
         return json.dumps({"environments": docs}, indent=2) + "\n"
     out = []

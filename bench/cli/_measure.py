@@ -79,9 +79,7 @@ def cmd_run(args) -> int:
     for failure in outcome.failures:
         print(f"FAILED {failure.cell.name}: {failure.reason}", file=sys.stderr)
     if written:
-        from ..analysis.show import format_file
-
-        print(format_file(output, "text"), end="")
+        print(_table(output, "text"), end="")
         print(f"wrote {output}")
     elif outcome.interrupted:
         kept = f"; {output} is as it was" if os.path.exists(output) else ""
@@ -94,6 +92,17 @@ def cmd_run(args) -> int:
                    "measured")
         return EXIT_INTERRUPTED
     return EXIT_FAILED if outcome.failures else EXIT_OK
+
+
+def _table(path: str, fmt: str) -> str:
+    """The table of a file just written (a file that cannot be read back is one line, not a traceback)."""
+    from ..analysis.show import format_file
+    from ..model.results import ResultError
+
+    try:
+        return format_file(path, fmt)
+    except ResultError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _write_cells(suite, failures, interrupted: bool, output: str, show) -> int:
@@ -115,7 +124,6 @@ def _write_cells(suite, failures, interrupted: bool, output: str, show) -> int:
 
 
 def cmd_count(args) -> int:
-    from ..analysis.show import format_file
     from ..orchestrate.count import CountError, check_counting, run_counts
 
     cells, notes = common.select(args)
@@ -132,7 +140,7 @@ def cmd_count(args) -> int:
     suite, failures, interrupted = run_counts(cells, sizes, common.modules(args), env, notes)
 
     def show(path: str) -> None:
-        print(format_file(path, "text"), end="")
+        print(_table(path, "text"), end="")
         print(f"wrote {path}")
 
     return _write_cells(suite, failures, interrupted, output, show)
@@ -141,7 +149,6 @@ def cmd_count(args) -> int:
 def cmd_memory(args) -> int:
     import importlib.util
 
-    from ..analysis.show import format_file
     from ..orchestrate.memory import MEMRAY_EXTRA, PROCESSES, SIZES, MemoryError_, check_live, run_memory
 
     cells, notes = common.select(args)
@@ -159,7 +166,7 @@ def cmd_memory(args) -> int:
                                               notes=notes)
 
     def show(path: str) -> None:
-        print(format_file(path, args.format), end="")
+        print(_table(path, args.format), end="")
         print(f"wrote {path}", file=sys.stderr if args.format == "json" else sys.stdout)
 
     return _write_cells(suite, failures, interrupted, output, show)
@@ -202,8 +209,11 @@ def cmd_profile(args) -> int:
     env, env_note = common.worker_env(args)
     if env_note:
         common.say(env_note)
+    from ..orchestrate.children import CHILDREN
+
     try:
-        result = run_profile(cells[0], args.tool, args.n, args.repeat, common.modules(args), env, args.output)
+        with CHILDREN.watching():
+            result = run_profile(cells[0], args.tool, args.n, args.repeat, common.modules(args), env, args.output)
     except RuntimeError as exc:
         print(f"FAILED {cells[0].name}: {exc}", file=sys.stderr)
         return EXIT_FAILED

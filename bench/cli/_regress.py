@@ -66,12 +66,14 @@ def cmd_compare(args) -> int:
 
 
 def _probe_sides(args, names=("base", "new")):
+    from ..orchestrate.children import CHILDREN
     from ..orchestrate.sides import SideError, make_side, probe
 
     env, env_note = common.worker_env(args)
     try:
         sides = [make_side(n, getattr(args, f"{n}_python"), getattr(args, f"{n}_path")) for n in names]
-        probes = [probe(side, common.modules(args), env) for side in sides]
+        with CHILDREN.watching():  # Ctrl-C stops a probe at once, and no probe outlives the command
+            probes = [probe(side, common.modules(args), env) for side in sides]
     except SideError as exc:
         raise UsageError(str(exc)) from None
     return probes, env, env_note

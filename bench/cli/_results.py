@@ -56,7 +56,7 @@ def cmd_history(args) -> int:
             runs = prepare(args.results)  # every file read and checked before the database is touched
             if args.db is None:
                 try:
-                    prepare_output(db, default=True, append=True, what="history")
+                    prepare_output(db, default=True, append=True, what="history", option="--db")
                 except OutputError as exc:
                     raise UsageError(str(exc)) from None
             revision = args.revision

@@ -47,20 +47,30 @@ def import_package(name: str, folder: str):
     except BaseException:
         del sys.modules[name]
         raise
+    parent, _, child = name.rpartition(".")
+    if parent in sys.modules:  # as an import would: ``aiterbench.impls`` is an attribute of ``aiterbench``
+        setattr(sys.modules[parent], child, module)
     return module
+
+
+def is_suite_impls(folder: str) -> bool:
+    """Whether ``folder`` is this suite's impls package (a checkout's), not a project's own ``impls``."""
+    return all(os.path.isfile(os.path.join(folder, name)) for name in ("__init__.py", "_registry.py", "_sources.py"))
 
 
 def load_impls(side_path: str | None):
     """The impls package: a source folder's ``impls/`` when it has one (put first on sys.path), else the suite's.
 
-    A checkout of this repository is such a folder: its ``impls/`` is loaded as
+    A checkout of this repository is such a folder (a project's own ``impls``
+    package is not: it stays the project's, for its plug-in modules to import);
+    its ``impls/`` is loaded as
     ``aiterbench.impls``, whatever its age (older checkouts name their modules
     ``impls.*``, which the folder on ``sys.path`` then resolves).
     """
     if side_path:
         sys.path.insert(0, side_path)
         folder = os.path.join(side_path, "impls")
-        if os.path.isfile(os.path.join(folder, "__init__.py")):
+        if is_suite_impls(folder):
             return import_package("aiterbench.impls", folder)
     if "aiterbench.impls" in FOLDERS:
         return import_package("aiterbench.impls", FOLDERS["aiterbench.impls"])

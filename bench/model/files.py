@@ -70,7 +70,7 @@ def default_output(kind: str, suffix: str = ".json") -> str:
 
 
 def prepare_output(output: str, *, default: bool = False, force: bool = False, append: bool = False,
-                   what: str = "result", can_append: bool = False) -> None:
+                   what: str = "result", can_append: bool = False, option: str = "-o") -> None:
     """Fail before measuring (OutputError, one line) unless ``output`` can take the file.
 
     ``default``: the path was not given, so its folder (``results/``) is made.
@@ -81,7 +81,7 @@ def prepare_output(output: str, *, default: bool = False, force: bool = False, a
         try:
             os.makedirs(folder, exist_ok=True)
         except OSError as exc:
-            raise OutputError(f"cannot create {folder}/ ({exc.strerror}); pass -o") from None
+            raise OutputError(f"cannot create {folder}/ ({exc.strerror}); pass {option}") from None
     if os.path.isdir(output):
         raise OutputError(f"{output}: is a directory, expected a {what} file path")
     if os.path.exists(output) and not (force or append):

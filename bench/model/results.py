@@ -14,7 +14,7 @@ from typing import Mapping, Sequence
 
 from .._version import FORMAT_VERSION, READS_FORMATS
 from .cells import Cell, SelectionError
-from .files import check_writable, dump_suite, write_atomic
+from .files import write_atomic
 from .identity import Environment, group, run_environments
 
 #: ``aiterbench_kind`` of a file of instruction counts (``count``); timing files have none.
@@ -258,4 +258,4 @@ def check_appendable(suite, path: str, environ: str) -> None:
 
 
 __all__ = ["KIND_COUNT", "KIND_MEMORY", "CellData", "ResultError", "ResultSet", "cells", "check_appendable",
-           "check_writable", "dump_suite", "expand", "kind_of", "load_results", "load_suite", "split", "write_atomic"]
+           "expand", "kind_of", "load_results", "load_suite", "split", "write_atomic"]

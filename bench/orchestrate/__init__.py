@@ -2,6 +2,7 @@
 
 ``rounds`` runs the pyperf matrix, ``children`` starts and stops every child
 process, ``sides`` probes ``ab``'s interpreters; ``count``, ``memory`` and
-``profile`` are the parent halves of those commands. They return data; the
-commands print it.
+``profile`` are the parent halves of those commands. They return data for the
+commands to write and print (progress, notes and the FAILED lines of cells
+excepted: those are said as they happen).
 """

@@ -9,16 +9,17 @@ alone, and the parent decides, through one handler (``CHILDREN.watching()``):
   SIGINT so that it stops cleanly, any other child (valgrind, a probe) is
   killed with its whole group at once, since a half-counted cell is worth
   nothing;
-* a second SIGINT, or a SIGTERM, kills every child's group;
+* a second SIGINT, a SIGTERM or a SIGHUP (the terminal went away) kills every
+  child's group;
 * the parent raises KeyboardInterrupt itself at safe points (``check()``,
   and when a child it waited for returns), never inside a finalizer, so that
   it can keep what it finished and exit 130.
 
-Whatever ends a wait (a timeout, an exception, an interrupt), the child's group
-is killed before ``run_child`` returns or raises: no child outlives its command.
-Python's default handler raising KeyboardInterrupt anywhere is kept outside
-``watching()`` (argument checks, probes before measuring); ``run_child``'s clean-up
-covers those too.
+Every command that starts children does so inside ``watching()``. Whatever
+ends a wait (a timeout, an exception, an interrupt), the child's group is
+killed before ``run_child`` returns or raises. What no handler can see, a
+SIGKILL of the parent or of its whole group, leaves the children to finish
+on their own (they exit when their work is done); Ctrl-Z stops the parent only.
 """
 
 from __future__ import annotations
@@ -55,9 +56,10 @@ class Children:
             self.requested = False
         self._depth += 1
         if install:
-            for signum in (signal.SIGINT, signal.SIGTERM):
+            for signum in _SIGNALS:
                 old = signal.getsignal(signum)
-                if old is not signal.SIG_IGN:  # a signal the caller ignores stays ignored
+                # A signal the caller ignores stays ignored; one whose handler is not Python's is left alone.
+                if old is not signal.SIG_IGN and old is not None:
                     self._saved[signum] = signal.signal(signum, self._handle)
         try:
             yield self
@@ -68,6 +70,7 @@ class Children:
                     signal.signal(signum, old)
                 self._saved.clear()
                 self.kill_all()
+                self.requested = False  # the next command starts afresh
 
     def _handle(self, signum, frame) -> None:
         # No lock here: the handler runs between two bytecodes of the main thread, which may hold it.
@@ -76,7 +79,7 @@ class Children:
             if gentle and not again and signum == signal.SIGINT:
                 _signal_group(child, signal.SIGINT)
             else:
-                _signal_group(child, signal.SIGKILL)
+                _kill(child)
 
     def check(self) -> None:
         """Raise KeyboardInterrupt, here, if Ctrl-C was pressed."""
@@ -85,7 +88,7 @@ class Children:
 
     def kill_all(self) -> None:
         for child in list(self._live):
-            _signal_group(child, signal.SIGKILL)
+            _kill(child)
 
     def run(self, cmd: Sequence[str], timeout: float, env, gentle: bool = False) -> subprocess.CompletedProcess:
         """Run ``cmd`` to its end in a process group of its own; its stdout and stderr as text.
@@ -95,23 +98,25 @@ class Children:
         that is not ``gentle`` ran.
         """
         self.check()
-        with self._lock:
-            child = subprocess.Popen(list(cmd), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
-            self._live[child] = gentle
+        child = None
         try:
-            if self.requested:  # Ctrl-C came while it was being started: it never ran our code's course
-                _signal_group(child, signal.SIGKILL)
+            with self._lock:
+                child = subprocess.Popen(list(cmd), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+                self._live[child] = gentle
+            if self.requested:  # Ctrl-C came while it was being started: stop it now
+                _kill(child)
             try:
                 out, err = child.communicate(timeout=timeout)
             except subprocess.TimeoutExpired:
-                _signal_group(child, signal.SIGKILL)
-                child.communicate()
+                _kill(child)
+                child.communicate(timeout=_REAP_SECONDS)
                 raise
         except BaseException:
-            _signal_group(child, signal.SIGKILL)
-            with contextlib.suppress(Exception):
-                child.communicate(timeout=5)
+            if child is not None:
+                _kill(child)
+                with contextlib.suppress(Exception):
+                    child.communicate(timeout=_REAP_SECONDS)
             raise
         finally:
             with self._lock:
@@ -121,14 +126,34 @@ class Children:
         return subprocess.CompletedProcess(list(cmd), child.returncode, out, err)
 
 
+#: What the handler takes while children run (SIGHUP: the terminal closed; POSIX only).
+_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+#: How long a killed child's pipes may take to close.
+_REAP_SECONDS = 10.0
+
+
 def _signal_group(child: subprocess.Popen, signum: int) -> None:
-    if child.poll() is not None:
+    """Send ``signum`` to the child's whole group, even when the child itself has exited and a helper lives on."""
+    if os.name != "posix":
+        if child.poll() is None:
+            with contextlib.suppress(OSError, ValueError):  # Windows takes SIGTERM, not SIGINT
+                child.send_signal(signum)
         return
     try:
         os.killpg(child.pid, signum)  # the child leads its own group: its helpers go with it
+    except ProcessLookupError:
+        pass  # the group is gone
     except OSError:
-        with contextlib.suppress(OSError):
+        with contextlib.suppress(OSError, ValueError):
             child.send_signal(signum)
+
+
+def _kill(child: subprocess.Popen) -> None:
+    if os.name == "posix":
+        _signal_group(child, signal.SIGKILL)
+    elif child.poll() is None:
+        with contextlib.suppress(OSError):
+            child.kill()
 
 
 #: This process's children: one registry for every command.
@@ -206,9 +231,9 @@ def each_cell(cells: Sequence, measure: Callable, step: str, notes: Sequence[str
                     for f in futures:
                         f.cancel()
                     CHILDREN.kill_all()
+            interrupted = interrupted or CHILDREN.requested  # read before watching() ends and clears it
         finally:
             bar.close()
-    interrupted = interrupted or CHILDREN.requested
     for cell, reason in sorted(failures, key=lambda f: f[0]):
         print(f"FAILED {cell.name}: {reason}", file=sys.stderr)
     return results, failures, interrupted
