@@ -59,8 +59,8 @@ def test_ab_a_a_end_to_end(two_copies, tmp_path):
     assert again.returncode == proc.returncode
     assert [(c["cell"], c["verdict"]) for c in json.loads(again.stdout)["cells"]] == [
         (c["cell"], c["verdict"]) for c in data["cells"]]
-    # rounds are balanced: each side ran first in half of them
-    assert all(c["ratio"] and c["base_processes"] == c["new_processes"] == 6 for c in data["cells"])
+    # rounds are balanced: 6 asked, a whole unit of 2 cells x 2 sizes x 2 sides made
+    assert all(c["ratio"] and c["base_processes"] == c["new_processes"] == 8 for c in data["cells"])
 
 
 def test_ab_markdown_for_a_job_summary(tmp_path):

@@ -196,7 +196,7 @@ def test_run_writes_a_pyperf_file_that_pyperf_reads(tmp_path):
         assert key in md, key
     assert md["inner_loops"] == md["n"]
     data = cells(suite)
-    assert all(len(d.per_round) == 6 for d in data.values())
+    assert all(len(d.per_round) == 8 for d in data.values())  # 6 asked, a whole unit of 2 cells x 2 sizes
 
     for args in (["stats", str(result)], ["compare_to", str(result), str(result)]):
         proc = subprocess.run([sys.executable, "-m", "pyperf", *args], capture_output=True, text=True)
@@ -204,7 +204,7 @@ def test_run_writes_a_pyperf_file_that_pyperf_reads(tmp_path):
 
     proc = cli("run", "-i", "sync_iter", "-w", "none", "-l", "asyncio", "-o", str(result), "--append", *TINY)
     assert proc.returncode == 0, proc.stderr
-    assert len(cells(load_suite(str(result)))[next(c for c in data if c.impl == "sync_iter")].per_round) == 12
+    assert len(cells(load_suite(str(result)))[next(c for c in data if c.impl == "sync_iter")].per_round) == 8 + 6  # appended: one cell alone makes 6
 
     for fmt in ("text", "md", "json"):
         proc = cli("show", str(result), "--format", fmt)
@@ -320,26 +320,26 @@ def test_ctrl_c_during_calibration_keeps_the_old_file_even_with_force(tmp_path):
     assert result.read_text() == "the old results\n"
 
 
-def test_each_cell_of_a_group_runs_first_equally_often(tmp_path):
-    """Five rounds asked for a group of two: six are made, and each cell opens three of them."""
+def test_each_cell_opens_a_process_at_each_size_equally_often(tmp_path):
+    """Five rounds asked for a group of two cells at two sizes: eight are made, and each (cell, size) opens two."""
     import collections
 
     result = tmp_path / "r.json"
     proc = cli("run", "-i", "asyncgen,class_anext", "-w", "none", "-l", "asyncio", "-o", str(result),
                "--rounds", "5", "--values", "1", "--min-time", "0.002", "--sizes", "8,64")
     assert proc.returncode == 0, proc.stderr
-    assert "6 rounds (5 rounded up so that every cell runs first equally often)" in proc.stderr
-    starts: dict = collections.defaultdict(dict)  # round -> cell -> its first run's date
+    assert "8 rounds (5 rounded up so that every cell, size takes every place equally often)" in proc.stderr
+    starts: dict = collections.defaultdict(dict)  # round -> (cell, n) -> its first run's date
     for bench in load_suite(str(result)).get_benchmarks():
         for run in bench.get_runs():
             md = run.get_metadata()
             if run.values:
-                cell = bench.get_name().split("@")[0]
-                old = starts[md["aiterbench_round"]].get(cell)
-                starts[md["aiterbench_round"]][cell] = min(old, md["date"]) if old else md["date"]
-    assert len(starts) == 6
-    firsts = collections.Counter(min(by_cell, key=by_cell.get) for by_cell in starts.values())
-    assert firsts == {"asyncgen/none/asyncio": 3, "class_anext/none/asyncio": 3}
+                key = (bench.get_name().split("@")[0], md["n"])
+                old = starts[md["aiterbench_round"]].get(key)
+                starts[md["aiterbench_round"]][key] = min(old, md["date"]) if old else md["date"]
+    assert len(starts) == 8
+    firsts = collections.Counter(min(by_key, key=by_key.get) for by_key in starts.values())
+    assert firsts == {(c, n): 2 for c in ("asyncgen/none/asyncio", "class_anext/none/asyncio") for n in (8, 64)}
 
 
 HANGS_IN_CHECK = '''

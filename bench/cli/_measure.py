@@ -45,7 +45,8 @@ def rounds_text(cells, budget, sides: int = 1) -> str:
     rounds = planned_rounds(cells, budget, sides)
     text = f"{rounds} rounds"
     if rounds != budget.rounds:
-        text += f" ({budget.rounds} rounded up so that every cell{' and side' if sides > 1 else ''} runs first equally often)"
+        text += (f" ({budget.rounds} rounded up so that every cell, size{' and side' if sides > 1 else ''} takes every "
+                 "place equally often)")
     if budget.seconds:
         text += f", then more until {budget.seconds:g} s have passed"
     return text

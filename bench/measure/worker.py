@@ -55,6 +55,21 @@ def _rotated(items: list, k: int | None) -> list:
     return items[k:] + items[:k]
 
 
+def measuring_order(cells: list, sizes: list, rnd: int | None) -> list[tuple[object, list]]:
+    """The cells in the order a round's process measures them, each with its sizes in order.
+
+    Two digits of one mixed-radix count: the cells rotate with the round, the
+    sizes with the round divided by the number of cells. Over ``len(cells) *
+    len(sizes)`` consecutive rounds every (cell, size) pair takes every slot
+    (the cell's place, the size's place) exactly once, so neither order effect
+    is tied to a cell (rotating both by the round would pin each cell to one
+    size at the head of the process).
+    """
+    if rnd is None:
+        return [(cell, list(sizes)) for cell in cells]
+    return [(cell, _rotated(list(sizes), rnd // max(len(cells), 1))) for cell in _rotated(list(cells), rnd)]
+
+
 def main(argv=None) -> None:
     import pyperf
 
@@ -64,7 +79,7 @@ def main(argv=None) -> None:
                         help="impl/workload/loop; repeat for several cells on the same loop")
     parser.add_argument("--sizes", default="16,256,4096", help="comma-separated n")
     parser.add_argument("--impl-module", action="append", default=[], help="plug-in module or .py path")
-    parser.add_argument("--round", type=int, default=None, help="round index (rotates cell and size order)")
+    parser.add_argument("--round", type=int, default=None, help="round index (rotates the cell and size orders)")
     parser.add_argument("--run-id", default="", help="identifies one 'aiterbench run' invocation; pairs its rounds")
     parser.add_argument("--size-loops", default="{}", help="JSON {benchmark name: loops} (worker mode)")
     parser.add_argument("--side-path", default=None, help="folder put first on sys.path for impls and plug-ins")
@@ -105,15 +120,15 @@ def main(argv=None) -> None:
 
     asyncio.set_event_loop(loop)
     try:
-        # Rotate, so that no cell and no size always runs first in its process.
-        for cell in _rotated(cells, args.round):
+        # Rotate, so that no cell and no size always runs first in its process (measuring_order).
+        for cell, cell_sizes in measuring_order(cells, sizes, args.round):
             factory = registry.factory(cell.impl, cell.workload)
             if not args.worker or args.calibrate_loops:
                 # Before anything of this cell is timed: it must yield 0..n-1 on this loop.
                 check_cell(loop, registry, cell, sizes, args.check_timeout)
             is_async = is_async_cell(loop, registry, cell)
             metadata = {"impl": cell.impl, "family": registry.get(cell.impl).family, "workload": cell.workload}
-            for n in _rotated(sizes, args.round):
+            for n in cell_sizes:
                 name = cell.bench_name(n)
                 if name in size_loops:
                     runner.args.loops = size_loops[name]  # pyperf reads it when the task is built

@@ -57,7 +57,7 @@ class Calibration:
     @property
     def quick_rounds(self) -> int:
         """Pairs ``ab --quick`` measures per cell with its rounds alone (the floor of ``quick_pairs``)."""
-        return balanced_rounds(AB_QUICK.rounds, 1, 2)
+        return balanced_rounds(AB_QUICK.rounds, 1, 2, len(AB_QUICK.sizes))
 
     @property
     def suggested(self) -> float | None:
@@ -84,7 +84,7 @@ def calibrate(cells, sides, modules, env, budget_seconds: float, notes=()) -> Ca
         bar.close()
     # What 'ab --quick' would get for these cells: its rounds, or as many as its seconds buy at this pace.
     elapsed = time.monotonic() - start
-    quick_pairs = max(balanced_rounds(AB_QUICK.rounds, 1, 2),
+    quick_pairs = max(balanced_rounds(AB_QUICK.rounds, 1, 2, len(AB_QUICK.sizes)),
                       int(outcome.rounds_done * AB_QUICK.seconds / elapsed) if elapsed > 0 else 0)
     sides_data = [_cells(b) for b in outcome.benchmarks]
     out = []

@@ -115,10 +115,26 @@ class _CellFailed(Exception):
     pass
 
 
-def balanced_rounds(rounds: int, group_size: int, sides: int = 1) -> int:
-    """``rounds`` rounded up so that each cell of a group, and each side, runs first equally often."""
-    m = math.lcm(max(group_size, 1), max(sides, 1))
+def balance_unit(group_size: int, sizes: int = 1, sides: int = 1) -> int:
+    """Rounds in which every cell of a group, every size and every side take every place equally often.
+
+    The three orders are digits of one mixed-radix count of the rounds (cells
+    fastest, then sizes, then sides: ``measuring_order`` and ``side_order``),
+    so each is balanced independently of the others.
+    """
+    return max(group_size, 1) * max(sizes, 1) * max(sides, 1)
+
+
+def balanced_rounds(rounds: int, group_size: int, sides: int = 1, sizes: int = 1) -> int:
+    """``rounds`` rounded up to a whole number of balance units (``balance_unit``)."""
+    m = balance_unit(group_size, sizes, sides)
     return -(-rounds // m) * m
+
+
+def side_order(rnd: int, group_size: int, sizes: int, sides: int) -> list[int]:
+    """The sides in the order round ``rnd`` measures them: the slowest digit of the balance unit."""
+    order = list(range(sides))
+    return order if (rnd // (max(group_size, 1) * max(sizes, 1))) % 2 == 0 else order[::-1]
 
 
 def _worker_cmd(side: Side, cells: Sequence[Cell], budget: Budget, modules: Sequence[str], out: str,
@@ -235,8 +251,9 @@ def run_matrix(
                             size_loops[bench.get_name()] = bench.get_runs()[-1].get_metadata()["calibrate_loops"]
                     add(k, suite)
             groups = _groups(live)
-            units = [balanced_rounds(1, len(g), len(sides)) for g in groups]
-            planned = [balanced_rounds(budget.rounds, len(g), len(sides)) for g in groups]
+            sizes = len(budget.sizes)
+            units = [balance_unit(len(g), sizes, len(sides)) for g in groups]
+            planned = [balanced_rounds(budget.rounds, len(g), len(sides), sizes) for g in groups]
             running = [True] * len(groups)
             until = time.monotonic() + budget.seconds
             total = max(planned, default=0)
@@ -250,8 +267,7 @@ def run_matrix(
                     break
                 total = max(total, rnd + 1)
                 for group in active if rnd % 2 == 0 else active[::-1]:
-                    order = range(len(sides)) if rnd % 2 == 0 else range(len(sides) - 1, -1, -1)
-                    for k in order:
+                    for k in side_order(rnd, len(group), sizes, len(sides)):
                         on_step(f"round {rnd + 1}/{total}", group[0])
                         measure(k, group, rnd)
                 outcome.rounds_done = rnd + 1
@@ -271,12 +287,12 @@ def _groups(cells: Sequence[Cell]) -> list[list[Cell]]:
 
 def planned_rounds(cells: Sequence[Cell], budget: Budget, sides: int = 1) -> int:
     """The rounds a run makes: ``budget.rounds`` rounded up for a balanced order (see balanced_rounds)."""
-    return max((balanced_rounds(budget.rounds, len(g), sides) for g in _groups(cells)), default=0)
+    return max((balanced_rounds(budget.rounds, len(g), sides, len(budget.sizes)) for g in _groups(cells)), default=0)
 
 
 def steps(cells: Sequence[Cell], budget: Budget, sides: int = 1) -> int:
     """How many worker processes a run starts when nothing fails (for the progress bar)."""
-    rounds = sum(balanced_rounds(budget.rounds, len(g), sides) for g in _groups(cells))
+    rounds = sum(balanced_rounds(budget.rounds, len(g), sides, len(budget.sizes)) for g in _groups(cells))
     return sides * (len(cells) + rounds)
 
 

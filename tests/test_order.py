@@ -1,0 +1,52 @@
+"""The order inside rounds: cells, sizes and sides each take every place equally often, independently."""
+
+from __future__ import annotations
+
+import collections
+import itertools
+
+import pytest
+
+from aiterbench.measure.worker import measuring_order
+from aiterbench.orchestrate.rounds import balance_unit, balanced_rounds, side_order
+
+
+@pytest.mark.parametrize("cells, sizes", [(3, 3), (2, 3), (5, 3), (1, 3), (4, 2)])
+def test_every_cell_and_size_pair_takes_every_slot_equally_often(cells, sizes):
+    names = [f"c{i}" for i in range(cells)]
+    ns = [16 * 16**i for i in range(sizes)]
+    unit = balance_unit(cells, sizes)
+    slots = collections.Counter()
+    for rnd in range(3 * unit):
+        for place, (cell, order) in enumerate(measuring_order(names, ns, rnd)):
+            for size_place, n in enumerate(order):
+                slots[(cell, n, place, size_place)] += 1
+    assert set(slots.values()) == {3}  # every (cell, size) in every (cell place, size place), three times
+    assert len(slots) == (cells * sizes) ** 2
+
+
+def test_the_cell_that_opens_a_process_opens_it_at_every_size():
+    """Rotated by one index, cells and sizes pinned each cell to one opening size (class_anext at n=16)."""
+    heads = {(order[0][0], order[0][1][0]) for rnd in range(9)
+             for order in [measuring_order(["a", "b", "c"], [16, 256, 4096], rnd)]}
+    assert len(heads) == 9
+
+
+@pytest.mark.parametrize("cells, sizes", [(1, 3), (2, 2), (3, 3), (4, 3)])
+def test_side_order_is_balanced_independently_of_cell_and_size_order(cells, sizes):
+    unit = balance_unit(cells, sizes, 2)
+    combos = collections.Counter()
+    for rnd in range(unit):
+        first_side = side_order(rnd, cells, sizes, 2)[0]
+        head_cell = rnd % cells
+        head_size = (rnd // cells) % sizes
+        combos[(first_side, head_cell, head_size)] += 1
+    assert set(combos.values()) == {1} and len(combos) == 2 * cells * sizes
+
+
+@pytest.mark.parametrize("rounds, cells, sides, sizes, expected", [(15, 5, 1, 3, 15), (15, 3, 1, 3, 18), (16, 1, 2, 3, 18),
+                                                                    (5, 2, 1, 2, 8), (6, 1, 1, 2, 6)])
+def test_rounds_are_rounded_up_to_whole_units(rounds, cells, sides, sizes, expected):
+    assert balanced_rounds(rounds, cells, sides, sizes) == expected
+    assert all(balanced_rounds(r, cells, sides, sizes) % balance_unit(cells, sizes, sides) == 0
+               for r in itertools.islice(range(1, 40), 10))
