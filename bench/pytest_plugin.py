@@ -103,13 +103,18 @@ class AiterBenchmark:
         def run(iterable) -> None:
             event_loop.run_until_complete(drain(iterable))
 
-        def timed(n: int, rounds: int) -> list[float]:
-            out = []
-            for _ in range(rounds):
-                iterable = factory(n)
-                before = clock.now
-                run(iterable)
-                out.append(clock.now - before)
+        def timed(n: int) -> float:
+            iterable = factory(n)
+            before = clock.now
+            run(iterable)
+            return clock.now - before
+
+        def slope_rounds(rounds: int) -> dict:
+            """Both sizes in every round, which of them first alternating: drift lands on both alike."""
+            out: dict = {n1: [], n2: []}
+            for k in range(rounds):
+                for n in ((n1, n2) if k % 2 == 0 else (n2, n1)):
+                    out[n].append(timed(n))
             return out
 
         try:
@@ -133,8 +138,8 @@ class AiterBenchmark:
             finally:
                 bench._timer = saved
             try:
-                small = statistics.median(timed(n1, max(rounds, 5)))
-                large = statistics.median(timed(n2, max(rounds, 5)))
+                by_size = slope_rounds(max(rounds, 6))
+                small, large = statistics.median(by_size[n1]), statistics.median(by_size[n2])
             except BaseException:
                 bench.has_error = True  # pytest-benchmark then keeps this test's timings out of its JSON and storage
                 raise

@@ -364,3 +364,19 @@ def test_a_cell_that_hangs_in_its_equivalence_check_is_dropped_after_the_check_l
     assert proc.returncode == 1, proc.stderr
     assert "FAILED stuck/none/asyncio: hung in its equivalence check: no answer within 10 s" in proc.stderr
     assert {c.name for c in cells(load_suite(str(result)))} == {"sync_iter/none/asyncio"}
+
+
+def test_a_standalone_worker_calibrates_every_cell_after_latency(tmp_path):
+    """The latency figures' fixed loop count must not leak into the next cell's sizes."""
+    out = tmp_path / "w.json"
+    proc = subprocess.run(
+        [sys.executable, "-m", "aiterbench.measure.worker", "--cell", "asyncgen/none/asyncio",
+         "--cell", "class_anext/none/asyncio", "--sizes", "8,64", "--latency",
+         "-p", "1", "-n", "1", "-w", "0", "--min-time", "0.002", "-o", str(out), "-q"],
+        capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    from aiterbench.measure.timing import LATENCY_LOOPS
+
+    loops = {b.get_name(): {r.get_metadata().get("loops") for r in b.get_runs()} for b in load_suite(str(out)).get_benchmarks()}
+    sizes = {name: v for name, v in loops.items() if "@n=" in name}
+    assert len(sizes) == 4 and all(LATENCY_LOOPS not in v for v in sizes.values()), loops

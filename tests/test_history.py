@@ -80,6 +80,7 @@ def test_the_same_run_twice_is_refused_and_nothing_is_added(tmp_path, capsys):
     code, _, err = _cli(capsys, "add", PY312, PY311, "--db", db)
     assert code == 2
     assert_one_error_line(err, "already in the history")
+    assert "stamped" not in err  # nothing was added: only the error is said (the repository has a git HEAD)
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM runs").fetchone()[0] == 1  # not even the new PY312
 

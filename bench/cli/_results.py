@@ -59,13 +59,11 @@ def cmd_history(args) -> int:
                     prepare_output(db, default=True, append=True, what="history", option="--db")
                 except OutputError as exc:
                     raise UsageError(str(exc)) from None
-            revision = args.revision
-            if revision is None:
-                revision = git_revision()
-                if revision:
-                    common.say(f"note: no --revision: stamped the current checkout's {revision} (git HEAD) on every "
-                               "run added; pass --revision for results measured at another revision")
-            add(db, runs, revision)
+            revision = args.revision if args.revision is not None else git_revision()
+            add(db, runs, revision)  # nothing is said of the runs until they are in
+            if args.revision is None and revision:
+                common.say(f"note: no --revision: stamped the current checkout's {revision} (git HEAD) on every "
+                           "run added; pass --revision for results measured at another revision")
             for run in runs:
                 print(f"added {os.path.basename(run.source)}: {run.environment.short}, {len(run.estimates)} cells")
             print(f"history: {db}")

@@ -117,6 +117,7 @@ def main(argv=None) -> None:
         runner.metadata["aiterbench_round"] = args.round
         runner.metadata["aiterbench_run"] = args.run_id
     size_loops = json.loads(args.size_loops)
+    asked_loops = runner.args.loops  # 0: pyperf calibrates; latency benchmarks set their own, then this comes back
 
     asyncio.set_event_loop(loop)
     try:
@@ -130,12 +131,12 @@ def main(argv=None) -> None:
             metadata = {"impl": cell.impl, "family": registry.get(cell.impl).family, "workload": cell.workload}
             for n in cell_sizes:
                 name = cell.bench_name(n)
-                if name in size_loops:
-                    runner.args.loops = size_loops[name]  # pyperf reads it when the task is built
+                # pyperf reads it when the task is built: the calibrated count, else what was asked for.
+                runner.args.loops = size_loops.get(name, asked_loops)
                 time_func = make_time_func(loop, factory, impls.SOURCES[cell.workload], n, is_async,
                                            per_loop_source=cell.workload not in impls.STATELESS)
                 runner.bench_time_func(name, time_func, inner_loops=n, metadata={**metadata, "n": n})
-            if args.latency and not args.calibrate_loops:
+            if args.latency:  # the same tasks in every process: pyperf's workers find theirs by index
                 for metric in LATENCY:
                     name = cell.metric_name(metric)
                     # A fixed count, not calibrated: each loop sets a source up (a socket pair, a producer

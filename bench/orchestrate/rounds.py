@@ -150,7 +150,7 @@ def _worker_cmd(side: Side, cells: Sequence[Cell], budget: Budget, modules: Sequ
         args += ["--cell", cell.name]
     if side.name:
         args += ["--side", side.name]
-    if budget.latency:
+    if budget.latency and not calibrate:  # latency figures have a fixed loop count: nothing to calibrate
         args.append("--latency")
     return command("--worker", args + list(extra), modules, side.path, side.python)
 
