@@ -24,6 +24,11 @@ __all__ = ["main", "__version__", "FORMAT_VERSION"]
 
 def main(argv=None) -> int:
     """Run the command line; returns the exit code."""
-    from .cli import main as _main
+    try:
+        from .cli import main as _main
+    except KeyboardInterrupt:  # Ctrl-C while starting up: one line and 130, as anywhere else
+        import sys
 
+        print("aiterbench: interrupted", file=sys.stderr)
+        return 130
     return _main(argv)

@@ -287,14 +287,22 @@ def test_the_worker_runs_alone_as_a_pyperf_script(tmp_path):
     assert set(data.per_round["run0"]) == {8, 64}
 
 
-def _interrupt_after(seconds: float, *argv: str) -> subprocess.CompletedProcess:
+def _interrupt_after(seconds: float, *argv: str, when: str | None = None) -> subprocess.CompletedProcess:
+    """SIGINT ``seconds`` after the start, or after the first stderr line that starts with ``when``."""
     env = dict(os.environ, CI="true")
     proc = subprocess.Popen([sys.executable, "-m", "aiterbench", *argv], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    time.sleep(seconds)
+    seen = []
+    if when is None:
+        time.sleep(seconds)
+    else:
+        for line in proc.stderr:
+            seen.append(line)
+            if line.startswith(when):
+                break
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
-    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, "".join(seen) + err)
 
 
 @pytest.mark.parametrize("seconds", [0.3, 1.0])
@@ -312,9 +320,10 @@ def test_ctrl_c_in_the_first_second_is_one_line_and_130(tmp_path, seconds):
 def test_ctrl_c_during_calibration_keeps_the_old_file_even_with_force(tmp_path):
     result = tmp_path / "r.json"
     result.write_text("the old results\n")
-    # Five cells at 0.2 s per value: calibration alone takes seconds, so 1.5 s in, no round is done yet.
-    proc = _interrupt_after(1.5, "run", "-w", "none", "-l", "asyncio", "-o", str(result), "--force",
-                            "--rounds", "200", "--values", "1", "--min-time", "0.2", "--sizes", "8,64")
+    # Five cells at 0.2 s per value: calibration alone takes seconds, so once it has begun, no round is done yet.
+    proc = _interrupt_after(0, "run", "-w", "none", "-l", "asyncio", "-o", str(result), "--force",
+                            "--rounds", "200", "--values", "1", "--min-time", "0.2", "--sizes", "8,64",
+                            when="check+calibrate")
     assert proc.returncode == 130, proc.stderr
     assert "Traceback" not in proc.stderr and "is as it was" in proc.stderr
     assert result.read_text() == "the old results\n"
@@ -380,3 +389,25 @@ def test_a_standalone_worker_calibrates_every_cell_after_latency(tmp_path):
     loops = {b.get_name(): {r.get_metadata().get("loops") for r in b.get_runs()} for b in load_suite(str(out)).get_benchmarks()}
     sizes = {name: v for name, v in loops.items() if "@n=" in name}
     assert len(sizes) == 4 and all(LATENCY_LOOPS not in v for v in sizes.values()), loops
+
+
+def test_a_save_that_fails_mid_run_is_one_line_exit_1_and_the_last_good_file_stays(tmp_path):
+    folder = tmp_path / "out"
+    folder.mkdir()
+    result = folder / "r.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aiterbench", "run", "-i", "sync_iter", "-w", "none", "-l", "asyncio", "-o", str(result),
+         "--rounds", "400", "--values", "1", "--min-time", "0.002", "--sizes", "8,64"],
+        env=dict(os.environ, CI="true"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not result.exists() and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert result.exists(), "no round finished in time"
+    moved = tmp_path / "moved"
+    folder.rename(moved)  # the folder goes away under the run: the next save cannot be written
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 1, err
+    assert "Traceback" not in err
+    assert_one_error_line(err, "r.json: cannot write the results")
+    (data,) = cells(load_suite(str(moved / "r.json"))).values()
+    assert len(data.per_round) >= 1

@@ -79,3 +79,31 @@ def test_bad_sizes_are_exit_2(sizes, tmp_path, capsys):
                  "-o", str(tmp_path / "c.json")]) == 2
     assert_one_error_line(capsys.readouterr().err, "--sizes")
     assert not list(tmp_path.iterdir())
+
+
+@needs_valgrind
+def test_ctrl_c_keeps_the_cells_counted_and_leaves_no_valgrind(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    out = tmp_path / "c.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aiterbench", "count", "-i", "asyncgen,class_anext,class_awaitable", "-w", "none,sleep0",
+         "-l", "asyncio", "--sizes", "100,300", "-o", str(out)],
+        env=dict(os.environ, CI="true"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = []
+    for line in proc.stderr:  # the first cell is counted: interrupt the others
+        seen.append(line)
+        if line.startswith("count:"):
+            break
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    err = "".join(seen) + stderr
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "wrote the cells finished so far" in err
+    counted = json.loads(cli("show", str(out), "--format", "json").stdout)["cells"]
+    assert 1 <= len(counted) < 6
+    leftover = subprocess.run(["pgrep", "-f", f"callgrind-out-file=.*{os.sep}aiterbench-count-"], capture_output=True)
+    assert leftover.stdout == b""

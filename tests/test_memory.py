@@ -135,3 +135,32 @@ def test_bad_input_is_one_line_and_exit_2(argv, needles, tmp_path, capsys, monke
     assert code == 2
     assert_one_error_line(capsys.readouterr().err, *needles)
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+CORRUPTS_ITS_FIGURES = '''
+import json
+import sys
+
+if "corrupt/none/asyncio" in sys.argv:  # this cell's traced process writes figures nobody can read
+    json.dump = lambda obj, f, **kw: f.write("{not json")
+
+
+async def numbers(n):
+    for i in range(n):
+        yield i
+
+IMPLS = {"corrupt": {"family": "asyncgen", "workloads": {"none": numbers}}}
+'''
+
+
+def test_a_cell_whose_figures_cannot_be_read_fails_alone(tmp_path):
+    plugin = tmp_path / "corrupt.py"
+    plugin.write_text(CORRUPTS_ITS_FIGURES)
+    out = tmp_path / "m.json"
+    proc = cli("memory", "--impl-module", str(plugin), "-i", "corrupt,asyncgen", "-w", "none", "-l", "asyncio",
+               "--live", "100", "-o", str(out))
+    assert proc.returncode == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "FAILED corrupt/none/asyncio: unreadable figures from its process" in proc.stderr
+    assert "asyncgen/none/asyncio" in proc.stdout and "corrupt/none" not in proc.stdout
+    assert out.exists()

@@ -56,7 +56,7 @@ def cmd_run(args) -> int:
     from ..model.environ import recorded
     from ..model.results import ResultError, check_appendable, load_suite
     from ..orchestrate.progress import progress
-    from ..orchestrate.rounds import run_to_files, steps
+    from ..orchestrate.rounds import SaveError, run_to_files, steps
 
     cells, notes = common.select(args)
     budget = common.budget(args)
@@ -76,7 +76,11 @@ def cmd_run(args) -> int:
         bar.note(note)
     bar.note(f"measuring {len(cells)} cells x {rounds_text(cells, budget)} at n={','.join(map(str, budget.sizes))} "
              f"into {output}")
-    outcome, written = run_to_files(cells, budget, modules, [output], bar, env=env, bases=[base])
+    try:
+        outcome, written = run_to_files(cells, budget, modules, [output], bar, env=env, bases=[base])
+    except SaveError as exc:
+        common.say(f"aiterbench: error: {exc}")
+        return EXIT_FAILED
     for failure in outcome.failures:
         print(f"FAILED {failure.cell.name}: {failure.reason}", file=sys.stderr)
     if written:

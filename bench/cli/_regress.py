@@ -93,7 +93,7 @@ def cmd_ab(args) -> int:
     from ..analysis.compare import render
     from ..model.files import OutputError, default_output, prepare_output
     from ..orchestrate.progress import progress
-    from ..orchestrate.rounds import AB_QUICK, run_to_files, steps
+    from ..orchestrate.rounds import AB_QUICK, SaveError, run_to_files, steps
     from ..orchestrate.sides import describe
     from ._measure import rounds_text
 
@@ -117,7 +117,11 @@ def cmd_ab(args) -> int:
         bar.note(note)
     bar.note(f"ab: {describe(probes)}")
     bar.note(f"measuring {len(cells)} cells x {rounds_text(cells, budget, 2)} on both sides into {', '.join(paths)}")
-    outcome, written = run_to_files(cells, budget, common.modules(args), paths, bar, sides=sides, env=env)
+    try:
+        outcome, written = run_to_files(cells, budget, common.modules(args), paths, bar, sides=sides, env=env)
+    except SaveError as exc:
+        common.say(f"aiterbench: error: {exc}")
+        return EXIT_FAILED
     failed = tuple((f.cell.name, f.side or "both", f.reason) for f in outcome.failures)
     for cell, side, reason in failed:
         print(f"FAILED {cell} ({side} side): {reason}", file=sys.stderr)

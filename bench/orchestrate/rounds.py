@@ -321,6 +321,10 @@ def save(benchmarks: dict, path: str, base=None) -> bool:
     return True
 
 
+class SaveError(Exception):
+    """A result file could not be written after a round; the last good one is kept."""
+
+
 def run_to_files(cells: Sequence[Cell], budget: Budget, modules, paths: Sequence[str], bar,
                  sides: Sequence[Side] = (Side(),), env: dict | None = None, bases=None) -> tuple[Outcome, bool]:
     """``run_matrix`` with one result file per side, rewritten atomically after every round.
@@ -328,13 +332,21 @@ def run_to_files(cells: Sequence[Cell], budget: Budget, modules, paths: Sequence
     After Ctrl-C the rounds finished (and what the last one measured) are
     saved once more. ``bases`` are loaded suites to merge into (``--append``).
     Returns the outcome and whether every file was written at least once.
+    SaveError when a file cannot be written (a full disk, a folder removed):
+    measuring stops, and every file is as the last round that could be saved left it.
     """
     bases = list(bases or [None] * len(paths))
     written = False
 
     def on_round(benchmarks) -> None:
         nonlocal written
-        ok = [save(b, path, base) for b, path, base in zip(benchmarks, paths, bases)]
+        ok = []
+        for b, path, base in zip(benchmarks, paths, bases):
+            try:
+                ok.append(save(b, path, base))
+            except OSError as exc:
+                kept = f"; {path} holds the last round written" if written and os.path.exists(path) else ""
+                raise SaveError(f"{path}: cannot write the results ({exc.strerror or exc}){kept}") from None
         written = written or all(ok)
 
     try:
