@@ -138,3 +138,30 @@ def test_ratio_ci_is_symmetric_in_logs():
 def test_estimate_rejects_an_interval_that_misses_its_value():
     with pytest.raises(ValueError):
         Estimate(1.0, 2.0, 3.0, 2)
+
+
+def test_a_ratio_says_how_many_pairs_it_dropped():
+    """A process whose slope is not positive (noise at tiny sizes) has no log ratio: left out, and counted."""
+    xs = [2.0, 2.1, 1.9, 2.0, 2.2, 2.0, -0.1, 2.05]
+    ys = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0]
+    e = ratio_ci(xs, ys)
+    assert e.dropped == 2 and e.samples == 6
+    assert ratio_ci([2.0] * 6, [1.0] * 6).dropped == 0
+
+
+def test_the_table_shows_dropped_pairs_in_the_ratio_and_the_json():
+    import json
+
+    from aiterbench.analysis import Cell, CellData, analyze, format_json, format_text
+
+    def data(impl, slope_of):
+        rounds = {f"r:{k}": {16: slope_of(k) + 1e-6 / 16, 256: slope_of(k) + 1e-6 / 256} for k in range(8)}
+        return CellData(Cell(impl, "none", "asyncio"), rounds, {"family": impl})
+
+    cells = {c.cell: c for c in (data("class_anext", lambda k: 100e-9),
+                                 data("asyncgen", lambda k: -1e-5 if k == 3 else 60e-9))}
+    rows = analyze(cells)
+    text = format_text(rows)
+    assert "(1 of 8 pairs dropped)" in text and "a ratio drops the pairs" in text
+    doc = {c["cell"]: c for c in json.loads(format_json(rows))["cells"]}
+    assert doc["asyncgen/none/asyncio"]["ratio_to_class_anext"]["dropped"] == 1

@@ -79,9 +79,10 @@ def _pm(e: Estimate | None, scale: float = NS, digits: int = 1) -> str:
 def _ratio(e: Estimate | None) -> str:
     if e is None:
         return "-"
+    dropped = f" ({e.dropped} of {e.samples + e.dropped} pairs dropped)" if e.dropped else ""
     if math.isnan(e.low):
-        return f"{e.value:.3f}"
-    return f"{e.value:.3f} [{e.low:.3f}, {e.high:.3f}]"
+        return f"{e.value:.3f}{dropped}"
+    return f"{e.value:.3f} [{e.low:.3f}, {e.high:.3f}]{dropped}"
 
 
 def _linear(fit: CellFit | None) -> str:
@@ -162,7 +163,8 @@ def _footer(rows: Sequence[Row]) -> str:
     loops = sorted({f"{r.cell.loop} {r.metadata.get('loop_version', '?')}" for r in rows})
     return (
         f"Per-item cost is the slope of time against n (sizes {', '.join(map(str, rows[0].fit.sizes)) if rows and rows[0].fit else '?'}),"
-        f" median over {', '.join(map(str, rounds)) or '?'} processes with a distribution-free 95% interval; ratios and overheads are paired by round.\n"
+        f" median over {', '.join(map(str, rounds)) or '?'} processes with a distribution-free 95% interval; ratios and overheads are paired by round"
+        f"{' (a ratio drops the pairs in which a slope is not positive, and says how many)' if any(r.vs_reference and r.vs_reference.dropped for r in rows) else ''}.\n"
         f"Measured on {where or 'unknown'}; loops: {', '.join(loops)}.\n"
     )
 
@@ -171,7 +173,8 @@ def _est(e: Estimate | None, scale: float = 1.0):
     if e is None:
         return None
     nan = math.isnan(e.low)
-    return {"value": e.value * scale, "low": None if nan else e.low * scale, "high": None if nan else e.high * scale, "samples": e.samples}
+    return {"value": e.value * scale, "low": None if nan else e.low * scale, "high": None if nan else e.high * scale,
+            "samples": e.samples, "dropped": e.dropped}
 
 
 def format_json(rows: Sequence[Row]) -> str:

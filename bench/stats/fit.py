@@ -51,6 +51,8 @@ class Estimate:
     low: float
     high: float
     samples: int
+    #: Samples left out before estimating (a ratio's pairs with a slope that is not positive).
+    dropped: int = 0
 
     def __post_init__(self) -> None:
         if not (math.isnan(self.low) or self.low <= self.value <= self.high):
@@ -78,13 +80,15 @@ def median_ci(xs: Sequence[float]) -> Estimate:
 
 def ratio_ci(xs: Sequence[float], ys: Sequence[float]) -> Estimate:
     """Median ratio x/y over paired samples, with the order-statistic interval of the ratios."""
-    logs = [math.log(x / y) for x, y in zip(xs, ys) if x > 0 and y > 0]
+    pairs = list(zip(xs, ys))
+    logs = [math.log(x / y) for x, y in pairs if x > 0 and y > 0]
     if not logs:
         raise ValueError("no positive pairs")
     e = median_ci(logs)
+    dropped = len(pairs) - len(logs)  # a slope <= 0 has no logarithm: said, not hidden
     if math.isnan(e.low):
-        return Estimate(math.exp(e.value), math.nan, math.nan, e.samples)
-    return Estimate(math.exp(e.value), math.exp(e.low), math.exp(e.high), e.samples)
+        return Estimate(math.exp(e.value), math.nan, math.nan, e.samples, dropped)
+    return Estimate(math.exp(e.value), math.exp(e.low), math.exp(e.high), e.samples, dropped)
 
 
 def fit_line(xs: Sequence[float], ys: Sequence[float]) -> tuple[float, float]:
