@@ -170,3 +170,43 @@ def test_thresholds_parse(text, value):
 def test_bad_thresholds_are_refused(text):
     with pytest.raises(ValueError, match="--threshold"):
         parse_threshold(text)
+
+
+def _paired_trial(rng, mu: float, sigma: float, n0: int, t: float):
+    """One A/B on synthetic log ratios: the verdict after n0 pairs, then after the pairs it asked for."""
+    import math
+
+    base = {f"r:{i}": 1.0 for i in range(n0)}
+    new = {f"r:{i}": math.exp(rng.gauss(mu, sigma)) for i in range(n0)}
+    v = compare_slopes(base, new, t)
+    if v.kind != "inconclusive" or v.more is None or v.more > 150:
+        return None
+    for i in range(n0, n0 + v.more):
+        base[f"r:{i}"], new[f"r:{i}"] = 1.0, math.exp(rng.gauss(mu, sigma))
+    return compare_slopes(base, new, t).kind != "inconclusive"
+
+
+@pytest.mark.parametrize("mu, sigma", [(0.03, 0.06), (0.035, 0.05)])
+def test_the_pairs_it_asks_for_decide_in_about_four_cases_of_five(mu, sigma):
+    """Add the pairs an inconclusive verdict names: it is decided in about the promised 80% of seeds."""
+    import random
+
+    from aiterbench.stats.verdict import DECIDE_PROBABILITY
+
+    rng = random.Random(2)
+    outcomes = [r for r in (_paired_trial(rng, mu, sigma, 12, 0.05) for _ in range(400)) if r is not None]
+    assert len(outcomes) >= 40
+    share = sum(outcomes) / len(outcomes)
+    assert abs(share - DECIDE_PROBABILITY) <= 0.12, share
+
+
+def test_without_an_interval_it_asks_for_the_first_one():
+    """The exact interval needs 6 pairs (signed rank) or 4 per side (rank sum): ask for exactly that many."""
+    import math
+
+    few = {("b", i): 1.0 + 0.01 * i for i in range(3)}
+    other = {("n", i): 1.0 + 0.013 * i for i in range(3)}
+    v = compare_slopes(few, other, 0.05)
+    assert v.kind == "inconclusive" and not v.paired and v.more == 1
+    paired = compare_slopes({f"r:{i}": 1.0 for i in range(4)}, {f"r:{i}": math.exp(0.01 * (i + 1)) for i in range(4)}, 0.05)
+    assert paired.kind == "inconclusive" and paired.paired and paired.more == 2

@@ -139,24 +139,48 @@ def judge(log_ratio: Estimate, threshold: float, paired: bool, base_n: int, new_
             return Verdict("improvement", ratio, threshold, paired, base_n, new_n)
         if -t <= lo and hi <= t:
             return Verdict("unchanged", ratio, threshold, paired, base_n, new_n)
-    return Verdict("inconclusive", ratio, threshold, paired, base_n, new_n, _more(log_ratio, t))
+    return Verdict("inconclusive", ratio, threshold, paired, base_n, new_n, _more(log_ratio, t, paired))
 
 
-def _more(e: Estimate, t: float) -> int | None:
-    """Processes per side (pairs, if paired) to add so that the interval would likely decide.
+#: The share of cases in which the count ``_more`` names should decide the verdict.
+DECIDE_PROBABILITY = 0.80
+_Z_DECIDE = 0.841621  # the standard normal's 80% quantile
+_Z_INTERVAL = 1.959964  # the 95% interval's half-width in standard errors
+#: Samples at which the first exact interval exists: 6 pairs (signed rank), 4 per side (rank sum).
+FIRST_INTERVAL = {True: 6, False: 4}
 
-    Interval half-widths shrink as 1/sqrt(count): inside the threshold the
-    interval must fit within it; beyond, it must clear 1.
+
+def _more(e: Estimate, t: float, paired: bool = True) -> int | None:
+    """Processes per side (pairs, if paired) to add so that the verdict is decided with ~80% probability.
+
+    Normal approximation from the current interval: with n samples and
+    half-width h, N samples have a half-width h sqrt(n / N), and the estimate
+    then moves from today's e by a predictive standard deviation of
+    (h / 1.96) sqrt((N - n) / N) (what the new samples add, and what today's
+    estimate does not know of the truth). The count is the smallest N at
+    which the interval is on the deciding side with 80% probability: within
+    the threshold for ``unchanged``, clear of 1 and past the threshold for
+    ``regression`` or ``improvement``. Aiming for the expected half-width alone
+    decides only about half the time. None: no count up to a hundred times
+    today's is likely to decide (an effect sitting on the threshold).
     """
     n = e.samples
-    if e.low != e.low:  # no interval yet: 6 pairs (or 4 per side) give the first one
-        return max(6 - n, 1)
+    if e.low != e.low:  # no interval yet: the exact interval needs 6 pairs, or 4 per side
+        return max(FIRST_INTERVAL[paired] - n, 1)
     half = max(e.value - e.low, e.high - e.value)
-    if half <= 0 or abs(abs(e.value) - t) <= 0.1 * half:  # sitting on the threshold: no count is likely to settle it
+    if half <= 0:
         return None
-    room = t - abs(e.value) if abs(e.value) < t else abs(e.value)
-    needed = math.ceil(n * (half / room) ** 2)
-    return max(needed - n, 1)
+    size, step = abs(e.value), half / _Z_INTERVAL
+    for total in range(n + 1, 100 * n + 1):
+        q = math.sqrt(n / total)
+        h_future, moves = half * q, _Z_DECIDE * step * math.sqrt(1 - q * q)
+        if size < t:
+            decided = t - size - h_future >= moves
+        else:
+            decided = size - max(h_future, t) >= moves
+        if decided:
+            return total - n
+    return None
 
 
 def compare_slopes(base: dict, new: dict, threshold: float = DEFAULT_THRESHOLD) -> Verdict:
