@@ -123,3 +123,20 @@ def test_ctrl_c_keeps_the_cells_counted_and_leaves_no_valgrind(tmp_path):
     ps = subprocess.run(["ps", "-o", "pid,ppid,stat,etime,args", "-p", ",".join(leftover) or "0"],
                         capture_output=True, text=True).stdout
     assert not leftover, ps
+
+
+@needs_valgrind
+def test_counts_catch_both_planted_regressions_every_time(tmp_path):
+    """Timings can only be asserted loosely; instruction counts are exact, so the plants must be caught."""
+    planted = Path(__file__).resolve().parent / "planted"
+    files = {}
+    for name in ("base", "plus3", "plus10"):
+        files[name] = tmp_path / f"{name}.json"
+        proc = cli("count", "--impl-module", str(planted / name / "planted_impls.py"), "-i", "planted", "-w", "none",
+                   "-l", "asyncio", "--sizes", "100,300", "-o", str(files[name]))
+        assert proc.returncode == 0, proc.stderr
+    for name, at_least in (("plus3", 1.02), ("plus10", 1.05)):
+        proc = cli("compare", str(files["base"]), str(files[name]), "--format", "json")
+        assert proc.returncode == 1, proc.stderr  # a regression is exit 1
+        (cell,) = json.loads(proc.stdout)["cells"]
+        assert cell["verdict"] == "regression" and cell["ratio"]["value"] >= at_least, cell
