@@ -20,7 +20,7 @@ needs_valgrind = pytest.mark.skipif(shutil.which("valgrind") is None,
                                     reason="needs valgrind (apt-get install valgrind; .ci/run installs it)")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # once per test process, even when xdist interleaves other modules' tests
 def counted(tmp_path_factory):
     folder = tmp_path_factory.mktemp("count")
     out = []
