@@ -47,6 +47,6 @@ def test_side_order_is_balanced_independently_of_cell_and_size_order(cells, size
 @pytest.mark.parametrize("rounds, cells, sides, sizes, expected", [(15, 5, 1, 3, 15), (15, 3, 1, 3, 18), (16, 1, 2, 3, 18),
                                                                     (5, 2, 1, 2, 8), (6, 1, 1, 2, 6)])
 def test_rounds_are_rounded_up_to_whole_units(rounds, cells, sides, sizes, expected):
-    assert balanced_rounds(rounds, cells, sides, sizes) == expected
-    assert all(balanced_rounds(r, cells, sides, sizes) % balance_unit(cells, sizes, sides) == 0
+    assert balanced_rounds(rounds, cells, sizes, sides) == expected
+    assert all(balanced_rounds(r, cells, sizes, sides) % balance_unit(cells, sizes, sides) == 0
                for r in itertools.islice(range(1, 40), 10))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
+
 def make_time_func(loop, factory: Callable[[Any], Any], open_source, n: int, is_async: bool,
                    clock=time.perf_counter, per_loop_source: bool = True):
     """A pyperf time function: ``time_func(loops)`` -> seconds spent in ``loops`` iterations of ``n`` items.
@@ -85,7 +86,7 @@ LATENCY = {
 }
 #: Items in the source of a latency measurement; ``close`` consumes half of them first.
 LATENCY_ITEMS = 64
-#: Iterators timed per value of a latency benchmark (fixed: see bench._worker).
+#: Iterators timed per value of a latency benchmark (fixed: see aiterbench.measure.worker).
 LATENCY_LOOPS = 40
 
 

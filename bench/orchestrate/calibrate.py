@@ -13,14 +13,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import statistics
 import time
 
 from ..model.results import cells as result_cells
 from ..stats.fit import Estimate, fit_cell
-from ..stats.verdict import hodges_lehmann_paired
+from ..stats.verdict import Z_INTERVAL, hodges_lehmann_paired
 from .rounds import AB_QUICK, QUICK, balanced_rounds, run_matrix, steps
 
-Z_SIGNIFICANT, Z_POWER = 1.959964, 1.644854
+#: A change is significant past Z_SIGNIFICANT standard errors, and flagged 95% of the time Z_POWER beyond that.
+Z_SIGNIFICANT, Z_POWER = Z_INTERVAL, statistics.NormalDist().inv_cdf(0.95)
+#: Pairs ``ab --quick`` measures per cell with its rounds alone (one cell: whole units of sizes x sides).
+AB_QUICK_ROUNDS = balanced_rounds(AB_QUICK.rounds, 1, len(AB_QUICK.sizes), 2)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,7 +61,7 @@ class Calibration:
     @property
     def quick_rounds(self) -> int:
         """Pairs ``ab --quick`` measures per cell with its rounds alone (the floor of ``quick_pairs``)."""
-        return balanced_rounds(AB_QUICK.rounds, 1, 2, len(AB_QUICK.sizes))
+        return AB_QUICK_ROUNDS
 
     @property
     def suggested(self) -> float | None:
@@ -84,7 +88,7 @@ def calibrate(cells, sides, modules, env, budget_seconds: float, notes=()) -> Ca
         bar.close()
     # What 'ab --quick' would get for these cells: its rounds, or as many as its seconds buy at this pace.
     elapsed = time.monotonic() - start
-    quick_pairs = max(balanced_rounds(AB_QUICK.rounds, 1, 2, len(AB_QUICK.sizes)),
+    quick_pairs = max(AB_QUICK_ROUNDS,
                       int(outcome.rounds_done * AB_QUICK.seconds / elapsed) if elapsed > 0 else 0)
     sides_data = [_cells(b) for b in outcome.benchmarks]
     out = []

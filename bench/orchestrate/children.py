@@ -50,7 +50,7 @@ class Children:
 
     @contextlib.contextmanager
     def watching(self):
-        """Take SIGINT and SIGTERM at safe points while measuring (re-entrant; main thread only)."""
+        """Take SIGINT, SIGTERM and SIGHUP at safe points while children run (re-entrant; main thread only)."""
         install = self._depth == 0 and threading.current_thread() is threading.main_thread()
         if self._depth == 0:
             self.requested = False
@@ -106,13 +106,8 @@ class Children:
                 self._live[child] = gentle
             if self.requested:  # Ctrl-C came while it was being started: stop it now
                 _kill(child)
-            try:
-                out, err = child.communicate(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                _kill(child)
-                child.communicate(timeout=_REAP_SECONDS)
-                raise
-        except BaseException:
+            out, err = child.communicate(timeout=timeout)
+        except BaseException:  # a timeout, Ctrl-C in a thread that waits, anything: the group goes first
             if child is not None:
                 _kill(child)
                 with contextlib.suppress(Exception):

@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-import math
 import os
 import signal
 import subprocess
@@ -125,7 +124,7 @@ def balance_unit(group_size: int, sizes: int = 1, sides: int = 1) -> int:
     return max(group_size, 1) * max(sizes, 1) * max(sides, 1)
 
 
-def balanced_rounds(rounds: int, group_size: int, sides: int = 1, sizes: int = 1) -> int:
+def balanced_rounds(rounds: int, group_size: int, sizes: int = 1, sides: int = 1) -> int:
     """``rounds`` rounded up to a whole number of balance units (``balance_unit``)."""
     m = balance_unit(group_size, sizes, sides)
     return -(-rounds // m) * m
@@ -253,7 +252,7 @@ def run_matrix(
             groups = _groups(live)
             sizes = len(budget.sizes)
             units = [balance_unit(len(g), sizes, len(sides)) for g in groups]
-            planned = [balanced_rounds(budget.rounds, len(g), len(sides), sizes) for g in groups]
+            planned = [balanced_rounds(budget.rounds, len(g), sizes, len(sides)) for g in groups]
             running = [True] * len(groups)
             until = time.monotonic() + budget.seconds
             total = max(planned, default=0)
@@ -287,12 +286,12 @@ def _groups(cells: Sequence[Cell]) -> list[list[Cell]]:
 
 def planned_rounds(cells: Sequence[Cell], budget: Budget, sides: int = 1) -> int:
     """The rounds a run makes: ``budget.rounds`` rounded up for a balanced order (see balanced_rounds)."""
-    return max((balanced_rounds(budget.rounds, len(g), sides, len(budget.sizes)) for g in _groups(cells)), default=0)
+    return max((balanced_rounds(budget.rounds, len(g), len(budget.sizes), sides) for g in _groups(cells)), default=0)
 
 
 def steps(cells: Sequence[Cell], budget: Budget, sides: int = 1) -> int:
     """How many worker processes a run starts when nothing fails (for the progress bar)."""
-    rounds = sum(balanced_rounds(budget.rounds, len(g), sides, len(budget.sizes)) for g in _groups(cells))
+    rounds = sum(balanced_rounds(budget.rounds, len(g), len(budget.sizes), sides) for g in _groups(cells))
     return sides * (len(cells) + rounds)
 
 

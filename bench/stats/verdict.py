@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import statistics
 from typing import Sequence
 
 from .fit import Estimate
@@ -144,8 +145,9 @@ def judge(log_ratio: Estimate, threshold: float, paired: bool, base_n: int, new_
 
 #: The share of cases in which the count ``_more`` names should decide the verdict.
 DECIDE_PROBABILITY = 0.80
-_Z_DECIDE = 0.841621  # the standard normal's 80% quantile
-_Z_INTERVAL = 1.959964  # the 95% interval's half-width in standard errors
+#: Half-width of the 95% interval in standard errors (normal approximation), and the 80% quantile.
+Z_INTERVAL = statistics.NormalDist().inv_cdf(0.5 + CONFIDENCE / 2)
+_Z_DECIDE = statistics.NormalDist().inv_cdf(DECIDE_PROBABILITY)
 #: Samples at which the first exact interval exists: 6 pairs (signed rank), 4 per side (rank sum).
 FIRST_INTERVAL = {True: 6, False: 4}
 
@@ -170,7 +172,7 @@ def _more(e: Estimate, t: float, paired: bool = True) -> int | None:
     half = max(e.value - e.low, e.high - e.value)
     if half <= 0:
         return None
-    size, step = abs(e.value), half / _Z_INTERVAL
+    size, step = abs(e.value), half / Z_INTERVAL
     for total in range(n + 1, 100 * n + 1):
         q = math.sqrt(n / total)
         h_future, moves = half * q, _Z_DECIDE * step * math.sqrt(1 - q * q)
