@@ -283,8 +283,8 @@ def test_the_worker_runs_alone_as_a_pyperf_script(tmp_path):
         env=dict(os.environ), capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    (data,) = cells(load_suite(str(out))).values()
-    assert set(data.per_round["run0"]) == {8, 64}
+    (data,) = cells(load_suite(str(out)), str(out)).values()
+    assert set(data.per_round[f"{out}#run0"]) == {8, 64}
 
 
 def _interrupt_after(seconds: float, *argv: str, when: str | None = None) -> subprocess.CompletedProcess:

@@ -52,3 +52,31 @@ def test_a_history_from_0_2_shows_and_takes_new_runs(tmp_path, capsys):
     assert code == 0, err
     code, out, _ = _run(capsys, "history", "show", "--db", db, "--format", "json")
     assert sum(c["runs"] for c in json.loads(out)["cells"]) > sum(c["runs"] for c in before)
+
+
+def test_two_count_files_of_one_environment_pool_their_processes(tmp_path):
+    """Runs without a round id are keyed by file and index: a second file adds its runs, it does not overwrite."""
+    from aiterbench.model.results import load_results
+
+    second = tmp_path / "count-again.json"
+    shutil.copyfile(OLD / "count-v2.json", second)
+    (alone,) = load_results([str(OLD / "count-v2.json")])
+    (pooled,) = load_results([str(OLD / "count-v2.json"), str(second)])
+    for cell, data in alone.cells.items():
+        assert len(pooled.cells[cell].per_round) == 2 * len(data.per_round)
+
+
+def test_a_gz_output_is_gzip_and_a_folder_reads_it(tmp_path, capsys):
+    """pyperf reads ``.json.gz`` as gzip: a file we write under that name is gzip, and folders list it."""
+    import gzip
+
+    from aiterbench.model.files import dump_suite
+    from aiterbench.model.results import expand, load_suite
+
+    suite = load_suite(str(OLD / "count-v2.json"))
+    out = tmp_path / "count.json.gz"
+    dump_suite(suite, str(out))
+    assert json.loads(gzip.decompress(out.read_bytes()))["benchmarks"]
+    assert expand([str(tmp_path)]) == [str(out)]
+    code, text, _ = _run(capsys, "show", out)
+    assert code == 0 and "asyncgen/none/asyncio" in text

@@ -31,11 +31,12 @@ def prepare(paths: Sequence[str]) -> list[Run]:
                 if not estimates:
                     raise HistoryError(f"{path}: no cell with a per-item estimate")
                 env = rs.environment
-                data = sorted((c.name, sorted((str(k), sorted(v.items())) for k, v in d.per_round.items()))
-                              for c, d in rs.cells.items())
+                # A round without a run id is keyed by its file: the key stays the same whatever the path.
+                data = sorted((c.name, sorted((str(k).rsplit("#", 1)[-1], sorted(v.items()))
+                                              for k, v in d.per_round.items())) for c, d in rs.cells.items())
                 key = hashlib.sha256(json.dumps([env.key, env.loops, data], default=str).encode()).hexdigest()
                 rids = tuple(sorted({str(k).split(":")[0] for d in rs.cells.values() for k in d.per_round
-                                     if ":" in str(k) and not str(k).startswith(":")}))
+                                     if ":" in str(k) and not str(k).startswith(":") and "#" not in str(k)}))
                 out.append(Run(path, env, key, dates[0] if dates else "", estimates, rids))
     except ResultError as exc:
         raise HistoryError(str(exc)) from None

@@ -37,12 +37,18 @@ def write_atomic(path: str, data: str | bytes) -> None:
 
 
 def dump_suite(suite, path: str) -> None:
-    """Atomically write a pyperf suite as JSON."""
+    """Atomically write a pyperf suite as JSON, gzip-compressed when ``path`` ends in ``.gz`` (as pyperf does)."""
     import io
 
     buf = io.StringIO()
     suite.dump(buf, compact=True)
-    write_atomic(path, buf.getvalue())
+    data = buf.getvalue()
+    if path.endswith(".gz"):
+        import gzip
+
+        write_atomic(path, gzip.compress(data.encode("utf-8"), mtime=0))
+    else:
+        write_atomic(path, data)
 
 
 def check_writable(path: str) -> None:

@@ -112,12 +112,12 @@ def cells(suite, path: str = "result") -> dict[Cell, CellData]:
 def split(suite, path: str = "result") -> list[tuple[Environment, dict[Cell, CellData]]]:
     """The suite's runs grouped by the environment that measured each, then by cell (sorted)."""
     try:
-        return _split(suite)
+        return _split(suite, path)
     except (KeyError, ValueError, TypeError) as exc:
         raise ResultError(f"{path}: malformed aiterbench result ({type(exc).__name__}: {exc})") from None
 
 
-def _split(suite) -> list[tuple[Environment, dict[Cell, CellData]]]:
+def _split(suite, source: str) -> list[tuple[Environment, dict[Cell, CellData]]]:
     environment = run_environments(suite)
     per_run = []  # (environment, (cell, round key, n, value, metadata))
     for bench in suite.get_benchmarks():
@@ -135,8 +135,11 @@ def _split(suite) -> list[tuple[Environment, dict[Cell, CellData]]]:
             if not values:
                 continue  # calibration run
             rmd = run.get_metadata()
-            # Runs of different cells pair up when one 'bench run' measured them in the same round.
-            rnd = f"{rmd.get('aiterbench_run', '')}:{rmd['aiterbench_round']}" if "aiterbench_round" in rmd else f"run{index}"
+            # Runs of different cells pair up when one 'bench run' measured them in the same round. A run
+            # without a round (count files, plain pyperf files) is keyed by its file too: two such files of
+            # one environment pool their runs instead of overwriting each other's.
+            rnd = (f"{rmd.get('aiterbench_run', '')}:{rmd['aiterbench_round']}" if "aiterbench_round" in rmd
+                   else f"{source}#run{index}")
             index += 1
             # The median of a process's values: a burst of interference in one value does not move it.
             per_run.append((environment(rmd), (cell, rnd, n, metric, statistics.median(values), common)))
@@ -171,15 +174,15 @@ def _pool(old: CellData | None, new: CellData) -> CellData:
 
 
 def expand(paths: Sequence[str]) -> list[str]:
-    """Files as given; a folder stands for the ``*.json`` files in it (ResultError if it has none)."""
+    """Files as given; a folder stands for the ``*.json`` and ``*.json.gz`` files in it (ResultError if it has none)."""
     import glob
 
     out = []
     for path in paths:
         if os.path.isdir(path):
-            found = sorted(glob.glob(os.path.join(path, "*.json")))
+            found = sorted(glob.glob(os.path.join(path, "*.json")) + glob.glob(os.path.join(path, "*.json.gz")))
             if not found:
-                raise ResultError(f"{path}: folder holds no .json result files")
+                raise ResultError(f"{path}: folder holds no .json or .json.gz result files")
             out += found
         else:
             out.append(path)
