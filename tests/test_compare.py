@@ -131,7 +131,7 @@ BAD = {
     "damaged gzip": (["bad.json.gz", str(PY311)], ["bad.json.gz"]),
     "bare threshold": ([str(PY311), str(PY311), "--threshold", "0.5"], ["--threshold", "with its sign"]),
     "foreign json": (["foreign.json", str(PY311)], ["foreign.json"]),
-    "empty folder": (["empty", str(PY311)], ["holds no .json result files"]),
+    "empty folder": (["empty", str(PY311)], ["holds no .json or .json.gz result files"]),
     "bad threshold": ([str(PY311), str(PY311), "--threshold", "lots"], ["--threshold", "percentage"]),
     "zero threshold": ([str(PY311), str(PY311), "--threshold", "0%"], ["--threshold"]),
     "two environments on one side": (["{both}", str(PY311)], ["2 environments", "compare one environment per side"]),

@@ -80,3 +80,29 @@ def test_a_gz_output_is_gzip_and_a_folder_reads_it(tmp_path, capsys):
     assert expand([str(tmp_path)]) == [str(out)]
     code, text, _ = _run(capsys, "show", out)
     assert code == 0 and "asyncgen/none/asyncio" in text
+
+
+@pytest.mark.parametrize("argv, name", [
+    (("list",), "list"),
+    (("show", PY312), "timings"),
+    (("show", OLD / "count-v2.json"), "count"),
+    (("show", OLD / "memory-v2.json"), "memory"),
+    (("compare", PY312, PY312), "compare"),
+    (("compare", OLD / "count-v2.json", OLD / "count-v2.json"), "compare"),
+], ids=["list", "show-timings", "show-count", "show-memory", "compare", "compare-count"])
+def test_every_json_document_names_itself_and_its_version(capsys, argv, name):
+    from aiterbench.model.documents import VERSIONS
+
+    code, out, err = _run(capsys, *argv, "--format", "json")
+    assert code in (0, 1), err
+    doc = json.loads(out)
+    assert doc["aiterbench_document"] == name and doc["document_version"] == VERSIONS[name]
+    assert "aiterbench_format" not in doc  # that key is the result files' format, in their metadata
+
+
+def test_the_history_document_names_itself(tmp_path, capsys):
+    pytest.importorskip("ruptures")
+    db = tmp_path / "history.sqlite"
+    assert _run(capsys, "history", "add", PY312, "--db", db)[0] == 0
+    code, out, _ = _run(capsys, "history", "show", "--db", db, "--format", "json")
+    assert code == 0 and json.loads(out)["aiterbench_document"] == "history"

@@ -21,6 +21,7 @@ def _profile(*argv):
 def test_anext_of_a_class_iterator_is_called_once_per_item():
     doc = _profile("class_anext/none/asyncio", "-n", "2000", "--repeat", "5", "--top", "50")
     assert doc["items"] == 10_000 and doc["tool"] == "cprofile"
+    assert doc["aiterbench_document"] == "profile" and doc["document_version"] == 1
     anext = [f for f in doc["functions"] if f["function"].endswith("(__anext__)")]
     assert len(anext) == 1
     # n + 1 calls per iterator: the last one raises StopAsyncIteration.

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from typing import Sequence
 
 from ..model.cells import Cell
 from ..model.identity import differences, labels
 from ..model.results import KIND_COUNT, ResultSet
+from ..model.documents import dumps
 from ..model.units import NS
 from ..stats.fit import Estimate, fit_cell
 from ..stats.verdict import Verdict, compare_slopes, judge
@@ -197,12 +197,9 @@ def _est(e: Estimate | None, scale: float = 1.0):
 
 
 def format_json(c: Comparison) -> str:
-    from .._version import FORMAT_VERSION
-
     scale = 1.0 if c.kind == KIND_COUNT else NS
     unit = "instructions" if c.kind == KIND_COUNT else "ns"
     data = {
-        "aiterbench_format": FORMAT_VERSION,
         "kind": c.kind,
         "threshold": c.threshold,
         "base": {"sources": list(c.base.sources), "environment": c.base.environment.fields()},
@@ -229,7 +226,7 @@ def format_json(c: Comparison) -> str:
         "only_in_new": [x.name for x in c.only_new],
         "failed": [{"cell": cell, "side": side, "reason": reason} for cell, side, reason in c.failed],
     }
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    return dumps("compare", data, ensure_ascii=False)
 
 
 FORMATS = {"text": format_text, "md": format_md, "json": format_json}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from ..model.documents import dumps
 
 
 def format_counts(rs, fmt: str) -> str:
@@ -14,9 +14,9 @@ def format_counts(rs, fmt: str) -> str:
         i1, i2 = round(v1 * n1), round(v2 * n2)
         rows.append((cell.name, (i2 - i1) / (n2 - n1), n1, i1, n2, i2))
     if fmt == "json":
-        return json.dumps({"kind": "count", "cells": [
+        return dumps("count", {"kind": "count", "cells": [
             {"cell": r[0], "instructions_per_item": r[1], "sizes": [r[2], r[4]], "instructions": [r[3], r[5]]}
-            for r in rows]}, indent=2) + "\n"
+            for r in rows]})
     from .table import render
 
     head = ("cell", "instructions/item", "sizes", "instructions (counted calls)")

@@ -9,6 +9,7 @@ import math
 from typing import Sequence
 
 from ..model.history import HistoryError, Run
+from ..model.documents import dumps
 from ..model.units import NS
 from ..stats.changes import MIN_SEGMENT, PENALTY, steps
 
@@ -72,7 +73,7 @@ def format_history(rows: list, fmt: str) -> str:
         body.append((cell, label_of[id(env)], str(len(pts)), f"{values[-1] * NS:.1f}",
                      text or ("none" if len(pts) >= 2 * MIN_SEGMENT else f"needs {2 * MIN_SEGMENT} runs")))
     if fmt == "json":
-        return json.dumps({"cells": docs}, indent=2) + "\n"
+        return dumps("history", {"cells": docs})
     head = ("cell", "environment", "runs", "latest ns/item", "change points (a step that persists)")
     foot = (f"Change points: ruptures PELT, L1 cost on log ns/item, at least {MIN_SEGMENT} runs a side, penalty "
             f"{PENALTY:g} x noise x ln(runs); medians before and after.\n")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import statistics
 
+from ..model.documents import dumps
 from ..model.memory import LIVE, MEMRAY_EXTRA, Memory
 from ..model.results import KIND_MEMORY
 
@@ -58,6 +58,6 @@ def format_memory(memories: list[Memory], fmt: str) -> str:
     from .table import render
 
     if fmt == "json":
-        return json.dumps({"kind": KIND_MEMORY, "cells": rows(memories)}, indent=2) + "\n"
+        return dumps("memory", {"kind": KIND_MEMORY, "cells": rows(memories)})
     head, body, foot = memory_table(memories)
     return render(head, body, fmt) + ("\n" if fmt == "md" else "") + foot

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-
+from ..model.documents import dumps
 from ..model.units import NS
 
 
@@ -22,9 +21,9 @@ def format_profile(result: dict, top: int, fmt: str) -> str:
 
     rows = top_rows(result, top)
     if fmt == "json":
-        return json.dumps({"kind": "profile", "cell": result["cell"], "tool": result["tool"], "n": result["n"],
+        return dumps("profile", {"kind": "profile", "cell": result["cell"], "tool": result["tool"], "n": result["n"],
                            "iterators": result["repeat"], "items": result["items"],
-                           "profiled_seconds": result["seconds"], "functions": rows}, indent=2) + "\n"
+                           "profiled_seconds": result["seconds"], "functions": rows})
     head = ("function", "calls/item", "own ns/item", "cumulative ns/item")
     body = [(r["function"], "-" if r["calls_per_item"] is None else f"{r['calls_per_item']:.6g}",
              f"{r['self_ns_per_item']:.1f}", f"{r['cum_ns_per_item']:.1f}") for r in rows]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Callable, Sequence
 
+from ..model.documents import NAME, VERSION, body
 from ..model.identity import labels
 from ..model.memory import from_suite as memory_of
 from ..model.results import KIND_COUNT, KIND_MEMORY, ResultError, kind_of, load_results, load_suite
@@ -39,10 +40,14 @@ def _per_environment(envs: Sequence, items: Sequence, fmt: str, one: Callable[[o
     environment, or ``{"environments": [...]}``."""
     names = labels(list(envs))
     if fmt == "json":
-        docs = [{"environment": label, **json.loads(one(item, "json"))} for label, item in zip(names, items)]
+        docs = [(label, json.loads(one(item, "json"))) for label, item in zip(names, items)]
+        # One file holds one kind of figures: one header, then the environment's fields (or a list of them).
+        head = {k: docs[0][1][k] for k in (NAME, VERSION)}
         if len(docs) == 1:
-            return json.dumps(docs[0], indent=2) + "\n"
-        return json.dumps({"environments": docs}, indent=2) + "\n"
+            label, doc = docs[0]
+            return json.dumps({**head, "environment": label, **body(doc)}, indent=2) + "\n"
+        return json.dumps({**head, "environments": [{"environment": label, **body(doc)} for label, doc in docs]},
+                          indent=2) + "\n"
     out = []
     for label, item in zip(names, items):
         if len(items) > 1:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from typing import Mapping, Sequence
 
 from ..model.cells import Cell
 from ..model.results import CellData
+from ..model.documents import dumps
 from ..model.units import NS
 from ..stats.fit import CellFit, Estimate, difference, fit_cell, median_ci, ratio
 
@@ -202,4 +202,4 @@ def format_json(rows: Sequence[Row]) -> str:
                 "metadata": {k: r.metadata.get(k) for k in ("loop_module", "loop_version", "python_implementation", "python_version", "aiterbench_version")},
             }
         )
-    return json.dumps({"aiterbench_format": 1, "cells": out}, indent=2) + "\n"
+    return dumps("timings", {"cells": out})

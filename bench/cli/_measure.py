@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 
@@ -13,6 +12,7 @@ from ._exit import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
 def cmd_list(args) -> int:
     from .. import impls
     from ..model import loops
+    from ..model.documents import dumps
 
     reg = common.registry(args.impl_module)
     data = {
@@ -23,7 +23,7 @@ def cmd_list(args) -> int:
         "default_loops": list(loops.DEFAULT_LOOPS),
     }
     if args.format == "json":
-        print(json.dumps(data, indent=2))
+        print(dumps("list", data), end="")
         return EXIT_OK
     width = max(len(i["name"]) for i in data["impls"])
     print("impls:")
