@@ -177,6 +177,8 @@ def history(dataset: Dataset) -> list[Finding]:
             for cp, before, after in history_steps([p.value for p in points]):
                 p = points[cp]
                 at = f"run {cp + 1} of {len(points)}" + (f" (revision {p.revision})" if p.revision else "")
+                if getattr(p, "changed", ()):
+                    at += f", where {', '.join(p.changed)}"
                 out.append(Finding(f"History, Python {hg.label}: `{cell}` steps from {before * NS:.1f} to "
                                    f"{after * NS:.1f} ns per item ({after / before - 1:+.1%}) at {at}, {p.date[:10]}.",
                                    "history"))

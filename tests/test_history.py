@@ -155,12 +155,27 @@ def test_a_cell_not_in_the_history_is_an_error(tmp_path, capsys):
     assert_one_error_line(err, "no such cell")
 
 
-def _planted_history(tmp_path, capsys) -> Path:
-    """Ten runs of one environment, revisions r1..r10, the last five 10% slower."""
+def _set_metadata(node, key: str, make) -> None:
+    """Every ``key`` in the metadata of a pyperf JSON document, replaced by ``make(old)``."""
+    if isinstance(node, dict):
+        md = node.get("metadata")
+        if isinstance(md, dict) and key in md:
+            md[key] = make(md[key])
+        for value in node.values():
+            _set_metadata(value, key, make)
+    elif isinstance(node, list):
+        for value in node:
+            _set_metadata(value, key, make)
+
+
+def _planted_history(tmp_path, capsys, upgrade: str | None = None) -> Path:
+    """Ten runs of one environment, revisions r1..r10, the last five 10% slower (and on Python ``upgrade``)."""
     db = tmp_path / "h.sqlite"
     rng = random.Random(7)
     for i in range(10):
         data = json.loads(V2.read_text())
+        if upgrade and i >= 5:
+            _set_metadata(data, "python_version", lambda v: upgrade + v[len(upgrade):])
         factor = (1.10 if i >= 5 else 1.0) * (1 + 0.005 * rng.gauss(0, 1))
         for bench in data["benchmarks"]:
             for run in bench["runs"]:
@@ -236,3 +251,97 @@ def test_a_busy_database_is_one_line(tmp_path, capsys):
         holder.close()
     assert code == 2
     assert_one_error_line(err, "busy")
+
+
+def test_a_patch_release_continues_the_series_and_its_step_is_explained(tmp_path, capsys):
+    """A series is machine, Python minor and build: 3.11.7 -> 3.11.8 is one series with the upgrade marked."""
+    db = _planted_history(tmp_path, capsys, upgrade="3.11.8")
+    code, out, _ = _cli(capsys, "show", "--db", db, "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["cells"] and all(c["runs"] == 10 for c in doc["cells"])
+    for c in doc["cells"]:
+        (step,) = c["change_points"]
+        assert step["run"] == 6 and step["environment_changed"] == ["Python: 3.11.7 -> 3.11.8"]
+        assert [bool(p["environment_changed"]) for p in c["points"]] == [False] * 5 + [True] + [False] * 4
+    code, out, _ = _cli(capsys, "show", "--db", db)
+    assert "at Python: 3.11.7 -> 3.11.8" in out and "Where the rest of the environment changed" in out
+
+
+def test_estimates_are_stored_in_nanoseconds_as_the_column_says(tmp_path, capsys):
+    db = tmp_path / "h.sqlite"
+    assert _cli(capsys, "add", PY311, "--db", db)[0] == 0
+    code, out, _ = _cli(capsys, "show", "asyncgen/none/asyncio", "--db", db, "--format", "json")
+    (cell,) = json.loads(out)["cells"]
+    with sqlite3.connect(db) as conn:
+        (stored,) = conn.execute("SELECT ns_per_item FROM estimates WHERE cell = 'asyncgen/none/asyncio'").fetchone()
+    conn.close()
+    assert 10 < stored < 10_000 and math.isclose(stored, cell["points"][0]["ns_per_item"])
+
+
+def test_a_0_2_history_reads_in_nanoseconds_and_is_upgraded_by_the_next_add(tmp_path, capsys):
+    import shutil
+
+    db = tmp_path / "h.sqlite"
+    shutil.copyfile(DATA / "before-0.3" / "history-v1.sqlite", db)
+    code, out, _ = _cli(capsys, "show", "--db", db, "--format", "json")
+    before = json.loads(out)["cells"]
+    assert code == 0 and all(10 < p["ns_per_item"] < 10_000 for c in before for p in c["points"])
+    assert all(p["date"].endswith("+00:00") for c in before for p in c["points"])
+    assert _cli(capsys, "add", PY312, "--db", db)[0] == 0
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()[0] == str(SCHEMA)
+        assert conn.execute("SELECT MIN(ns_per_item) FROM estimates").fetchone()[0] > 10
+    conn.close()
+    code, out, _ = _cli(capsys, "show", "--db", db, "--format", "json")
+    after = {(c["cell"], c["environment"]): c for c in json.loads(out)["cells"]}
+    for c in before:  # the old runs read the same after the upgrade
+        same = [a for (cell, _), a in after.items() if cell == c["cell"] and a["runs"] >= c["runs"]]
+        assert any(math.isclose(a["points"][0]["ns_per_item"], c["points"][0]["ns_per_item"]) for a in same)
+
+
+@pytest.fixture
+def utc_zone(monkeypatch):
+    """This process's local time zone is UTC for the test, and what it was afterwards."""
+    import time
+
+    with monkeypatch.context() as mp:
+        mp.setenv("TZ", "UTC")
+        time.tzset()
+        yield
+    time.tzset()
+
+
+def test_runs_are_ordered_by_time_whatever_the_date_format(tmp_path, capsys, utc_zone):
+    """pyperf's local 'YYYY-MM-DD HH:MM:SS' and ISO dates with a zone sort by the instant they name (as text,
+    '2026-11-11 23:00' sorts before '2026-11-11T09:00')."""
+    from aiterbench.model.history import utc_time
+
+    assert utc_time("2026-11-10T12:00:00+00:00") == "2026-11-10T12:00:00.000000+00:00"
+    assert utc_time("2026-11-10T14:00:00+02:00") == "2026-11-10T12:00:00.000000+00:00"
+    db = tmp_path / "h.sqlite"
+    dates = ["2026-11-11T09:00:00+00:00", "2026-11-11 23:00:00.5", "2026-11-12T03:00:00+05:00"]
+    for i, date in enumerate(dates):
+        data = json.loads(V2.read_text())
+        _set_metadata(data, "date", lambda _: date)
+        _set_metadata(data, "aiterbench_run", lambda _: f"order{i}")
+        path = tmp_path / f"d{i}.json"
+        path.write_text(json.dumps(data))
+        assert _cli(capsys, "add", path, "--db", db, "--revision", f"r{i}")[0] == 0
+    code, out, _ = _cli(capsys, "show", "--db", db, "--format", "json")
+    for c in json.loads(out)["cells"]:
+        assert [p["revision"] for p in c["points"]] == ["r0", "r2", "r1"]
+        assert [p["date"] for p in c["points"]] == sorted(p["date"] for p in c["points"])
+
+
+def test_an_environment_field_from_a_later_version_is_read(tmp_path, capsys):
+    db = tmp_path / "h.sqlite"
+    assert _cli(capsys, "add", V2, "--db", db)[0] == 0
+    with sqlite3.connect(db) as conn:
+        (env,) = conn.execute("SELECT environment FROM runs").fetchone()
+        data = json.loads(env)
+        data["gpu"] = "none"
+        del data["build"]
+        conn.execute("UPDATE runs SET environment = ?", (json.dumps(data),))
+    conn.close()
+    code, out, err = _cli(capsys, "show", "--db", db)
+    assert code == 0, err

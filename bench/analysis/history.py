@@ -50,31 +50,39 @@ def format_history(rows: list, fmt: str) -> str:
     from .table import render as render_table
 
     # The loop is in the cell's name: label environments by everything else (two loop versions get numbered).
-    names = labels([dataclasses.replace(env, loops=()) for env in {id(env): env for env, _, _ in rows}.values()])
-    label_of = {}
-    for env, _, _ in rows:
-        if id(env) not in label_of:
-            label_of[id(env)] = names[len(label_of)]
-    docs, body = [], []
+    bare = [dataclasses.replace(env, loops=()) for env, _, _ in rows]
+    unique = list(dict.fromkeys(bare))
+    names = dict(zip(unique, labels(unique)))
+    label_of = {id(env): names[b] for (env, _, _), b in zip(rows, bare)}
+    docs, body, notes = [], [], []
     for env, cell, pts in rows:
         values = [p.value for p in pts]
         found = []
         for cp, before, after in steps(values):
             p = pts[cp]
             found.append({"run": cp + 1, "date": p.date, "revision": p.revision, "before_ns": before * NS,
-                          "after_ns": after * NS, "change": after / before - 1})
+                          "after_ns": after * NS, "change": after / before - 1,
+                          "environment_changed": list(p.changed)})
         docs.append({"cell": cell, "environment": label_of[id(env)], "runs": len(pts),
                      "points": [{"date": p.date, "revision": p.revision, "ns_per_item": p.value * NS,
                                  "low": None if math.isnan(p.low) else p.low * NS,
-                                 "high": None if math.isnan(p.high) else p.high * NS} for p in pts],
+                                 "high": None if math.isnan(p.high) else p.high * NS,
+                                 "environment_changed": list(p.changed)} for p in pts],
                      "change_points": found})
         text = "; ".join(f"run {s['run']} ({s['revision'] or s['date'][:10]}): {s['before_ns']:.1f} -> "
-                         f"{s['after_ns']:.1f} ns ({s['change']:+.1%})" for s in found)
+                         f"{s['after_ns']:.1f} ns ({s['change']:+.1%})"
+                         + (f", at {', '.join(s['environment_changed'])}" if s["environment_changed"] else "")
+                         for s in found)
         body.append((cell, label_of[id(env)], str(len(pts)), f"{values[-1] * NS:.1f}",
                      text or ("none" if len(pts) >= 2 * MIN_SEGMENT else f"needs {2 * MIN_SEGMENT} runs")))
+        notes += [f"{cell} ({label_of[id(env)]}), run {i + 1}: {', '.join(p.changed)}"
+                  for i, p in enumerate(pts) if p.changed]
     if fmt == "json":
         return dumps("history", {"cells": docs})
     head = ("cell", "environment", "runs", "latest ns/item", "change points (a step that persists)")
     foot = (f"Change points: ruptures PELT, L1 cost on log ns/item, at least {MIN_SEGMENT} runs a side, penalty "
-            f"{PENALTY:g} x noise x ln(runs); medians before and after.\n")
+            f"{PENALTY:g} x noise x ln(runs); medians before and after. A series is one machine, Python minor "
+            "version and build; runs in time order (UTC).\n")
+    if notes:
+        foot += "Where the rest of the environment changed:\n" + "".join(f"  {n}\n" for n in notes)
     return render_table(head, body, fmt, left=2) + ("\n" if fmt == "md" else "") + foot

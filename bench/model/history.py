@@ -1,9 +1,16 @@
 """The history store: runs kept in SQLite, per cell and environment.
 
 Its change points are ``aiterbench.stats.changes``; turning result files into
-runs and showing the trend, ``aiterbench.analysis.history``. The database is versioned (``meta.schema``); a newer or foreign file is refused
-and never written. ``add`` is one transaction: interrupted, it leaves the
-database as it was.
+runs and showing the trend, ``aiterbench.analysis.history``. The database is
+versioned (``meta.schema``); a newer or foreign file is refused and never
+written, an older one is read as it is and upgraded by the next ``add``, in the
+same transaction as the runs it adds. ``add`` is one transaction: interrupted,
+it leaves the database as it was.
+
+A series is one cell on one machine (host name and CPU), Python minor version
+and build: a Python patch release, a new loop or aiterbench version, another
+kernel or inherited environment continue it, and each point says what changed
+from the point before it, so that a step at an upgrade is seen and explained.
 """
 
 from __future__ import annotations
@@ -17,7 +24,9 @@ import sqlite3
 import subprocess
 from typing import Sequence
 
-SCHEMA = 1
+#: 1 (0.2.0): estimates in seconds (in columns named ns_per_item), dates as pyperf wrote them.
+#: 2: estimates in nanoseconds; dates in UTC, ISO 8601 with microseconds (they sort as text).
+SCHEMA = 2
 APP = "aiterbench-history"
 DEFAULT_DB = os.path.join("results", "history.sqlite")
 HISTORY_EXTRA = "pip install 'aiterbench[history]'"
@@ -86,6 +95,37 @@ def connect(path: str) -> sqlite3.Connection:
     return conn
 
 
+def schema_of(conn: sqlite3.Connection) -> int:
+    return int(dict(conn.execute("SELECT key, value FROM meta").fetchall()).get("schema", "0") or 0)
+
+
+def utc_time(date: str) -> str:
+    """``date`` as UTC ISO 8601 with microseconds, which sorts as text.
+
+    pyperf writes a run's ``date`` in the measuring machine's local time without
+    a zone (``2026-11-25 15:04:33.052671``); it is read as this machine's local
+    time. A date with a zone keeps it. Unreadable: returned as it is.
+    """
+    try:
+        when = datetime.datetime.fromisoformat(date.strip())
+    except ValueError:
+        return date
+    if when.tzinfo is None:
+        when = when.astimezone()  # naive: local time of this machine
+    return when.astimezone(datetime.timezone.utc).isoformat(timespec="microseconds")
+
+
+def _upgrade(conn: sqlite3.Connection) -> None:
+    """Bring an older history to SCHEMA, inside the caller's transaction."""
+    schema = schema_of(conn)
+    if schema < 2:
+        conn.execute("UPDATE estimates SET ns_per_item = ns_per_item * 1e9, low = low * 1e9, high = high * 1e9")
+        for rid, date in conn.execute("SELECT id, date FROM runs").fetchall():
+            conn.execute("UPDATE runs SET date = ? WHERE id = ?", (utc_time(date), rid))
+    if schema < SCHEMA:
+        conn.execute("UPDATE meta SET value = ? WHERE key = 'schema'", (str(SCHEMA),))
+
+
 def add(path: str, runs: Sequence["Run"], revision: str | None) -> None:
     """Add ``runs`` to the history at ``path``, creating it: all of them, or (failure, Ctrl-C) nothing.
 
@@ -133,11 +173,14 @@ def git_revision(cwd: str = ".") -> str | None:
 
 @dataclasses.dataclass(frozen=True)
 class Point:
-    date: str
+    date: str  # UTC, ISO 8601
     revision: str | None
     value: float  # seconds per item
     low: float
     high: float
+    #: What differs from the point before it in the series ("Python: 3.12.3 -> 3.12.4"); empty for the first.
+    changed: tuple[str, ...] = ()
+    environment: object = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,9 +199,10 @@ class Run:
 
 def store(conn: sqlite3.Connection, runs: Sequence[Run], revision: str | None) -> None:
     """Add ``runs`` in one transaction: all of them, or (on any error or interruption) none."""
-    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+    now = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="microseconds")
     conn.execute("BEGIN IMMEDIATE")
     try:
+        _upgrade(conn)
         for run in runs:
             if conn.execute("SELECT 1 FROM runs WHERE run_key = ?", (run.key,)).fetchone():
                 raise HistoryError(f"{run.source}: this run is already in the history")
@@ -169,13 +213,13 @@ def store(conn: sqlite3.Connection, runs: Sequence[Run], revision: str | None) -
             env = run.environment
             cur = conn.execute(
                 "INSERT INTO runs (run_key, date, added, revision, environment, source) VALUES (?,?,?,?,?,?)",
-                (run.key, run.date or now, now, revision, json.dumps(dataclasses.asdict(env)),
+                (run.key, utc_time(run.date) if run.date else now, now, revision, json.dumps(dataclasses.asdict(env)),
                  os.path.basename(run.source)))
             conn.executemany("INSERT INTO run_ids VALUES (?, ?)", [(cur.lastrowid, rid) for rid in run.run_ids])
             for cell, e in run.estimates:
                 conn.execute("INSERT INTO estimates VALUES (?,?,?,?,?,?)",
-                             (cur.lastrowid, cell, e.value, None if math.isnan(e.low) else e.low,
-                              None if math.isnan(e.high) else e.high, e.samples))
+                             (cur.lastrowid, cell, e.value * 1e9, None if math.isnan(e.low) else e.low * 1e9,
+                              None if math.isnan(e.high) else e.high * 1e9, e.samples))
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -184,26 +228,39 @@ def store(conn: sqlite3.Connection, runs: Sequence[Run], revision: str | None) -
 
 
 def series(conn: sqlite3.Connection, cells: Sequence[str] = ()) -> list[tuple[object, str, list[Point]]]:
-    """(Environment, cell, points by date) for every cell and environment in the history."""
-    from .identity import Environment
+    """(Environment of the latest point, cell, points in time order) for every series in the history.
 
-    out: dict = {}
-    envs: dict = {}
-    query = ("SELECT r.environment, e.cell, r.date, r.revision, e.ns_per_item, e.low, e.high "
-             "FROM estimates e JOIN runs r ON r.id = e.run_id ORDER BY r.date, r.id")
-    for env_json, cell, date, rev, value, low, high in conn.execute(query):
+    A series is a cell on one machine, Python minor version and build (see the
+    module's docstring); its points say what changed in the rest of the
+    environment. Estimates come back in seconds per item, whatever the schema.
+    """
+    from .identity import Environment, differences
+
+    schema = schema_of(conn)
+    scale = 1.0 if schema < 2 else 1e-9
+    query = ("SELECT r.id, r.environment, e.cell, r.date, r.revision, e.ns_per_item, e.low, e.high "
+             "FROM estimates e JOIN runs r ON r.id = e.run_id")
+    rows = []
+    for rid, env_json, cell, date, rev, value, low, high in conn.execute(query):
         if cells and cell not in cells:
             continue
-        data = json.loads(env_json)
+        try:
+            data = json.loads(env_json)
+            env = Environment.from_record(data)
+        except (ValueError, TypeError) as exc:
+            raise HistoryError(f"run {rid}: unreadable environment ({exc})") from None
         loop = cell.rsplit("/", 1)[-1]
         # A cell's series continues across runs that differ only in loops it does not use.
-        data["loops"] = tuple(tuple(x) for x in data.get("loops", ()) if x[0] == loop)
-        env = Environment(**data)
-        env_key = json.dumps([env.key, env.loops])
-        envs.setdefault(env_key, env)
-        out.setdefault((env_key, cell), []).append(
-            Point(date, rev, value, math.nan if low is None else low, math.nan if high is None else high))
-    return [(envs[k], cell, pts) for (k, cell), pts in sorted(out.items(), key=lambda kv: (kv[0][1], kv[0][0]))]
+        env = dataclasses.replace(env, loops=tuple(x for x in env.loops if x[0] == loop))
+        rows.append((utc_time(date) if schema < 2 else date, rid, env, cell, rev, value, low, high))
+    out: dict = {}
+    for date, _, env, cell, rev, value, low, high in sorted(rows, key=lambda r: (r[0], r[1])):
+        pts = out.setdefault((cell, env.series_key), [])
+        before = pts[-1].environment if pts else None
+        changed = tuple(f"{what}: {a} -> {b}" for what, a, b in differences(before, env)) if before else ()
+        pts.append(Point(date, rev, value * scale, math.nan if low is None else low * scale,
+                         math.nan if high is None else high * scale, changed, env))
+    return [(pts[-1].environment, cell, pts) for (cell, key), pts in sorted(out.items(), key=lambda kv: kv[0])]
 
 
 def read(path: str, cells: Sequence[str] = ()) -> list:

@@ -26,6 +26,7 @@ FIELDS = {
     "aiterbench_version": "aiterbench",
     "environ": "inherited environment",
     "side": "ab side",
+    "build": "Python build",
 }
 
 
@@ -43,6 +44,8 @@ class Environment:
     loops: tuple[tuple[str, str], ...] = ()  # (loop, version), sorted; asyncio is the Python's own
     #: ``ab``'s side ("base" or "new"; empty for ``run``): two sides run different code, never pooled.
     side: str = ""
+    #: The interpreter's build: word size and compiler (``64-bit, GCC 12.2.0``); empty when not recorded.
+    build: str = ""
 
     def __post_init__(self) -> None:
         for field in FIELDS:
@@ -66,7 +69,29 @@ class Environment:
             environ=str(md.get("aiterbench_environ", NOT_RECORDED)),
             loops=loops,
             side=str(md.get("aiterbench_side", "")),
+            build=_build(md),
         )
+
+    @classmethod
+    def from_record(cls, data: Mapping[str, object]) -> "Environment":
+        """An environment stored as a dict (``dataclasses.asdict``) by this or another version of aiterbench.
+
+        Fields it does not know are left out (a later version added them); fields
+        it lacks take their defaults, or ``?`` when they have none.
+        """
+        known = {f.name: f for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        for name, f in known.items():
+            if name not in values and f.default is dataclasses.MISSING:
+                values[name] = "?"
+        values["loops"] = tuple(tuple(str(x) for x in pair) for pair in values.get("loops", ()))
+        return cls(**{k: v if k == "loops" else str(v) for k, v in values.items()})
+
+    @property
+    def series_key(self) -> tuple[str, ...]:
+        """What makes a history's numbers comparable: machine, Python minor version and build (loops apart)."""
+        return (self.hostname, self.cpu, self.implementation, ".".join(self.python_version.split(".")[:2]),
+                self.build, self.side)
 
     @property
     def key(self) -> tuple[str, ...]:
@@ -93,6 +118,13 @@ class Environment:
         """``3.11`` (CPython) or ``pypy 3.10``."""
         short = ".".join(self.python_version.split(".")[:2])
         return short if self.implementation == "cpython" else f"{self.implementation} {short}"
+
+
+def _build(md: Mapping[str, object]) -> str:
+    """``64-bit, GCC 12.2.0`` from pyperf's ``python_version`` ("3.11.7 (64-bit) revision ...") and compiler."""
+    version = str(md.get("python_version", ""))
+    bits = version.split("(", 1)[1].split(")", 1)[0] if "(" in version and ")" in version else ""
+    return ", ".join(x for x in (bits, str(md.get("python_compiler", "") or "")) if x)
 
 
 def run_environments(suite) -> Callable[[Mapping[str, object]], Environment]:
