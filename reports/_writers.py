@@ -12,7 +12,7 @@ import re
 
 from .._version import __version__
 from ..analysis import (LATENCY_HEADERS, NS, TABLE_HEADERS, format_md, latency_rows, memory_table, render_table,
-                         table_rows, write_atomic)
+                         table_rows, uninterrupted, write_atomic)
 
 from ._charts import Chart, Rendered
 from ._findings import Finding
@@ -189,35 +189,46 @@ def index_html(dataset: Dataset, findings: list[Finding], rendered: list[tuple[C
 
 
 def write_report(dataset: Dataset, findings: list[Finding], rendered: list[Rendered], outdir: str) -> list[str]:
-    """Write every file atomically; returns their paths.
+    """Write every file; returns their paths. A failure leaves ``outdir`` as it was.
 
-    Every text is rendered before the first file is written: a failure leaves
-    the folder as it was, not half old and half new.
+    Every text is rendered first, then every file is written into a staging
+    folder inside ``outdir`` (a full disk fails there), and only then are they
+    renamed into place, the manifest last, with Ctrl-C held until the renames
+    are done: the folder is the old report or the new one, never half of each.
     """
-    pairs = [(r.chart, r.svg) for r in rendered]
-    texts = [("index.html", index_html(dataset, findings, pairs)),
-             ("summary.md", summary_md(dataset, findings, [r.chart for r in rendered])),
-             ("data.csv", data_csv(dataset))]
-    if dataset.memory:
-        texts.append(("memory.csv", memory_csv(dataset)))
-    os.makedirs(outdir, exist_ok=True)
-    written = []
+    import shutil
+    import tempfile
+
+    files: list[tuple[str, str | bytes]] = []
     for r in rendered:
-        if not r.svg:
-            continue
-        path = os.path.join(outdir, f"{r.chart.name}.svg")
-        write_atomic(path, '<?xml version="1.0" encoding="utf-8" standalone="no"?>\n' + r.svg)
-        written.append(path)
-        path = os.path.join(outdir, f"{r.chart.name}.png")
-        write_atomic(path, r.png)
-        written.append(path)
-    for name, text in texts:
-        path = os.path.join(outdir, name)
-        write_atomic(path, text)
-        written.append(path)
-    _remove_stale(outdir, written)
-    write_atomic(os.path.join(outdir, MANIFEST), json.dumps(sorted(os.path.basename(p) for p in written), indent=1) + "\n")
-    return written
+        if r.svg:
+            files.append((f"{r.chart.name}.svg", '<?xml version="1.0" encoding="utf-8" standalone="no"?>\n' + r.svg))
+            files.append((f"{r.chart.name}.png", r.png))
+    pairs = [(r.chart, r.svg) for r in rendered]
+    files += [("index.html", index_html(dataset, findings, pairs)),
+              ("summary.md", summary_md(dataset, findings, [r.chart for r in rendered])),
+              ("data.csv", data_csv(dataset))]
+    if dataset.memory:
+        files.append(("memory.csv", memory_csv(dataset)))
+    manifest = json.dumps(sorted(name for name, _ in files), indent=1) + "\n"
+    made = not os.path.isdir(outdir)
+    os.makedirs(outdir, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=".aiterbench-report-", dir=outdir)
+    try:
+        for name, data in files + [(MANIFEST, manifest)]:
+            write_atomic(os.path.join(staging, name), data)
+        with uninterrupted():
+            for name, _ in files:
+                os.replace(os.path.join(staging, name), os.path.join(outdir, name))
+            _remove_stale(outdir, [name for name, _ in files])  # reads the previous manifest
+            os.replace(os.path.join(staging, MANIFEST), os.path.join(outdir, MANIFEST))
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        if made:
+            shutil.rmtree(outdir, ignore_errors=True)
+        raise
+    shutil.rmtree(staging, ignore_errors=True)
+    return [os.path.join(outdir, name) for name, _ in files]
 
 
 #: The files the last report wrote into its folder: only those are ever removed by the next one.

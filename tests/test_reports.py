@@ -126,6 +126,61 @@ def test_a_new_report_removes_only_the_charts_its_predecessor_wrote(tmp_path):
     assert (out / "per_item_py3_11.svg").exists() and (out / "notes.svg").exists()
 
 
+def _snapshot(folder: Path) -> dict:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+def test_a_report_that_fails_while_writing_leaves_the_folder_as_it_was(tmp_path, monkeypatch, capsys):
+    import aiterbench.reports._writers as writers
+
+    out = tmp_path / "out"
+    assert main(["report", RESULTS[0], "-o", str(out)]) == 0
+    before = _snapshot(out)
+    real, calls = writers.write_atomic, []
+
+    def full_disk(path, data):
+        calls.append(path)
+        if len(calls) == 6:
+            raise OSError(28, "No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(writers, "write_atomic", full_disk)
+    assert main(["report", *RESULTS, "-o", str(out)]) == 2
+    assert_one_error_line(capsys.readouterr().err, "No space left")
+    assert _snapshot(out) == before and sorted(p.name for p in out.iterdir()) == sorted(before)
+    fresh = tmp_path / "fresh"
+    calls.clear()
+    assert main(["report", *RESULTS, "-o", str(fresh)]) == 2
+    assert not fresh.exists()  # a folder it made for the report is not left behind half-full
+
+
+def test_ctrl_c_while_the_files_move_in_is_held_until_all_have(tmp_path, monkeypatch):
+    import signal
+
+    out = tmp_path / "out"
+    assert main(["report", RESULTS[0], "-o", str(out)]) == 0
+    real, moved = os.replace, []
+
+    def replace(src, dst):
+        if os.path.dirname(dst) == str(out):  # moving in, not writing into the staging folder
+            if not moved:
+                os.kill(os.getpid(), signal.SIGINT)
+            moved.append(dst)
+        real(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        from aiterbench import reports
+
+        reports.build(RESULTS, str(out))
+    monkeypatch.undo()
+    assert (out / "per_item_py3_12.svg").exists()  # the new report, whole
+    assert json.loads((out / ".aiterbench-report.json").read_text()) == sorted(
+        p.name for p in out.iterdir() if p.is_file() and not p.name.startswith("."))
+    assert not [p for p in out.iterdir() if p.is_dir()]
+    assert len(moved) > 5
+
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 

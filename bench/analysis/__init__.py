@@ -16,7 +16,7 @@ from ..model.identity import NOT_RECORDED, Environment, differences, labels
 from ..model.identity import group as group_by_environment
 from ..model.memory import Memory
 from ..model.memory import from_suite as memory_of
-from ..model.files import write_atomic
+from ..model.files import uninterrupted, write_atomic
 from ..model.results import (KIND_COUNT, KIND_MEMORY, CellData, ResultError, ResultSet, cells, expand, kind_of,
                              load_results, load_suite, split)
 from ..model.units import NS
@@ -37,6 +37,6 @@ __all__ = [
     "Cell", "CellData", "CellFit", "Environment", "Estimate", "ResultError", "ResultSet", "Row",
     "analyze", "cells", "difference", "differences", "expand", "fit_cell", "format_json", "format_md", "format_text",
     "group_by_environment", "Memory", "format_memory", "kind_of", "labels", "load_results", "load_suite", "median_ci",
-    "memory_of", "ratio", "split", "write_atomic", "TABLE_HEADERS", "table_rows", "memory_table", "render_table",
+    "memory_of", "ratio", "split", "uninterrupted", "write_atomic", "TABLE_HEADERS", "table_rows", "memory_table", "render_table",
     "LATENCY_HEADERS", "latency_rows", "HistoryError", "format_history", "read_history", "history_steps",
 ]

@@ -36,6 +36,31 @@ def write_atomic(path: str, data: str | bytes) -> None:
         raise
 
 
+@contextlib.contextmanager
+def uninterrupted():
+    """Hold Ctrl-C (SIGINT) until the block ends, then deliver it: a few renames finish together.
+
+    Only the main thread can take signals; elsewhere this holds nothing.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(signum))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if held:
+            if callable(previous):
+                previous(signal.SIGINT, None)
+            elif previous == signal.SIG_DFL:
+                raise KeyboardInterrupt
+
+
 def dump_suite(suite, path: str) -> None:
     """Atomically write a pyperf suite as JSON, gzip-compressed when ``path`` ends in ``.gz`` (as pyperf does)."""
     import io
