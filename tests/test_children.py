@@ -27,7 +27,9 @@ def test_a_timeout_kills_the_helpers_a_child_left_behind():
     with pytest.raises(subprocess.TimeoutExpired):
         run_child(["sh", "-c", f"{marker} & exit 0"], 1.0, None)
     assert time.monotonic() - start < 10
-    time.sleep(0.2)
+    deadline = time.monotonic() + 10  # killed: gone within moments
+    while _alive(marker) and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert _alive(marker) == 0
 
 
@@ -59,7 +61,9 @@ def test_a_signal_to_the_parent_kills_its_child_and_is_taken_at_a_safe_point(sig
     proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(PARENT.format(seconds=seconds))],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout.readline() == "started\n"
-    time.sleep(0.3)
+    deadline = time.monotonic() + 30  # the child is started, not yet necessarily running: wait for it
+    while _alive(f"sleep {seconds}") != 1 and time.monotonic() < deadline:
+        time.sleep(0.02)
     assert _alive(f"sleep {seconds}") == 1
     proc.send_signal(signum)
     out, err = proc.communicate(timeout=30)

@@ -287,43 +287,80 @@ def test_the_worker_runs_alone_as_a_pyperf_script(tmp_path):
     assert set(data.per_round[f"{out}#run0"]) == {8, 64}
 
 
-def _interrupt_after(seconds: float, *argv: str, when: str | None = None) -> subprocess.CompletedProcess:
-    """SIGINT ``seconds`` after the start, or after the first stderr line that starts with ``when``."""
+def _interrupt_at(when: str, *argv: str) -> subprocess.CompletedProcess:
+    """SIGINT after the first stderr line that starts with ``when`` (a moment, not a delay: a loaded machine is
+    slow, not wrong)."""
     env = dict(os.environ, CI="true")
     proc = subprocess.Popen([sys.executable, "-m", "aiterbench", *argv], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     seen = []
-    if when is None:
-        time.sleep(seconds)
-    else:
-        for line in proc.stderr:
-            seen.append(line)
-            if line.startswith(when):
-                break
+    for line in proc.stderr:
+        seen.append(line)
+        if line.startswith(when):
+            break
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, "".join(seen) + err)
 
 
-@pytest.mark.parametrize("seconds", [0.3, 1.0])
-def test_ctrl_c_in_the_first_second_is_one_line_and_130(tmp_path, seconds):
+@pytest.mark.parametrize("when", ["measuring", "check+calibrate"])
+def test_ctrl_c_before_the_first_round_is_one_line_and_130(tmp_path, when):
+    """SIGINT once the run has said it starts (``measuring ...``) or is calibrating, before any round is done."""
     result = tmp_path / "r.json"
     # 0.2 s per value: calibration and the first round take well over a second, so none has finished.
-    proc = _interrupt_after(seconds, "run", "-i", "sync_iter", "-w", "none", "-l", "asyncio", "-o", str(result),
-                            "--rounds", "200", "--values", "1", "--min-time", "0.2", "--sizes", "8,64")
+    proc = _interrupt_at(when, "run", "-i", "sync_iter", "-w", "none", "-l", "asyncio", "-o", str(result),
+                         "--rounds", "200", "--values", "1", "--min-time", "0.2", "--sizes", "8,64")
     assert proc.returncode == 130, proc.stderr
     assert "Traceback" not in proc.stderr
     assert len([line for line in proc.stderr.splitlines() if line.startswith("aiterbench:")]) == 1
     assert not result.exists() and not list(tmp_path.iterdir())
 
 
+class _InterruptImport:
+    """A finder that raises KeyboardInterrupt when ``name`` is imported: Ctrl-C landing in that import."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname == self.name:
+            raise KeyboardInterrupt
+        return None
+
+
+@pytest.mark.parametrize("where", ["importing the commands", "parsing", "loading the registry"])
+def test_ctrl_c_while_starting_up_is_one_line_and_130(where, monkeypatch, capsys, tmp_path):
+    """Every step before measuring: the commands' import, parsing, the impls' registry (no timing involved)."""
+    import aiterbench
+    import aiterbench.cli as cli_package
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    if where == "importing the commands":
+        for name in [m for m in sys.modules if m == "aiterbench.cli" or m.startswith("aiterbench.cli.")]:
+            monkeypatch.delitem(sys.modules, name)
+        monkeypatch.setattr(aiterbench, "cli", None, raising=False)
+        monkeypatch.setattr(sys, "meta_path", [_InterruptImport("aiterbench.cli"), *sys.meta_path])
+    elif where == "parsing":
+        monkeypatch.setattr(cli_package, "build_parser", interrupted)
+    else:
+        from aiterbench.cli import _common
+
+        monkeypatch.setattr(_common, "registry", interrupted)
+    code = aiterbench.main(["run", "-i", "sync_iter", "-w", "none", "-l", "asyncio", "-o", str(tmp_path / "r.json")])
+    err = capsys.readouterr().err
+    assert code == 130
+    assert err.splitlines() == ["aiterbench: interrupted"]
+    assert not list(tmp_path.iterdir())
+
+
 def test_ctrl_c_during_calibration_keeps_the_old_file_even_with_force(tmp_path):
     result = tmp_path / "r.json"
     result.write_text("the old results\n")
     # Five cells at 0.2 s per value: calibration alone takes seconds, so once it has begun, no round is done yet.
-    proc = _interrupt_after(0, "run", "-w", "none", "-l", "asyncio", "-o", str(result), "--force",
-                            "--rounds", "200", "--values", "1", "--min-time", "0.2", "--sizes", "8,64",
-                            when="check+calibrate")
+    proc = _interrupt_at("check+calibrate", "run", "-w", "none", "-l", "asyncio", "-o", str(result), "--force",
+                         "--rounds", "200", "--values", "1", "--min-time", "0.2", "--sizes", "8,64")
     assert proc.returncode == 130, proc.stderr
     assert "Traceback" not in proc.stderr and "is as it was" in proc.stderr
     assert result.read_text() == "the old results\n"
