@@ -17,9 +17,9 @@ import functools
 from typing import Any, AsyncIterator
 
 from ._registry import Impl, Registry, RegistryError, load_module
-from ._sources import SOURCES, STATELESS, WORKLOADS
+from ._sources import SOURCES, STATELESS, STEADY_FROM, WORKLOADS
 
-__all__ = ["Impl", "Registry", "RegistryError", "SOURCES", "STATELESS", "WORKLOADS", "load_module", "names", "workloads",
+__all__ = ["Impl", "Registry", "RegistryError", "SOURCES", "STATELESS", "STEADY_FROM", "WORKLOADS", "load_module", "names", "workloads",
            "make", "open", "registry"]
 
 

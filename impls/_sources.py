@@ -136,3 +136,7 @@ SOURCES = {
 WORKLOADS = tuple(SOURCES)
 #: Workloads whose source is only ``n``: nothing to set up per iteration.
 STATELESS = frozenset({"none", "sleep0"})
+#: The smallest n at which a workload is in its steady regime. Below one batch (QUEUE_MAXSIZE,
+#: STREAM_BATCH) a queue never fills and a stream arrives in one read: no back-pressure, another
+#: cost per item, which a fit over sizes would mix with the steady one.
+STEADY_FROM = {"queue": QUEUE_MAXSIZE, "stream": STREAM_BATCH}

@@ -50,3 +50,46 @@ def test_rounds_are_rounded_up_to_whole_units(rounds, cells, sides, sizes, expec
     assert balanced_rounds(rounds, cells, sizes, sides) == expected
     assert all(balanced_rounds(r, cells, sizes, sides) % balance_unit(cells, sizes, sides) == 0
                for r in itertools.islice(range(1, 40), 10))
+
+
+@pytest.mark.parametrize("workload", ["queue", "stream"])
+def test_queue_and_stream_are_measured_from_one_batch_up_by_default(workload):
+    """Below one batch (64) a queue never fills and a stream is one read: another regime, kept out of the fit."""
+    from aiterbench import impls
+    from aiterbench.orchestrate.rounds import AB_QUICK, FULL, QUICK, STEADY_SIZES
+
+    for budget in (QUICK, FULL, AB_QUICK):
+        assert min(budget.sizes_for(workload)) >= impls.STEADY_FROM[workload]
+        assert budget.sizes_for(workload) == STEADY_SIZES
+        assert budget.sizes_for("none") == budget.sizes == (16, 256, 4096)
+        assert len(budget.sizes_for(workload)) == len(budget.sizes)  # the same balance unit for every group
+
+
+def test_sizes_asked_for_apply_to_every_workload_with_a_note(capsys):
+    import argparse
+
+    from aiterbench.cli._common import budget
+    from aiterbench.model.cells import Cell
+    from aiterbench.orchestrate.rounds import below_steady
+
+    args = argparse.Namespace(quick=True, sizes="16,256", rounds=None, min_time=None, cell_timeout=None, values=None,
+                              seconds=None, latency=False)
+    chosen = budget(args)
+    cells = [Cell("asyncgen", "queue", "asyncio"), Cell("asyncgen", "none", "asyncio")]
+    assert chosen.sizes_for("queue") == chosen.sizes_for("none") == (16, 256)
+    note = below_steady(cells, chosen)
+    assert note and "queue below n=64" in note and "mixes" in note
+    args.sizes = "64,256"
+    assert below_steady(cells, budget(args)) is None
+    args.sizes = None
+    assert below_steady(cells, budget(args)) is None
+
+
+def test_a_worker_of_a_queue_group_is_given_the_queue_sizes(tmp_path):
+    from aiterbench.model.cells import Cell
+    from aiterbench.orchestrate.rounds import QUICK, STEADY_SIZES, Side, _worker_cmd
+
+    cmd = _worker_cmd(Side(), [Cell("asyncgen", "queue", "asyncio")], QUICK, (), str(tmp_path / "o.json"), [])
+    assert cmd[cmd.index("--sizes") + 1] == ",".join(map(str, STEADY_SIZES))
+    assert [n for n in QUICK.names(Cell("asyncgen", "queue", "asyncio"))] == [
+        f"asyncgen/queue/asyncio@n={n}" for n in STEADY_SIZES]

@@ -161,8 +161,14 @@ def _footer(rows: Sequence[Row]) -> str:
         str(x) for x in (md.get("python_implementation"), md.get("python_version"), md.get("cpu_model_name")) if x
     )
     loops = sorted({f"{r.cell.loop} {r.metadata.get('loop_version', '?')}" for r in rows})
+    by_sizes: dict = {}
+    for r in rows:
+        if r.fit:
+            by_sizes.setdefault(tuple(r.fit.sizes), []).append(r.cell.workload)
+    sizes = "; ".join(", ".join(map(str, sz)) + ("" if len(by_sizes) == 1 else f" for {', '.join(dict.fromkeys(ws))}")
+                      for sz, ws in by_sizes.items()) or "?"
     return (
-        f"Per-item cost is the slope of time against n (sizes {', '.join(map(str, rows[0].fit.sizes)) if rows and rows[0].fit else '?'}),"
+        f"Per-item cost is the slope of time against n (sizes {sizes}),"
         f" median over {', '.join(map(str, rounds)) or '?'} processes with a distribution-free 95% interval; ratios and overheads are paired by round"
         f"{' (a ratio drops the pairs in which a slope is not positive, and says how many)' if any(r.vs_reference and r.vs_reference.dropped for r in rows) else ''}.\n"
         f"Measured on {where or 'unknown'}; loops: {', '.join(loops)}.\n"

@@ -43,6 +43,7 @@ def budget(args, quick=None):
     if args.sizes:
         try:
             changes["sizes"] = tuple(int(s) for s in args.sizes.split(","))
+            changes["workload_sizes"] = ()  # the sizes asked for, for every workload
         except ValueError:
             raise UsageError(f"--sizes {args.sizes!r}: expected comma-separated integers") from None
     for name in ("rounds", "min_time", "cell_timeout", "values", "seconds"):

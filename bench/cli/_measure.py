@@ -56,7 +56,7 @@ def cmd_run(args) -> int:
     from ..model.environ import recorded
     from ..model.results import ResultError, check_appendable, load_suite
     from ..orchestrate.progress import progress
-    from ..orchestrate.rounds import SaveError, run_to_files, steps
+    from ..orchestrate.rounds import SaveError, below_steady, run_to_files, steps
 
     cells, notes = common.select(args)
     budget = common.budget(args)
@@ -72,9 +72,10 @@ def cmd_run(args) -> int:
             raise UsageError(f"--append: {exc}") from None
 
     bar = progress(steps(cells, budget))
-    for note in notes + ([env_note] if env_note else []):
+    low = below_steady(cells, budget)
+    for note in notes + ([env_note] if env_note else []) + ([low] if low else []):
         bar.note(note)
-    bar.note(f"measuring {len(cells)} cells x {rounds_text(cells, budget)} at n={','.join(map(str, budget.sizes))} "
+    bar.note(f"measuring {len(cells)} cells x {rounds_text(cells, budget)} at n={budget.described()} "
              f"into {output}")
     try:
         outcome, written = run_to_files(cells, budget, modules, [output], bar, env=env, bases=[base])

@@ -93,7 +93,7 @@ def cmd_ab(args) -> int:
     from ..analysis.compare import render
     from ..model.files import OutputError, default_output, prepare_output
     from ..orchestrate.progress import progress
-    from ..orchestrate.rounds import AB_QUICK, SaveError, run_to_files, steps
+    from ..orchestrate.rounds import AB_QUICK, SaveError, below_steady, run_to_files, steps
     from ..orchestrate.sides import describe
     from ._measure import rounds_text
 
@@ -113,7 +113,8 @@ def cmd_ab(args) -> int:
 
     sides = [p.side for p in probes]
     bar = progress(steps(cells, budget, len(sides)))
-    for note in notes + ([env_note] if env_note else []):
+    low = below_steady(cells, budget)
+    for note in notes + ([env_note] if env_note else []) + ([low] if low else []):
         bar.note(note)
     bar.note(f"ab: {describe(probes)}")
     bar.note(f"measuring {len(cells)} cells x {rounds_text(cells, budget, 2)} on both sides into {', '.join(paths)}")

@@ -46,19 +46,35 @@ class Budget:
     seconds: float = 0.0
     #: Also time each cell's first item and closing it half-consumed (``run --latency``).
     latency: bool = False
+    #: ((workload, sizes), ...): workloads measured at other sizes than ``sizes`` (see ``steady``).
+    workload_sizes: tuple = ()
+
+    def sizes_for(self, workload: str) -> tuple[int, ...]:
+        """The sizes a workload's cells are measured at."""
+        return dict(self.workload_sizes).get(workload, self.sizes)
+
+    def described(self) -> str:
+        """``16,256,4096`` and any workload's own sizes (``; queue, stream: 256,1024,4096``)."""
+        text = ",".join(map(str, self.sizes))
+        by_sizes: dict = {}
+        for workload, sizes in self.workload_sizes:
+            by_sizes.setdefault(tuple(sizes), []).append(workload)
+        return text + "".join(f" ({', '.join(ws)}: {','.join(map(str, sz))})" for sz, ws in by_sizes.items())
 
     def names(self, cell: Cell) -> list[str]:
         """The pyperf benchmarks a cell gets under this budget."""
         from ..measure.timing import LATENCY
 
-        return [cell.bench_name(n) for n in self.sizes] + ([cell.metric_name(m) for m in LATENCY] if self.latency else [])
+        return [cell.bench_name(n) for n in self.sizes_for(cell.workload)] + ([cell.metric_name(m) for m in LATENCY] if self.latency else [])
 
     def __post_init__(self) -> None:
-        if len(self.sizes) != len(set(self.sizes)):
-            raise ValueError(f"sizes {','.join(map(str, self.sizes))} repeat a size")
-        if len(self.sizes) < 2 or min(self.sizes) < 1:
-            raise ValueError("need at least two distinct sizes >= 1")
+        for sizes in [self.sizes] + [sz for _, sz in self.workload_sizes]:
+            if len(sizes) != len(set(sizes)):
+                raise ValueError(f"sizes {','.join(map(str, sizes))} repeat a size")
+            if len(sizes) < 2 or min(sizes) < 1:
+                raise ValueError("need at least two distinct sizes >= 1")
         object.__setattr__(self, "sizes", tuple(sorted(self.sizes)))
+        object.__setattr__(self, "workload_sizes", tuple((w, tuple(sorted(sz))) for w, sz in self.workload_sizes))
         if self.rounds < 2:
             raise ValueError("need at least two rounds (six for a 95% interval)")
         if self.values < 1 or self.warmups < 0:
@@ -69,8 +85,34 @@ class Budget:
             raise ValueError("seconds in [0, 86400]")
 
 
-QUICK = Budget(sizes=(16, 256, 4096), rounds=15, values=3, warmups=1, min_time=0.005, cell_timeout=60.0)
-FULL = Budget(sizes=(16, 256, 4096), rounds=20, values=3, warmups=1, min_time=0.05, cell_timeout=300.0)
+#: The sizes of a workload with a steady regime (``impls.STEADY_FROM``: queue, stream) when the default
+#: sizes start below it: from four batches up, so that the fit over sizes sees one regime.
+STEADY_SIZES = (256, 1024, 4096)
+
+
+def steady(sizes: Sequence[int]) -> tuple:
+    """``Budget.workload_sizes`` for ``sizes``: STEADY_SIZES for each workload whose steady regime they start below."""
+    from .. import impls
+
+    return tuple((w, STEADY_SIZES) for w, start in impls.STEADY_FROM.items() if min(sizes) < start)
+
+
+def below_steady(cells: Sequence[Cell], budget: Budget) -> str | None:
+    """A note when some cell is measured at a size below its workload's steady regime (``--sizes`` given)."""
+    from .. import impls
+
+    low = sorted({c.workload for c in cells if min(budget.sizes_for(c.workload)) < impls.STEADY_FROM.get(c.workload, 0)})
+    if not low:
+        return None
+    return (f"note: {', '.join(low)} below n={min(impls.STEADY_FROM[w] for w in low)} (one batch) run without "
+            "back-pressure, another regime than larger n: the per-item fit mixes the two (leave out --sizes to get "
+            f"{','.join(map(str, STEADY_SIZES))} for them)")
+
+
+QUICK = Budget(sizes=(16, 256, 4096), rounds=15, values=3, warmups=1, min_time=0.005, cell_timeout=60.0,
+               workload_sizes=steady((16, 256, 4096)))
+FULL = Budget(sizes=(16, 256, 4096), rounds=20, values=3, warmups=1, min_time=0.05, cell_timeout=300.0,
+              workload_sizes=steady((16, 256, 4096)))
 #: ``ab --quick``: a verdict needs many more pairs than a table. This machine switches for seconds at a
 #: time into a regime 1.75x slower with +-6% noise between neighbouring processes (+-2% otherwise), so
 #: 16 pairs leave an A/A interval about +-4% wide; 30 s of rounds (about 60 pairs for one cell) gave
@@ -142,7 +184,7 @@ def _worker_cmd(side: Side, cells: Sequence[Cell], budget: Budget, modules: Sequ
 
     # Calibration only needs the loop count: one value past min_time, no warmup.
     values, warmups = (1, 0) if calibrate else (budget.values, budget.warmups)
-    args = ["--sizes", ",".join(map(str, budget.sizes)), "--values", str(values),
+    args = ["--sizes", ",".join(map(str, budget.sizes_for(cells[0].workload))), "--values", str(values),
             "--warmups", str(warmups), "--min-time", repr(budget.min_time), "-o", out,
             "--check-timeout", repr(min(CHECK_TIMEOUT, budget.cell_timeout))]
     for cell in cells:
@@ -250,9 +292,9 @@ def run_matrix(
                             size_loops[bench.get_name()] = bench.get_runs()[-1].get_metadata()["calibrate_loops"]
                     add(k, suite)
             groups = _groups(live)
-            sizes = len(budget.sizes)
-            units = [balance_unit(len(g), sizes, len(sides)) for g in groups]
-            planned = [balanced_rounds(budget.rounds, len(g), sizes, len(sides)) for g in groups]
+            sizes = [len(budget.sizes_for(g[0].workload)) for g in groups]
+            units = [balance_unit(len(g), sz, len(sides)) for g, sz in zip(groups, sizes)]
+            planned = [balanced_rounds(budget.rounds, len(g), sz, len(sides)) for g, sz in zip(groups, sizes)]
             running = [True] * len(groups)
             until = time.monotonic() + budget.seconds
             total = max(planned, default=0)
@@ -266,7 +308,7 @@ def run_matrix(
                     break
                 total = max(total, rnd + 1)
                 for group in active if rnd % 2 == 0 else active[::-1]:
-                    for k in side_order(rnd, len(group), sizes, len(sides)):
+                    for k in side_order(rnd, len(group), len(budget.sizes_for(group[0].workload)), len(sides)):
                         on_step(f"round {rnd + 1}/{total}", group[0])
                         measure(k, group, rnd)
                 outcome.rounds_done = rnd + 1
@@ -286,12 +328,14 @@ def _groups(cells: Sequence[Cell]) -> list[list[Cell]]:
 
 def planned_rounds(cells: Sequence[Cell], budget: Budget, sides: int = 1) -> int:
     """The rounds a run makes: ``budget.rounds`` rounded up for a balanced order (see balanced_rounds)."""
-    return max((balanced_rounds(budget.rounds, len(g), len(budget.sizes), sides) for g in _groups(cells)), default=0)
+    return max((balanced_rounds(budget.rounds, len(g), len(budget.sizes_for(g[0].workload)), sides)
+                for g in _groups(cells)), default=0)
 
 
 def steps(cells: Sequence[Cell], budget: Budget, sides: int = 1) -> int:
     """How many worker processes a run starts when nothing fails (for the progress bar)."""
-    rounds = sum(balanced_rounds(budget.rounds, len(g), len(budget.sizes), sides) for g in _groups(cells))
+    rounds = sum(balanced_rounds(budget.rounds, len(g), len(budget.sizes_for(g[0].workload)), sides)
+                 for g in _groups(cells))
     return sides * (len(cells) + rounds)
 
 
