@@ -87,3 +87,82 @@ def test_the_report_shows_latency_with_a_finding(latency_run, tmp_path):
     page = (tmp_path / "rep" / "index.html").read_text()
     assert "Latency, Python" in page and "close ns [95% CI]" in page
     assert "the first item takes" in (tmp_path / "rep" / "summary.md").read_text()
+
+
+class _Events:
+    """A source, a clock and async iterators that write down what happens, in order."""
+
+    def __init__(self) -> None:
+        self.log: list[str] = []
+        self.now = 0.0
+
+    def clock(self) -> float:
+        self.log.append("clock")
+        self.now += 1.0
+        return self.now
+
+    def source(self, n):
+        import contextlib
+
+        @contextlib.asynccontextmanager
+        async def opened():
+            self.log.append("setup")
+            yield n
+            self.log.append("teardown")
+
+        return opened()
+
+    def factory(self, closable: bool):
+        events = self.log
+
+        class Recorded:
+            def __init__(self, n):
+                events.append("create")
+                self.i, self.n = 0, n
+
+            def __aiter__(self):
+                events.append("aiter")
+                return self
+
+            async def __anext__(self):
+                events.append("anext")
+                self.i += 1
+                return self.i - 1
+
+            def __del__(self):
+                events.append("dealloc")
+
+        class Closable(Recorded):
+            async def aclose(self):
+                events.append("aclose")
+
+        return Closable if closable else Recorded
+
+
+@pytest.mark.parametrize("closable", [True, False], ids=["with-aclose", "without-aclose"])
+def test_what_lies_inside_the_first_item_region(closable, loop_name):
+    """Between t0 and t1: the factory call, __aiter__ and the first __anext__; the empty region just before."""
+    ev = _Events()
+    runner = LoopRunner(loop_name)
+    try:
+        make_latency_func(runner.loop, ev.factory(closable), ev.source, "first_item", True, clock=ev.clock)(1)
+    finally:
+        runner.close()
+    after = ["aclose", "dealloc"] if closable else ["dealloc"]
+    assert ev.log == ["setup", "clock", "clock", "clock", "create", "aiter", "anext", "clock", *after, "teardown"]
+
+
+@pytest.mark.parametrize("closable", [True, False], ids=["with-aclose", "without-aclose"])
+def test_what_lies_inside_the_close_region(closable, loop_name):
+    """Between t0 and t1: aclose() (when there is one) and the deallocation; half the items consumed before."""
+    from aiterbench.measure.timing import LATENCY_ITEMS
+
+    ev = _Events()
+    runner = LoopRunner(loop_name)
+    try:
+        make_latency_func(runner.loop, ev.factory(closable), ev.source, "close", True, clock=ev.clock)(1)
+    finally:
+        runner.close()
+    inside = ["aclose", "dealloc"] if closable else ["dealloc"]
+    assert ev.log == ["setup", "create", *["anext"] * (LATENCY_ITEMS // 2), "clock", "clock", "clock", *inside,
+                      "clock", "teardown"]

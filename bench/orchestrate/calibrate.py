@@ -72,6 +72,15 @@ class Calibration:
         return max(0.005, math.ceil(worst * 200) / 200)
 
 
+def from_log_ratios(cell, logs, quick_pairs: int) -> CellCalibration:
+    """One cell's calibration from its A/A paired log ratios (at least six): the standard error is the
+    interval's half-width over Z_SIGNIFICANT, as ``ab``'s verdict reads the same interval."""
+    e = hodges_lehmann_paired(logs)
+    se = max(e.value - e.low, e.high - e.value) / Z_SIGNIFICANT
+    ratio = Estimate(math.exp(e.value), math.exp(e.low), math.exp(e.high), e.samples)
+    return CellCalibration(cell, ratio, len(logs), se, quick_pairs)
+
+
 def calibrate(cells, sides, modules, env, budget_seconds: float, notes=()) -> Calibration:
     """Run A/A rounds until ``budget_seconds`` are spent (at least six), and summarize their noise."""
     from .progress import progress
@@ -100,12 +109,8 @@ def calibrate(cells, sides, modules, env, budget_seconds: float, notes=()) -> Ca
             continue
         common = sorted(set(a.slopes) & set(b.slopes), key=str)
         logs = [math.log(b.slopes[k] / a.slopes[k]) for k in common if a.slopes[k] > 0 and b.slopes[k] > 0]
-        if len(logs) < 6:
-            continue
-        e = hodges_lehmann_paired(logs)
-        se = max(e.value - e.low, e.high - e.value) / Z_SIGNIFICANT
-        ratio = Estimate(math.exp(e.value), math.exp(e.low), math.exp(e.high), e.samples)
-        out.append(CellCalibration(cell, ratio, len(logs), se, quick_pairs))
+        if len(logs) >= 6:
+            out.append(from_log_ratios(cell, logs, quick_pairs))
     return Calibration(tuple(out), outcome.rounds_done, time.monotonic() - start, tuple(notes),
                        tuple(outcome.failures), outcome.interrupted)
 
