@@ -101,7 +101,7 @@ BAD = {
     "plug-in import fails": (["run", "--impl-module", "no_such_module_xyz"], ["no_such_module_xyz", "import failed"]),
     "plug-in file missing": (["run", "--impl-module", "missing_plugin.py"], ["no such file"]),
     "plug-in duplicates a name": (["run", "--impl-module", "aiterbench.impls.asyncgen"], ["duplicate impl name 'asyncgen'"]),
-    "output folder missing": (["run", "-o", "/nonexistent/dir/out.json"], ["does not exist"]),
+    "output folder cannot be made": (["run", "-o", "{existing}/dir/out.json"], ["cannot create its folder"]),
     "output is a folder": (["run", "-o", "{tmp}"], ["is a directory"]),
     "output exists": (["run", "-o", "{existing}"], ["exists", "--append", "--force"]),
     "append to foreign file": (["run", "--append", "-o", "{existing}"], ["--append", "not a pyperf result file"]),
@@ -448,3 +448,29 @@ def test_a_save_that_fails_mid_run_is_one_line_exit_1_and_the_last_good_file_sta
     assert_one_error_line(err, "r.json: cannot write the results")
     (data,) = cells(load_suite(str(moved / "r.json"))).values()
     assert len(data.per_round) >= 1
+
+
+DATA = Path(__file__).resolve().parent / "data"
+PY311_FILE = str(DATA / "results-py311.json")
+
+#: Each command that writes, pointed into folders that do not exist yet (as pytest's --junitxml may be).
+INTO_NEW_FOLDERS = {
+    "run": (["run", "-i", "sync_iter", "-w", "none", "-l", "asyncio", "-o", "{new}/r.json", *TINY], "r.json"),
+    "ab": (["ab", "-i", "sync_iter", "-w", "none", "-l", "asyncio", "-o", "{new}/ab", "--quick", "--rounds", "6",
+            "--values", "1", "--min-time", "0.002", "--sizes", "8,64", "--seconds", "0"], "ab-base.json"),
+    "compare": (["compare", PY311_FILE, PY311_FILE, "-o", "{new}/c.md", "--format", "md"], "c.md"),
+    "history": (["history", "add", PY311_FILE, "--db", "{new}/h.sqlite"], "h.sqlite"),
+    "report": (["report", PY311_FILE, "-o", "{new}/report"], "report"),
+}
+
+
+@pytest.mark.parametrize("argv, made", INTO_NEW_FOLDERS.values(), ids=INTO_NEW_FOLDERS.keys())
+def test_an_output_in_a_folder_that_does_not_exist_makes_the_folder(argv, made, tmp_path):
+    if argv[0] == "history":
+        pytest.importorskip("ruptures")
+    if argv[0] == "report":
+        pytest.importorskip("matplotlib")
+    new = tmp_path / "results" / "deeper"
+    proc = cli(*[a.format(new=new) for a in argv])
+    assert proc.returncode in (0, 1), proc.stderr  # 1: a verdict; what matters here is the file
+    assert (new / made).exists()

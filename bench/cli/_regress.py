@@ -48,7 +48,7 @@ def _verdict_exit(comparison) -> int:
 
 def cmd_compare(args) -> int:
     from ..analysis.compare import render, summary
-    from ..model.files import write_atomic
+    from ..model.files import OutputError, make_folder, write_atomic
 
     if args.output and os.path.isdir(args.output):
         raise UsageError(f"-o {args.output}: is a directory")
@@ -58,7 +58,10 @@ def cmd_compare(args) -> int:
         print(text, end="")
         return _verdict_exit(comparison)
     try:
+        make_folder(args.output)
         write_atomic(args.output, text)
+    except OutputError as exc:
+        raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"{args.output}: cannot write ({exc.strerror or exc})") from None
     print(f"{summary(comparison)}; wrote {args.output}")

@@ -100,19 +100,27 @@ def default_output(kind: str, suffix: str = ".json") -> str:
     return os.path.join("results", f"{kind}-{stamp}{suffix}")
 
 
+def make_folder(path: str, option: str | None = None) -> None:
+    """Make the folder that is to hold ``path`` (and its parents) when missing; OutputError when it cannot be."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(folder):
+        return
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        hint = f"; pass {option}" if option else ""
+        raise OutputError(f"{path}: cannot create its folder {folder} ({exc.strerror or exc}){hint}") from None
+
+
 def prepare_output(output: str, *, default: bool = False, force: bool = False, append: bool = False,
                    what: str = "result", can_append: bool = False, option: str = "-o") -> None:
     """Fail before measuring (OutputError, one line) unless ``output`` can take the file.
 
-    ``default``: the path was not given, so its folder (``results/``) is made.
+    Its folder is made when missing, as pytest's ``--junitxml`` does (``default``:
+    the path was not given, so the error names ``option``).
     An existing file needs ``force`` (or ``append``, for commands that add to it).
     """
-    folder = os.path.dirname(output)
-    if default and folder:
-        try:
-            os.makedirs(folder, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"cannot create {folder}/ ({exc.strerror}); pass {option}") from None
+    make_folder(output, option if default else None)
     if os.path.isdir(output):
         raise OutputError(f"{output}: is a directory, expected a {what} file path")
     if os.path.exists(output) and not (force or append):

@@ -143,9 +143,13 @@ def add(path: str, runs: Sequence["Run"], revision: str | None) -> None:
         finally:
             conn.close()
         return
+    from .files import OutputError, make_folder
+
     folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise HistoryError(f"--db {path}: folder {folder} does not exist")
+    try:
+        make_folder(path)
+    except OutputError as exc:
+        raise HistoryError(f"--db {exc}") from None
     fd, tmp = tempfile.mkstemp(prefix=".aiterbench-history-", suffix=".tmp", dir=folder)
     os.close(fd)
     try:
