@@ -140,3 +140,67 @@ def test_counts_catch_both_planted_regressions_every_time(tmp_path):
         assert proc.returncode == 1, proc.stderr  # a regression is exit 1
         (cell,) = json.loads(proc.stdout)["cells"]
         assert cell["verdict"] == "regression" and cell["ratio"]["value"] >= at_least, cell
+
+
+def _plant_in_every_async_anext(folder: Path) -> int:
+    """One statement more per item in every ``async def __anext__`` of ``folder``'s impls; returns how many."""
+    import re
+
+    planted = 0
+    for path in (folder / "impls").glob("*.py"):
+        text = path.read_text()
+        new, k = re.subn(r"(\n(\s+)async def __anext__\(self\):\n)", r"\1\2    _planted = None  # one more statement\n",
+                         text)
+        if k:
+            path.write_text(new)
+            planted += k
+    return planted
+
+
+@pytest.fixture(scope="module")
+def ab_counted(tmp_path_factory):
+    """ab --count, A/A on this checkout, and against a copy whose async __anext__ do one more statement."""
+    root = tmp_path_factory.mktemp("abcount")
+    for name in ("base", "planted"):
+        shutil.copytree(DATA.parent.parent / "impls", root / name / "impls",
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    assert _plant_in_every_async_anext(root / "planted") >= 4
+    select = ["-i", "asyncgen,class_anext,class_awaitable,sync_iter", "-w", "none,sleep0", "-l", "asyncio",
+              "--sizes", "100,300", "--format", "json"]
+    runs = {}
+    for name, sides in (("aa", []), ("plant", ["--base-path", str(root / "base"), "--new-path", str(root / "planted")]),
+                        ("plant-fine", ["--base-path", str(root / "base"), "--new-path", str(root / "planted"),
+                                        "--threshold", "0.05%"])):
+        runs[name] = cli("ab", "--count", *sides, *select, "-o", str(root / name))
+    return runs
+
+
+@needs_valgrind
+def test_ab_count_a_a_is_exactly_one_everywhere(ab_counted):
+    proc = ab_counted["aa"]
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["kind"] == "count" and doc["threshold"] == 0.01 and len(doc["cells"]) == 7
+    assert all(c["verdict"] == "unchanged" and c["ratio"]["value"] == 1.0 for c in doc["cells"])
+
+
+@needs_valgrind
+def test_ab_count_sees_exactly_what_a_plant_changed(ab_counted):
+    """Every class_anext cell does more instructions per item; every other cell the same, to the instruction."""
+    proc = ab_counted["plant"]
+    assert proc.returncode == 1, proc.stderr  # a regression
+    cells = {c["cell"]: c for c in json.loads(proc.stdout)["cells"]}
+    for name, c in cells.items():
+        base, new = c["base_instructions_per_item"]["value"], c["new_instructions_per_item"]["value"]
+        if name.startswith("class_anext/"):
+            assert new - base > 10, name
+        else:
+            assert new == base and c["verdict"] == "unchanged", name
+    assert cells["class_anext/none/asyncio"]["verdict"] == "regression"  # +2% at the 1% default threshold
+    fine = {c["cell"]: c["verdict"] for c in json.loads(ab_counted["plant-fine"].stdout)["cells"]}
+    assert {n for n, v in fine.items() if v == "regression"} == {n for n in fine if n.startswith("class_anext/")}
+
+
+def test_ab_count_refuses_bad_sizes(capsys):
+    assert main(["ab", "--count", "--sizes", "100,100,300"]) == 2
+    assert_one_error_line(capsys.readouterr().err, "--sizes")

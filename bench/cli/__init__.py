@@ -114,6 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="PREFIX", help="write PREFIX-base.json and PREFIX-new.json "
                                                              "(default: results/ab-<time>)")
     p.add_argument("--force", action="store_true", help="replace existing result files")
+    p.add_argument("--count", action="store_true",
+                   help="judge instructions per item under valgrind instead of time: exact, unmoved by the "
+                        "machine's load (threshold 1%%; --sizes N1,N2, default 1000,3000)")
 
     p = sub.add_parser("calibrate", help="A/A runs: the smallest change this machine detects",
                        description="Measure the same side twice (A/A) within a time budget and report, per cell, the "

@@ -103,9 +103,10 @@ def cmd_ab(args) -> int:
     _threshold(args, "time")  # a bad threshold is bad input before anything runs
     if args.output and os.path.isdir(args.output):
         raise UsageError(f"-o {args.output}: is a directory, expected a file prefix")
+    sizes = _count_sizes(args) if args.count else None
     probes, env, env_note = _probe_sides(args)
     cells, notes = _select(probes, args)
-    budget = common.budget(args, AB_QUICK)
+    budget = None if args.count else common.budget(args, AB_QUICK)
     prefix = args.output or default_output("ab", suffix="")
     paths = [f"{prefix}-{p.side.name}.json" for p in probes]
     try:
@@ -113,6 +114,8 @@ def cmd_ab(args) -> int:
             prepare_output(path, default=args.output is None, force=args.force)
     except OutputError as exc:
         raise UsageError(str(exc)) from None
+    if args.count:
+        return _ab_count(args, probes, cells, sizes, env, notes + ([env_note] if env_note else []), paths)
 
     sides = [p.side for p in probes]
     bar = progress(steps(cells, budget, len(sides)))
@@ -141,6 +144,56 @@ def cmd_ab(args) -> int:
     if outcome.interrupted:
         common.say(f"aiterbench: interrupted after {common.plural(outcome.rounds_done, 'full round')}; verdicts on "
                    "what was measured")
+        return EXIT_INTERRUPTED
+    return _verdict_exit(comparison)
+
+
+def _count_sizes(args) -> tuple[int, int]:
+    from ..orchestrate.count import CountError, check_counting
+
+    try:
+        return check_counting(tuple(int(s) for s in (args.sizes or "1000,3000").split(",")))
+    except CountError as exc:
+        raise UsageError(str(exc)) from None
+    except ValueError:
+        raise UsageError(f"--sizes {args.sizes!r}: expected two comma-separated integers with --count") from None
+
+
+def _ab_count(args, probes, cells, sizes, env, notes, paths) -> int:
+    """``ab --count``: both sides under callgrind, then compare's verdicts on instructions per item."""
+    from ..analysis.compare import render
+    from ..model.files import dump_suite
+    from ..orchestrate.count import run_ab_counts
+    from ..orchestrate.sides import describe
+
+    ignored = [f"--{n.replace('_', '-')}" for n in ("quick", "rounds", "values", "min_time", "seconds", "latency")
+               if getattr(args, n, None) not in (None, False)]
+    notes = list(notes) + [f"ab: {describe(probes)}"]
+    if ignored:
+        notes.append(f"note: {', '.join(ignored)} set the timing budget; counts have none, so "
+                     f"{'it is' if len(ignored) == 1 else 'they are'} not used")
+    notes.append(f"counting {len(cells)} cells at n={sizes[0]},{sizes[1]} under callgrind on both sides into "
+                 f"{', '.join(paths)}")
+    suites, failures, interrupted = run_ab_counts(cells, [p.side for p in probes], sizes, common.modules(args), env,
+                                                  notes)
+    failed = tuple((cell.name, side, reason) for cell, side, reason in failures)
+    if not all(suites):
+        if interrupted:
+            common.say("aiterbench: interrupted before any cell was counted on both sides: nothing written")
+            return EXIT_INTERRUPTED
+        common.say("no cell was counted on both sides; nothing written")
+        return EXIT_FAILED
+    try:
+        for suite, path in zip(suites, paths):
+            dump_suite(suite, path)
+    except OSError as exc:
+        common.say(f"aiterbench: error: cannot write {exc.filename or paths[0]}: {exc.strerror or exc}")
+        return EXIT_FAILED
+    comparison = _compare([paths[0]], [paths[1]], args, failed)
+    print(render(comparison, args.format), end="")
+    common.say(f"wrote {paths[0]} and {paths[1]} (re-judge with: aiterbench compare {paths[0]} {paths[1]})")
+    if interrupted:
+        common.say("aiterbench: interrupted; verdicts on the cells counted on both sides")
         return EXIT_INTERRUPTED
     return _verdict_exit(comparison)
 

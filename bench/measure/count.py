@@ -1,32 +1,89 @@
 """``count``, inside the counted process: the iteration wrapped in ``functools.reduce`` for callgrind.
 
 callgrind counts only inside ``functools.reduce`` (``--toggle-collect``), which
-this process calls once per size around exactly the iteration; the parent half
-(``aiterbench.orchestrate.count``) runs it under valgrind and reads the totals.
+each forked child calls once per size around exactly the iteration; the parent
+half (``aiterbench.orchestrate.count``) runs the process under valgrind and
+reads each child's totals.
 """
 
 from __future__ import annotations
 
 def count_worker(argv) -> None:
-    """Run under callgrind: check the cell, warm it up, then iterate at each size inside ``functools.reduce``."""
-    import argparse
-    import asyncio
-    import functools
+    """Run under callgrind: prepare once, then count each cell in a child forked from that same state.
 
-    from .check import check_cell, is_async_cell
-    from .worker import cell_setup
+    Every cell starts from the state the parent reached before its first fork
+    (interpreter, imports, registry), whatever cells were counted before it, so
+    a cell counts the same alone or in any group. Each child checks its cell
+    (unless the native run did), warms it up, then iterates at each size inside
+    ``functools.reduce``: two dumps per child. One JSON line per cell on stdout
+    says which child counted it and how it ended.
+    """
+    import argparse
+    import json
+    import os
+    import sys
+
+    from ..model.cells import Cell
+    from ..model.loops import LOOPS  # noqa: F401 - imported before the forks: every child starts with it
+    from . import check  # noqa: F401
+    from .boot import load_impls
 
     parser = argparse.ArgumentParser(prog="aiterbench.measure.worker --count")
-    parser.add_argument("--cell", required=True)
+    parser.add_argument("--cell", action="append", required=True)
     parser.add_argument("--sizes", required=True)
     parser.add_argument("--impl-module", action="append", default=[])
     parser.add_argument("--side-path", default=None)
     parser.add_argument("--check-timeout", type=float, default=None, help="watchdog on the check (not under valgrind)")
+    parser.add_argument("--no-check", action="store_true", help="the native run before this one checked the cells")
+    parser.add_argument("--metadata", action="store_true", help="print this interpreter's pyperf metadata (JSON)")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    _, registry, cell, factory, open_source, loop = cell_setup(args.cell, args.impl_module, args.side_path)
+    impls = load_impls(args.side_path)
+    registry = impls.registry().extended(args.impl_module)
+    for name in args.cell:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # the child: count this cell, say how it went, and leave without clean-up
+            code = 0
+            try:
+                _count_one(impls, registry, Cell.parse(name)[0], sizes, None if args.no_check else args.check_timeout,
+                           args.no_check)
+                error = None
+            except BaseException as exc:  # noqa: BLE001 - reported to the parent, which decides
+                code, error = 1, f"{type(exc).__name__}: {exc}"
+            print(json.dumps({"cell": name, "pid": os.getpid(), "error": error}), flush=True)
+            sys.stderr.flush()
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        if not os.WIFEXITED(status):
+            print(json.dumps({"cell": name, "pid": pid, "error": f"the counting child died ({status})"}), flush=True)
+    if args.metadata:
+        import pyperf
+
+        from ..model.loops import LOOPS
+
+        here = pyperf.Run([1.0], metadata={"name": "probe", "unit": "second"}, collect_metadata=True).get_metadata()
+        out = {k: v for k, v in here.items() if k not in ("name", "unit")}
+        # This interpreter's loop versions (another side's Python may have another uvloop).
+        out.update({f"aiterbench_loop_{name}": spec.version for name, spec in LOOPS.items() if spec.available})
+        print(json.dumps({"metadata": out}, default=str))
+
+
+def _count_one(impls, registry, cell, sizes, check_timeout, no_check: bool) -> None:
+    import asyncio
+    import functools
+
+    from ..model.loops import LOOPS
+    from .check import check_cell, is_async_cell
+
+    factory = registry.factory(cell.impl, cell.workload)
+    open_source = impls.SOURCES[cell.workload]
+    loop = LOOPS[cell.loop].new_loop()
+    asyncio.set_event_loop(loop)
     try:
-        check_cell(loop, registry, cell, sizes, args.check_timeout)
+        if not no_check:
+            check_cell(loop, registry, cell, sizes, check_timeout)
 
         async def drain_async(source):
             async for _ in factory(source):

@@ -192,12 +192,15 @@ def run_for_json(cmd: Sequence[str], out: str, timeout: float, env, check_timeou
         raise RuntimeError(f"unreadable figures from its process ({type(exc).__name__}: {exc})") from None
 
 
-def each_cell(cells: Sequence, measure: Callable, step: str, notes: Sequence[str]) -> tuple[list, list, bool]:
+def each_cell(cells: Sequence, measure: Callable, step: str, notes: Sequence[str],
+              many: bool = False) -> tuple[list, list, bool]:
     """``measure(cell)`` for every cell, two at a time, with a progress bar.
 
     Returns (results, failures, interrupted). A cell whose ``measure`` raises
     is a failure ``(cell, reason)``, printed as ``FAILED cell: reason``, and the
     others go on; after Ctrl-C the cells already finished are returned.
+    ``many``: the items are groups and ``measure`` returns (results, failures)
+    lists of its own, which are added to the others.
     """
     from .progress import progress
 
@@ -215,7 +218,12 @@ def each_cell(cells: Sequence, measure: Callable, step: str, notes: Sequence[str
                 cell = futures[future]
                 bar.step(step, cell)
                 try:
-                    results.append(future.result())
+                    if many:
+                        done, failed = future.result()
+                        results += done
+                        failures += failed
+                    else:
+                        results.append(future.result())
                 except KeyboardInterrupt:
                     interrupted = True
                 except Exception as exc:  # the cell's fault (or its output's): the others go on
@@ -229,6 +237,6 @@ def each_cell(cells: Sequence, measure: Callable, step: str, notes: Sequence[str
             interrupted = interrupted or CHILDREN.requested  # read before watching() ends and clears it
         finally:
             bar.close()
-    for cell, reason in sorted(failures, key=lambda f: f[0]):
+    for cell, reason in sorted(failures, key=lambda f: f[0].name):
         print(f"FAILED {cell.name}: {reason}", file=sys.stderr)
     return results, failures, interrupted

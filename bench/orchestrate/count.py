@@ -1,9 +1,10 @@
 """``count``, the parent half: instructions per item under valgrind, a deterministic second signal.
 
-Each cell runs in one process under callgrind, which counts only inside
-``functools.reduce`` (``--toggle-collect``): the process wraps exactly the
-iteration in a call to it, once at each of two sizes, and callgrind dumps the
-count after each call. The difference quotient (I(n2) - I(n1)) / (n2 - n1) is
+Cells run in one process under callgrind per loop (and side), each in a child
+forked from one prepared state, so that a cell counts the same whatever was
+counted with it. callgrind counts only inside ``functools.reduce``
+(``--toggle-collect``): the child wraps exactly the iteration in a call to it,
+once at each of two sizes, and callgrind dumps the count after each call. The difference quotient (I(n2) - I(n1)) / (n2 - n1) is
 the per-item cost: interpreter start-up, imports and the loop's creation are
 outside the counted calls, and what the two calls share (``run_until_complete``,
 the iterator's creation) cancels. With hash randomization and address-space
@@ -23,7 +24,7 @@ import os
 import re
 import shutil
 import subprocess
-import sys
+from typing import Sequence
 import tempfile
 import time
 
@@ -49,16 +50,22 @@ class Count:
         return (self.instructions[1] - self.instructions[0]) / (self.sizes[1] - self.sizes[0])
 
 
-def _command(cell, sizes, modules, outfile: str) -> list:
-    from .workers import command
-
+def _valgrind(outfile: str) -> list:
     prefix = []
     setarch = shutil.which("setarch")
     if setarch:
         prefix = [setarch, os.uname().machine, "-R"]  # no address-space randomization: identical repeats
     return prefix + [shutil.which("valgrind"), "--tool=callgrind", "--collect-atstart=no",
-                     f"--toggle-collect={TOGGLE}", f"--dump-after={TOGGLE}", f"--callgrind-out-file={outfile}",
-                     *command("--count", ["--cell", cell.name, "--sizes", ",".join(map(str, sizes))], modules)]
+                     f"--toggle-collect={TOGGLE}", f"--dump-after={TOGGLE}", f"--callgrind-out-file={outfile}"]
+
+
+def _worker(cells, sizes, modules, side=None) -> list:
+    from .workers import command
+
+    args = ["--sizes", ",".join(map(str, sizes))]
+    for cell in cells:
+        args += ["--cell", cell.name]
+    return command("--count", args, modules, getattr(side, "path", None), getattr(side, "python", None))
 
 
 def _totals(outfile: str) -> list[int]:
@@ -79,37 +86,131 @@ def _totals(outfile: str) -> list[int]:
     return out
 
 
-def count_cell(cell, sizes, modules, env, tmpdir: str) -> Count:
-    """Count one cell; RuntimeError with a one-line reason when it fails."""
+@dataclasses.dataclass(frozen=True)
+class Group:
+    """Cells counted in one process under valgrind, one after the other (their start-up paid once)."""
+
+    cells: tuple
+    side: object = None  # an ``ab`` side (aiterbench.orchestrate.sides.Side), or None for this interpreter
+
+    @property
+    def name(self) -> str:  # for the progress bar
+        where = f" ({self.side.name} side)" if getattr(self.side, "name", "") else ""
+        return (self.cells[0].name if len(self.cells) == 1 else f"{len(self.cells)} cells") + where
+
+
+def count_group(group: Group, sizes, modules, env, tmpdir: str) -> tuple[list[Count], dict, list]:
+    """Count a group's cells in one valgrind process, a forked child per cell.
+
+    Returns (counts, the interpreter's pyperf metadata, failures as (cell, reason)); RuntimeError with a
+    one-line reason when the whole process fails.
+    """
+    import hashlib
+    import json
+
     from .children import CHECK_TIMEOUT, failure_reason, run_child
 
-    outfile = os.path.join(tmpdir, cell.name.replace("/", "_") + ".cg")
-    cmd = _command(cell, sizes, modules, outfile)
+    def reports(proc) -> tuple[dict, dict]:
+        lines = [json.loads(ln) for ln in proc.stdout.splitlines() if ln.startswith("{")]
+        metadata = next((ln["metadata"] for ln in lines if "metadata" in ln), {})
+        return {ln["cell"]: ln for ln in lines if "cell" in ln}, metadata
 
-    # Natively, the equivalence check at the real sizes has a watchdog (under valgrind it would be 50x slower).
-    native = cmd[cmd.index(sys.executable):] + ["--check-timeout", repr(CHECK_TIMEOUT)]
-    # First without valgrind: a wrong, broken or hung cell fails in seconds, and any bytecode
-    # cache the imports write is written now. A process that writes .pyc files allocates differently
-    # from one that reads them, which would shift the counted calls by a few hundred instructions.
-    for command, timeout in ((native, 60.0), (cmd, COUNT_TIMEOUT)):
-        start = time.monotonic()
-        try:
-            proc = run_child(command, timeout, env)
-        except subprocess.TimeoutExpired:
-            raise RuntimeError(f"hung: no count within {timeout:g} s") from None
-        if proc.returncode != 0:
-            break
+    # A name of fixed length, the same in every run: valgrind's arguments shift the process's addresses
+    # (address-space randomization is off), and addresses steer hash orders, so a random name would move
+    # the counts by a few instructions from one run to the next. %p: each child's own dumps.
+    key = "|".join([getattr(group.side, "name", "")] + [c.name for c in group.cells])
+    outfile = os.path.join(tmpdir, hashlib.sha256(key.encode()).hexdigest()[:16] + ".%p")
+    worker = _worker(group.cells, sizes, modules, group.side)
+    # First without valgrind, with the equivalence check at the real sizes under a watchdog: a wrong,
+    # broken or hung cell fails in seconds, the interpreter says what it is (pyperf metadata), and any
+    # bytecode cache the imports write is written now (a process that writes .pyc files allocates
+    # differently from one that reads them, which would shift the counts by a few hundred instructions).
+    native = worker + ["--check-timeout", repr(CHECK_TIMEOUT), "--metadata"]
+    limit = 60.0 + 2 * CHECK_TIMEOUT * len(group.cells)
+    try:
+        proc = run_child(native, limit, env)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"hung: the check did not finish within {limit:g} s") from None
+    try:
+        checked, metadata = reports(proc)
+    except ValueError:
+        checked, metadata = {}, {}
+    if proc.returncode != 0 or not metadata:
+        raise RuntimeError(failure_reason(proc, CHECK_TIMEOUT, "counting"))
+    failures = [(c, checked.get(c.name, {}).get("error") or "no report from its check") for c in group.cells
+                if checked.get(c.name, {}).get("error") is not None or c.name not in checked]
+    good = [c for c in group.cells if c not in {f[0] for f in failures}]
+    if not good:
+        return [], metadata, failures
+    timeout = COUNT_TIMEOUT * len(good)
+    start = time.monotonic()
+    try:
+        proc = run_child(_valgrind(outfile) + _worker(good, sizes, modules, group.side) + ["--no-check"], timeout, env)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"hung: no count within {timeout:g} s") from None
     if proc.returncode != 0:
         raise RuntimeError(failure_reason(proc, CHECK_TIMEOUT, "counting", ignore=lambda ln: ln.startswith("==")))
-    seconds = time.monotonic() - start
-    totals = _totals(outfile)
-    if len(totals) < 2 or 0 in totals[-2:]:
-        raise RuntimeError(f"callgrind counted nothing inside {TOGGLE}: this interpreter's binary has no symbols "
-                           "(use an unstripped build, such as pyenv's)")
-    return Count(cell, tuple(sizes), tuple(totals[-2:]), seconds)
+    seconds = (time.monotonic() - start) / len(good)
+    try:
+        counted, _ = reports(proc)
+    except ValueError as exc:
+        raise RuntimeError(f"unreadable report from the counting process ({exc})") from None
+    counts = []
+    for cell in good:
+        report = counted.get(cell.name)
+        if report is None or report.get("error"):
+            failures.append((cell, (report or {}).get("error") or "no report from its counting child"))
+            continue
+        totals = _totals(outfile.replace("%p", str(report["pid"])))
+        if len(totals) < 2 or 0 in totals[-2:]:
+            failures.append((cell, f"callgrind counted nothing inside {TOGGLE}: this interpreter's binary has no "
+                                   "symbols (use an unstripped build, such as pyenv's)"))
+            continue
+        counts.append(Count(cell, tuple(sizes), tuple(totals[-2:]), seconds))
+    return counts, metadata, failures
 
 
-def _suite(counts, registry, env):
+def groups(cells, sides=(None,), parallel: int = 2) -> list[Group]:
+    """The processes to count ``cells`` in: per side, one per loop, split until ``parallel`` can run at once.
+
+    Grouping saves valgrind's start-up (seconds) per cell and changes no count: each cell is counted in a
+    child forked from the same prepared state.
+    """
+    by_loop: dict = {}
+    for cell in cells:
+        by_loop.setdefault(cell.loop, []).append(cell)
+    parts = [list(cs) for cs in by_loop.values()]
+    while len(parts) * len(sides) < parallel:
+        big = max(parts, key=len)
+        if len(big) < 2:
+            break
+        parts.remove(big)
+        parts += [big[: len(big) // 2], big[len(big) // 2:]]
+    # Sides alternate, so that both make progress together and an interruption leaves both with cells.
+    return [Group(tuple(part), side) for part in parts for side in sides]
+
+
+def count_groups(todo: Sequence[Group], sizes, modules, env, notes=()) -> tuple[list, list, bool]:
+    """Count every group, two at a time (counts do not mind a neighbour); a cell that fails is reported and
+    the others of its group are counted.
+
+    Returns ((group, counts, metadata) for every group or lone cell counted, failures as (Group, reason),
+    whether Ctrl-C stopped it).
+    """
+    from .children import each_cell
+
+    env = {**env, "PYTHONHASHSEED": "0"}  # set iteration orders fixed: identical repeats
+    with tempfile.TemporaryDirectory(prefix="aiterbench-count-") as tmpdir:
+        def measure(group: Group):
+            counts, metadata, failed = count_group(group, sizes, modules, env, tmpdir)
+            return ([(group, counts, metadata)] if counts else []), [(dataclasses.replace(group, cells=(cell,)), reason)
+                                                                     for cell, reason in failed]
+
+        return each_cell(list(todo), measure, "count", notes, many=True)
+
+
+def _suite(counted, registry, env, side: str = ""):
+    """The count file's suite from (group, counts, metadata) triples: each run carries its interpreter's metadata."""
     import pyperf
 
     from .._version import FORMAT_VERSION, __version__
@@ -117,19 +218,31 @@ def _suite(counts, registry, env):
     from ..model.loops import LOOPS
 
     benchmarks = []
-    for c in counts:
+    for c, metadata in sorted(((c, md) for _, cs, md in counted for c in cs), key=lambda x: x[0].cell):
         spec = LOOPS[c.cell.loop]
         for n, total in zip(c.sizes, c.instructions):
             md = {
                 "name": c.cell.bench_name(n), "unit": "integer", "aiterbench_format": FORMAT_VERSION,
                 "aiterbench_version": __version__, "aiterbench_kind": "count", "aiterbench_environ": recorded(env),
-                "impl": c.cell.impl, "family": registry.get(c.cell.impl).family, "workload": c.cell.workload,
-                "loop": spec.name, "loop_module": spec.module, "loop_version": spec.version, "n": n,
+                "impl": c.cell.impl, "family": _family(registry, c.cell.impl), "workload": c.cell.workload,
+                "loop": spec.name, "loop_module": spec.module,
+                "loop_version": metadata.get(f"aiterbench_loop_{spec.name}", spec.version), "n": n,
                 "sizes": ",".join(map(str, c.sizes)), "instructions": total, "count_tool": f"callgrind --toggle-collect={TOGGLE}",
             }
+            if side:
+                md["aiterbench_side"] = side
             md["duration"] = c.seconds  # pyperf would otherwise take the value for seconds
-            benchmarks.append(pyperf.Benchmark([pyperf.Run([total / n], metadata=md, collect_metadata=True)]))
+            run_md = {k: v for k, v in metadata.items() if not k.startswith("aiterbench_loop_")}
+            benchmarks.append(pyperf.Benchmark([pyperf.Run([total / n], metadata={**run_md, **md},
+                                                           collect_metadata=False)]))
     return pyperf.BenchmarkSuite(sorted(benchmarks, key=lambda b: b.get_name()))
+
+
+def _family(registry, impl: str) -> str:
+    try:
+        return registry.get(impl).family
+    except Exception:  # an impl only the other side's checkout has
+        return "?"
 
 
 def check_counting(sizes) -> tuple[int, int]:
@@ -142,18 +255,39 @@ def check_counting(sizes) -> tuple[int, int]:
 
 
 def run_counts(cells, sizes, modules, env, notes=()):
-    """Count every cell (two at a time: counts do not mind a neighbour).
+    """Count every cell, in one valgrind process per loop (two at a time).
 
-    Returns (the count file's pyperf suite, or None when no cell was counted; the failures; whether Ctrl-C
-    stopped it, in which case the suite holds the cells finished).
+    Returns (the count file's pyperf suite, or None when no cell was counted; the failures as (cell, reason);
+    whether Ctrl-C stopped it, in which case the suite holds the cells finished).
     """
     from .. import impls
-    from .children import each_cell
 
     registry = impls.registry().extended(modules)
-    env = {**env, "PYTHONHASHSEED": "0"}  # set iteration orders fixed: identical repeats
-    with tempfile.TemporaryDirectory(prefix="aiterbench-count-") as tmpdir:
-        counts, failures, interrupted = each_cell(cells, lambda cell: count_cell(cell, sizes, modules, env, tmpdir), "count", notes)
-    if not counts:
+    counted, failures, interrupted = count_groups(groups(cells), sizes, modules, env, notes)
+    failures = [(cell, reason) for group, reason in failures for cell in group.cells]
+    if not counted:
         return None, failures, interrupted
-    return _suite(sorted(counts, key=lambda c: c.cell), registry, env), failures, interrupted
+    return _suite(counted, registry, env), failures, interrupted
+
+
+def run_ab_counts(cells, sides, sizes, modules, env, notes=()):
+    """``ab --count``: both sides' cells, each side in its own processes, the sides interleaved.
+
+    Returns ([base suite or None, new suite or None], failures as (cell, side name, reason), interrupted).
+    Only cells counted on both sides are kept in the suites.
+    """
+    from .. import impls
+
+    registry = impls.registry().extended(modules)
+    counted, failures, interrupted = count_groups(groups(cells, sides), sizes, modules, env, notes)
+    by_side: dict = {side.name: [] for side in sides}
+    for group, counts, metadata in counted:
+        by_side[group.side.name].append((group, counts, metadata))
+    names = [{c.cell for _, cs, _ in by_side[s.name] for c in cs} for s in sides]
+    both = set.intersection(*names) if names else set()
+    suites = []
+    for side in sides:
+        kept = [(g, [c for c in cs if c.cell in both], md) for g, cs, md in by_side[side.name]]
+        kept = [k for k in kept if k[1]]
+        suites.append(_suite(kept, registry, env, side.name) if kept else None)
+    return suites, [(cell, group.side.name, reason) for group, reason in failures for cell in group.cells], interrupted
