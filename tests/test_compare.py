@@ -194,3 +194,39 @@ def _rewrite_run_ids(src: Path, dst: Path) -> Path:
                 md["aiterbench_run"] = "a-later-run"
     dst.write_text(json.dumps(data))
     return dst
+
+
+def _noisy(src: Path, dst: Path, cell: str = CELL) -> Path:
+    """A copy in which one cell's processes are each a different factor off (±5 to 12%): its ratio is undecided."""
+    factors = [1.12, 0.90, 1.05, 0.95, 1.10, 0.92]
+    data = json.loads(src.read_text())
+    for bench in data["benchmarks"]:
+        if (bench.get("metadata", {}).get("name") or "").startswith(cell + "@"):
+            k = 0
+            for run in bench["runs"]:
+                if "values" in run:
+                    run["values"] = [v * factors[k % len(factors)] for v in run["values"]]
+                    k += 1
+    dst.write_text(json.dumps(data))
+    return dst
+
+
+def test_undecided_cells_are_counted_and_explained_in_every_format(tmp_path, capsys):
+    noisy = _noisy(PY311, tmp_path / "noisy.json")
+    code, out, _ = run_compare(capsys, PY311, noisy, "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and {c["cell"]: c["verdict"] for c in doc["cells"]}[CELL] == "inconclusive"
+    assert doc["undecided"].startswith("1 of ") and "wider than the 5.0% threshold" in doc["undecided"]
+    assert "--count" in doc["undecided"]
+    code, out, _ = run_compare(capsys, PY311, noisy, "--format", "md")
+    first = out.splitlines()[0]
+    assert first.startswith("### aiterbench: no regression found, 1 of ") and first.endswith("cells undecided")
+    code, out, _ = run_compare(capsys, PY311, noisy)
+    assert any(line.startswith("1 of ") and "undecided" in line for line in out.splitlines())
+
+
+def test_fail_on_inconclusive_makes_an_undecided_cell_exit_1(tmp_path, capsys):
+    noisy = _noisy(PY311, tmp_path / "noisy.json")
+    assert run_compare(capsys, PY311, noisy)[0] == 0
+    assert run_compare(capsys, PY311, noisy, "--fail-on", "inconclusive")[0] == 1
+    assert run_compare(capsys, PY311, PY311, "--fail-on", "inconclusive")[0] == 0

@@ -141,6 +141,30 @@ def summary(c: Comparison) -> str:
     return f"threshold {c.threshold:.1%}, {how}: {counts}"
 
 
+def undecided(c: Comparison) -> str | None:
+    """What was not decided, and why, in one sentence; None when every cell has a verdict other than inconclusive."""
+    open_ = [cv for cv in c.cells if cv.verdict and cv.verdict.kind == "inconclusive"]
+    if not open_:
+        return None
+    widths = []
+    for cv in open_:
+        r = cv.verdict.ratio
+        if r.low == r.low and r.value > 0:
+            widths.append(max(r.high / r.value - 1, 1 - r.low / r.value))
+    total = sum(1 for cv in c.cells if cv.verdict)
+    head = f"{len(open_)} of {total} cells undecided"
+    if widths:
+        lo, hi = min(widths), max(widths)
+        span = f"±{lo:.1%}" if round(lo, 3) == round(hi, 3) else f"±{lo:.1%} to {hi:.1%}"
+        why = (f"intervals {span}, wider than the {c.threshold:.1%} threshold" if lo > c.threshold / 2 else
+               f"intervals {span}, straddling the {c.threshold:.1%} threshold")
+    else:
+        why = "too few processes for an interval"
+    hint = "more processes (a larger budget) or a quieter runner" if c.kind == KIND_COUNT else (
+        "use --count, a larger budget or a quieter runner")
+    return f"{head}: {why}; {hint}"
+
+
 def _notes(c: Comparison) -> list[str]:
     out = []
     if c.only_base:
@@ -159,6 +183,8 @@ def format_text(c: Comparison) -> str:
         lines.append("environments differ:")
         lines += [f"  {what}: {a} -> {b}" for what, a, b in diffs]
     lines.append(summary(c))
+    if undecided(c):
+        lines.append(undecided(c))
     lines += render_table(_header(c), [_row(cv, c.kind) for cv in c.cells], "text", left=2).splitlines()
     lines += _notes(c)
     return "\n".join(lines) + "\n"
@@ -167,11 +193,16 @@ def format_text(c: Comparison) -> str:
 def format_md(c: Comparison) -> str:
     regressed = c.count("regression")
     title = f"{regressed} regression{'s' if regressed != 1 else ''}" if regressed else "no regression"
+    open_ = c.count("inconclusive")
+    if open_:
+        title += f" found, {open_} of {sum(1 for cv in c.cells if cv.verdict)} cells undecided"
     lines = [f"### aiterbench: {title}", ""]
     diffs = c.environment_differences
     if diffs:
         lines += ["Environments differ:", ""] + [f"- {what}: `{a}` → `{b}`" for what, a, b in diffs] + [""]
     lines += [summary(c) + ".", ""]
+    if undecided(c):
+        lines += [f"**{undecided(c)}.**", ""]
     icons = {"regression": "❌ ", "improvement": "✅ ", "unchanged": "", "inconclusive": "❔ "}
     rows = []
     for cv in c.cells:
@@ -207,6 +238,7 @@ def format_json(c: Comparison) -> str:
         "environment_differences": [{"what": w, "base": a, "new": b} for w, a, b in c.environment_differences],
         "counts": {k: c.count(k) for k in ("regression", "improvement", "unchanged", "inconclusive")},
         "regressed": c.regressed,
+        "undecided": undecided(c),
         "cells": [
             {
                 "cell": cv.cell.name,

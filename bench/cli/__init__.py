@@ -60,6 +60,8 @@ def _verdict_options(p) -> None:
                    help="smallest change that counts (default 5%%; 1%% for instruction counts)")
     p.add_argument("--format", choices=("text", "md", "json"), default="text",
                    help="text for people, md for a CI job summary, json for programs")
+    p.add_argument("--fail-on", choices=("regression", "inconclusive"), default="regression",
+                   help="exit 1 on a regression (default), or also when a cell is undecided (a strict gate)")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -42,8 +42,9 @@ def _compare(base_paths, new_paths, args, failed=()):
         raise UsageError(str(exc)) from None
 
 
-def _verdict_exit(comparison) -> int:
-    return EXIT_FAILED if comparison.regressed or comparison.failed else EXIT_OK
+def _verdict_exit(comparison, args=None) -> int:
+    strict = getattr(args, "fail_on", "regression") == "inconclusive" and comparison.count("inconclusive")
+    return EXIT_FAILED if comparison.regressed or comparison.failed or strict else EXIT_OK
 
 
 def cmd_compare(args) -> int:
@@ -56,7 +57,7 @@ def cmd_compare(args) -> int:
     text = render(comparison, args.format)
     if not args.output:
         print(text, end="")
-        return _verdict_exit(comparison)
+        return _verdict_exit(comparison, args)
     try:
         make_folder(args.output)
         write_atomic(args.output, text)
@@ -65,7 +66,7 @@ def cmd_compare(args) -> int:
     except OSError as exc:
         raise UsageError(f"{args.output}: cannot write ({exc.strerror or exc})") from None
     print(f"{summary(comparison)}; wrote {args.output}")
-    return _verdict_exit(comparison)
+    return _verdict_exit(comparison, args)
 
 
 def _probe_sides(args, names=("base", "new")):
@@ -145,7 +146,7 @@ def cmd_ab(args) -> int:
         common.say(f"aiterbench: interrupted after {common.plural(outcome.rounds_done, 'full round')}; verdicts on "
                    "what was measured")
         return EXIT_INTERRUPTED
-    return _verdict_exit(comparison)
+    return _verdict_exit(comparison, args)
 
 
 def _count_sizes(args) -> tuple[int, int]:
@@ -195,7 +196,7 @@ def _ab_count(args, probes, cells, sizes, env, notes, paths) -> int:
     if interrupted:
         common.say("aiterbench: interrupted; verdicts on the cells counted on both sides")
         return EXIT_INTERRUPTED
-    return _verdict_exit(comparison)
+    return _verdict_exit(comparison, args)
 
 
 def cmd_calibrate(args) -> int:
