@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import subprocess
@@ -116,3 +117,47 @@ def test_the_workflow_in_docs_is_valid_yaml_with_the_three_jobs():
     assert workflow["jobs"]["report"]["needs"] == "measure"
     steps = " ".join(str(s.get("run", "")) for s in workflow["jobs"]["ab"]["steps"])
     assert "GITHUB_STEP_SUMMARY" in steps and "exit $status" in steps
+
+
+def _workflow_file(tmp_path) -> Path:
+    """docs/ci.md's workflow, saved where a repository keeps it."""
+    (block,) = re.findall(r"```yaml\n(.*?)```", (ROOT / "docs" / "ci.md").read_text(), re.S)
+    path = tmp_path / ".github" / "workflows" / "aiterbench.yml"
+    path.parent.mkdir(parents=True)
+    path.write_text(block)
+    return path
+
+
+def _tool(name: str) -> str:
+    import shutil
+
+    found = shutil.which(name, path=os.path.dirname(sys.executable)) or shutil.which(name)
+    if found is None:
+        pytest.skip(f"needs {name} (the test extra installs it)")
+    return found
+
+
+def test_the_workflow_in_docs_is_valid_against_the_github_workflow_schema(tmp_path):
+    proc = subprocess.run([_tool("check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
+                           str(_workflow_file(tmp_path))], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_workflow_in_docs_is_safe_to_copy(tmp_path):
+    """zizmor's offline audit: pinned actions, least-privilege token, no persisted credentials; nothing at medium+."""
+    proc = subprocess.run([_tool("zizmor"), "--offline", "--min-severity", "medium", str(_workflow_file(tmp_path))],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_the_workflow_covers_the_pythons_teams_run_and_counts_on_pull_requests():
+    import yaml
+
+    (block,) = re.findall(r"```yaml\n(.*?)```", (ROOT / "docs" / "ci.md").read_text(), re.S)
+    workflow = yaml.safe_load(block)
+    assert workflow["permissions"] == {"contents": "read"}
+    assert workflow["jobs"]["measure"]["strategy"]["matrix"]["python"] == ["3.10", "3.11", "3.12", "3.13", "3.14",
+                                                                          "3.15"]
+    steps = workflow["jobs"]["ab"]["steps"]
+    assert any("apt-get install" in str(s.get("run", "")) and "valgrind" in str(s.get("run", "")) for s in steps)
+    assert any("aiterbench ab --count" in str(s.get("run", "")) for s in steps)
