@@ -1,0 +1,114 @@
+"""docs/ci.md's workflow, run as the runner would: every ``run:`` step of every job, as written, in order.
+
+The workspace is laid out as GitHub Actions lays it out (two checkouts for the
+``ab`` job, one for the others), ``$GITHUB_STEP_SUMMARY`` points at a file,
+``${{ ... }}`` expressions are filled in, ``actions/upload-artifact`` and
+``download-artifact`` are emulated by copying, and ``setup-python`` by putting
+this interpreter first on ``PATH``. Where the docs allow a budget, a tiny one is
+appended to the measuring command; a step that installs system packages with
+``sudo`` is checked to name what is already installed here instead of run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = [pytest.mark.xdist_group("test_workflow"),
+              pytest.mark.skipif(shutil.which("valgrind") is None, reason="the ab job counts under valgrind")]
+TINY_RUN = ["--rounds", "2", "--values", "1", "--min-time", "0.002", "--sizes", "8,64", "-i", "sync_iter,asyncgen",
+            "-w", "none"]
+
+
+def _workflow() -> dict:
+    import yaml
+
+    (block,) = re.findall(r"```yaml\n(.*?)```", (ROOT / "docs" / "ci.md").read_text(), re.S)
+    return yaml.safe_load(block)
+
+
+def _checkout(dst: Path) -> None:
+    shutil.copytree(ROOT, dst, ignore=shutil.ignore_patterns(".venv", ".git", ".tox", "results", "build", "dist",
+                                                              "*.egg-info", "__pycache__", ".pytest_cache"))
+
+
+def _fill(text: str, values: dict) -> str:
+    return re.sub(r"\$\{\{\s*([\w.]+)\s*\}\}", lambda m: str(values[m.group(1)]), text)
+
+
+def _run_steps(job: dict, workspace: Path, values: dict, summary: Path, artifacts: Path) -> list:
+    python_bin = str(Path(sys.executable).parent)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PYTHON", "VIRTUAL_ENV"))}
+    env.update(PATH=python_bin + os.pathsep + env.get("PATH", ""), GITHUB_STEP_SUMMARY=str(summary), CI="true")
+    codes = []
+    for step in job["steps"]:
+        uses = step.get("uses", "")
+        if uses.startswith("actions/upload-artifact@"):
+            name = _fill(step["with"]["name"], values)
+            shutil.copytree(workspace / step["with"]["path"], artifacts / name, dirs_exist_ok=True)
+            continue
+        if uses.startswith("actions/download-artifact@"):
+            dst = workspace / step["with"]["path"]
+            dst.mkdir(parents=True, exist_ok=True)
+            for folder in artifacts.glob(step["with"]["pattern"]):
+                shutil.copytree(folder, dst, dirs_exist_ok=True)
+            continue
+        if "run" not in step:
+            continue  # checkout and setup-python: laid out by the test
+        script = _fill(step["run"], values)
+        if script.lstrip().startswith("sudo apt-get"):
+            assert all(shutil.which(tool) for tool in re.findall(r"install -y -qq (\S+)", script)), script
+            continue
+        if ".venv/bin/aiterbench run " in script:
+            script = script.rstrip() + " " + " ".join(TINY_RUN)
+        proc = subprocess.run(["bash", "-e", "-c", script], cwd=workspace, env=env, capture_output=True, text=True,
+                              timeout=600)
+        codes.append((step.get("name") or script.splitlines()[0], proc.returncode, proc.stderr[-2000:]))
+    return codes
+
+
+@pytest.fixture(scope="module")
+def ran(tmp_path_factory):
+    root = tmp_path_factory.mktemp("runner")
+    workflow, artifacts = _workflow(), root / "artifacts"
+    artifacts.mkdir()
+    out = {}
+    # The ab job: the pull request in new/, the base branch in base/.
+    ab = root / "ab"
+    _checkout(ab / "new")
+    _checkout(ab / "base")
+    out["ab"] = (_run_steps(workflow["jobs"]["ab"], ab, {"github.base_ref": "main"}, root / "ab-summary.md",
+                            artifacts), ab, root / "ab-summary.md")
+    # One cell of the matrix: this Python on this runner.
+    measure = root / "measure"
+    _checkout(measure)
+    values = {"matrix.python": f"{sys.version_info[0]}.{sys.version_info[1]}", "matrix.runner": "ubuntu-latest"}
+    out["measure"] = (_run_steps(workflow["jobs"]["measure"], measure, values, root / "m-summary.md", artifacts),
+                      measure, None)
+    report = root / "report"
+    _checkout(report)
+    out["report"] = (_run_steps(workflow["jobs"]["report"], report, {}, root / "r-summary.md", artifacts), report,
+                     root / "r-summary.md")
+    return out, artifacts
+
+
+def test_the_ab_job_counts_both_checkouts_and_writes_its_summary(ran):
+    (codes, workspace, summary), artifacts = ran[0]["ab"], ran[1]
+    assert [c for c in codes if c[1] != 0] == [], codes  # the same code on both sides: no regression
+    text = summary.read_text()
+    assert text.startswith("### aiterbench: no regression") and "instruction counts (exact)" in text
+    assert (workspace / "results" / "ab-base.json").exists() and (artifacts / "ab-results" / "ab-new.json").exists()
+
+
+def test_the_matrix_and_report_jobs_hand_their_files_on(ran):
+    (m_codes, measure, _), (r_codes, report, summary) = ran[0]["measure"], ran[0]["report"]
+    assert [c for c in m_codes + r_codes if c[1] != 0] == [], m_codes + r_codes
+    assert list((measure / "results").glob("aiterbench-*-ubuntu-latest.json"))
+    assert (report / "report" / "index.html").exists() and "## " in summary.read_text()
