@@ -186,7 +186,7 @@ def test_ab_count_a_a_is_exactly_one_everywhere(ab_counted):
 
 @needs_valgrind
 def test_ab_count_sees_exactly_what_a_plant_changed(ab_counted):
-    """Every class_anext cell does more instructions per item; every other cell the same, to the instruction."""
+    """Every class_anext cell does more instructions per item; every other cell the same (under 1/100 of one)."""
     proc = ab_counted["plant"]
     assert proc.returncode == 1, proc.stderr  # a regression
     cells = {c["cell"]: c for c in json.loads(proc.stdout)["cells"]}
@@ -195,7 +195,9 @@ def test_ab_count_sees_exactly_what_a_plant_changed(ab_counted):
         if name.startswith("class_anext/"):
             assert new - base > 10, name
         else:
-            assert new == base and c["verdict"] == "unchanged", name
+            # The same instructions per item: a few instructions outside the iteration (the sides' paths differ
+            # in their letters) shift both sizes alike and cancel, up to the floating point of the quotient.
+            assert new == pytest.approx(base, abs=0.01) and c["verdict"] == "unchanged", name
     assert cells["class_anext/none/asyncio"]["verdict"] == "regression"  # +2% at the 1% default threshold
     fine = {c["cell"]: c["verdict"] for c in json.loads(ab_counted["plant-fine"].stdout)["cells"]}
     assert {n for n, v in fine.items() if v == "regression"} == {n for n in fine if n.startswith("class_anext/")}
