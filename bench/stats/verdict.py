@@ -119,6 +119,10 @@ class Verdict:
     base_processes: int
     new_processes: int
     more: int | None = None  # inconclusive only: processes per side likely to decide; None: no number will
+    #: The interval's confidence: 95%, or a sequential look's own (wider) level (``sequential``).
+    confidence: float = CONFIDENCE
+    #: Sequential verdicts (``ab``): the interim look that decided (1, 2, ...), 0 for the final look; None otherwise.
+    look: int | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in VERDICTS:
@@ -127,8 +131,12 @@ class Verdict:
             raise ValueError("threshold must lie in (0, 1)")
 
 
-def judge(log_ratio: Estimate, threshold: float, paired: bool, base_n: int, new_n: int) -> Verdict:
-    """The verdict on a log ratio with its interval (see the module docstring for the rule)."""
+def judge(log_ratio: Estimate, threshold: float, paired: bool, base_n: int, new_n: int,
+          z: float | None = None) -> Verdict:
+    """The verdict on a log ratio with its interval (see the module docstring for the rule).
+
+    ``z``: the interval's half-width in standard errors, when it is not a 95% one (``_more`` reads it).
+    """
     t = math.log1p(threshold)
     e, lo, hi = log_ratio.value, log_ratio.low, log_ratio.high
     ratio = Estimate(math.exp(e), math.exp(lo) if lo == lo else math.nan, math.exp(hi) if hi == hi else math.nan,
@@ -140,7 +148,7 @@ def judge(log_ratio: Estimate, threshold: float, paired: bool, base_n: int, new_
             return Verdict("improvement", ratio, threshold, paired, base_n, new_n)
         if -t <= lo and hi <= t:
             return Verdict("unchanged", ratio, threshold, paired, base_n, new_n)
-    return Verdict("inconclusive", ratio, threshold, paired, base_n, new_n, _more(log_ratio, t, paired))
+    return Verdict("inconclusive", ratio, threshold, paired, base_n, new_n, _more(log_ratio, t, paired, z or Z_INTERVAL))
 
 
 #: The share of cases in which the count ``_more`` names should decide the verdict.
@@ -152,7 +160,7 @@ _Z_DECIDE = statistics.NormalDist().inv_cdf(DECIDE_PROBABILITY)
 FIRST_INTERVAL = {True: 6, False: 4}
 
 
-def _more(e: Estimate, t: float, paired: bool = True) -> int | None:
+def _more(e: Estimate, t: float, paired: bool = True, z: float | None = None) -> int | None:
     """Processes per side (pairs, if paired) to add so that the verdict is decided with ~80% probability.
 
     Normal approximation from the current interval: with n samples and
@@ -172,7 +180,7 @@ def _more(e: Estimate, t: float, paired: bool = True) -> int | None:
     half = max(e.value - e.low, e.high - e.value)
     if half <= 0:
         return None
-    size, step = abs(e.value), half / Z_INTERVAL
+    size, step = abs(e.value), half / (z or Z_INTERVAL)
     for total in range(n + 1, 100 * n + 1):
         q = math.sqrt(n / total)
         h_future, moves = half * q, _Z_DECIDE * step * math.sqrt(1 - q * q)
@@ -185,17 +193,23 @@ def _more(e: Estimate, t: float, paired: bool = True) -> int | None:
     return None
 
 
-def compare_slopes(base: dict, new: dict, threshold: float = DEFAULT_THRESHOLD) -> Verdict:
+def compare_slopes(base: dict, new: dict, threshold: float = DEFAULT_THRESHOLD, sequential: bool = False,
+                   final: bool = True) -> Verdict | None:
     """Verdict on two cells' per-process slopes ``{round key: seconds per item}``.
 
     Rounds present on both sides pair them (``ab``; a file with itself);
     without any common round the two samples are compared unpaired.
+    ``sequential`` (files ``ab`` wrote): the pairs in round order through the
+    looks of ``sequential.sequential_verdict``; without ``final``, None while
+    no interim look has decided.
     """
     b = {k: v for k, v in base.items() if v > 0}
     w = {k: v for k, v in new.items() if v > 0}
     if not b or not w:
         raise ValueError("no positive per-item slope on one side")
-    common = sorted(set(b) & set(w), key=str)
+    from .sequential import round_order, sequential_verdict
+
+    common = sorted(set(b) & set(w), key=round_order)
     shared = [k for k in common if b[k] == w[k]]  # one process on both sides: the same measurement
     if shared:
         if len(shared) == len(common) == len(b) == len(w):  # a file compared with itself: nothing changed
@@ -204,6 +218,8 @@ def compare_slopes(base: dict, new: dict, threshold: float = DEFAULT_THRESHOLD) 
                          "as after --append): compare two separate measurements")
     if common:
         logs = [math.log(w[k] / b[k]) for k in common]
+        if sequential:
+            return sequential_verdict(logs, threshold, len(b), len(w), final)
         return judge(hodges_lehmann_paired(logs), threshold, True, len(b), len(w))
     est = hodges_lehmann_shift([math.log(v) for v in b.values()], [math.log(v) for v in w.values()])
     return judge(est, threshold, False, len(b), len(w))
