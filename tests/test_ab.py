@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from aiterbench import main
 
 from .test_cli import ROOT, assert_one_error_line, cli
@@ -59,8 +58,13 @@ def test_ab_a_a_end_to_end(two_copies, tmp_path):
     assert again.returncode == proc.returncode
     assert [(c["cell"], c["verdict"]) for c in json.loads(again.stdout)["cells"]] == [
         (c["cell"], c["verdict"]) for c in data["cells"]]
-    # rounds are balanced: 6 asked, a whole unit of 2 cells x 2 sizes x 2 sides made
-    assert all(c["ratio"] and c["base_processes"] == c["new_processes"] == 8 for c in data["cells"])
+    # sequential: each cell ends at a look that decides it or at the budget, sides balanced (an even count),
+    # and says where and when
+    assert data["sequential"] == 1
+    for c in data["cells"]:
+        assert c["base_processes"] == c["new_processes"] == c["pairs"] and c["pairs"] % 2 == 0
+        assert c["look"] == 0 or c["pairs"] in (8, 12, 16, 24, 32, 48, 64)
+        assert 0 < c["confidence"] < 1 and c["seconds_to_verdict"] > 0
 
 
 def test_ab_markdown_for_a_job_summary(tmp_path):
@@ -237,3 +241,29 @@ def test_a_library_checkout_with_its_own_impls_package_keeps_it(tmp_path):
                "--format", "json", *TINY_AB)
     assert proc.returncode in (0, 1), proc.stderr
     assert [c["cell"] for c in json.loads(proc.stdout)["cells"]] == ["mine/none/asyncio"]
+
+
+def test_decided_cells_get_no_more_rounds_and_a_group_stops_when_empty():
+    """run_matrix's settle: a cell named decided drops out after that round; the run ends when none is left,
+    long before its budget; each group and side was checked and calibrated by one process."""
+    from aiterbench.model.cells import Cell
+    from aiterbench.orchestrate.rounds import Budget, Side, run_matrix
+
+    first, second = Cell("asyncgen", "none", "asyncio"), Cell("class_anext", "none", "asyncio")
+    budget = Budget(sizes=(8, 64), rounds=40, values=1, warmups=0, min_time=0.002, cell_timeout=60.0, seconds=600)
+    asked, steps = [], []
+
+    def settle(benchmarks, live):
+        asked.append(list(live))
+        return [first] if len(asked) == 1 else [second]
+
+    outcome = run_matrix([first, second], budget, sides=(Side("base"), Side("new")), settle=settle,
+                         on_step=lambda what, cell: steps.append(what))
+    assert not outcome.failures and not outcome.interrupted
+    assert outcome.settled == {first: 2, second: 4} and outcome.rounds_done == 4
+    assert asked == [[first, second], [second]]
+    assert steps.count("check+calibrate") == 2  # one process per group and side
+    for k in range(2):
+        runs = {name: sum(1 for r in b.get_runs() if r.values) for name, b in outcome.benchmarks[k].items()}
+        assert runs == {first.bench_name(8): 2, first.bench_name(64): 2, second.bench_name(8): 4,
+                        second.bench_name(64): 4}

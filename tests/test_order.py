@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from aiterbench.measure.worker import measuring_order
-from aiterbench.orchestrate.rounds import balance_unit, balanced_rounds, side_order
+from aiterbench.orchestrate.rounds import balance_unit, balanced_rounds, side_order, slot
 
 
 @pytest.mark.parametrize("cells, sizes", [(3, 3), (2, 3), (5, 3), (1, 3), (4, 2)])
@@ -36,12 +36,21 @@ def test_the_cell_that_opens_a_process_opens_it_at_every_size():
 def test_side_order_is_balanced_independently_of_cell_and_size_order(cells, sizes):
     unit = balance_unit(cells, sizes, 2)
     combos = collections.Counter()
+    names, ns = [f"c{i}" for i in range(cells)], [16 * 16**i for i in range(sizes)]
     for rnd in range(unit):
-        first_side = side_order(rnd, cells, sizes, 2)[0]
-        head_cell = rnd % cells
-        head_size = (rnd // cells) % sizes
-        combos[(first_side, head_cell, head_size)] += 1
+        first_side = side_order(rnd, 2)[0]
+        order = measuring_order(names, ns, slot(rnd, 2))
+        combos[(first_side, order[0][0], order[0][1][0])] += 1
     assert set(combos.values()) == {1} and len(combos) == 2 * cells * sizes
+
+
+def test_every_two_rounds_of_ab_put_each_side_first_once():
+    """Sides are the fastest digit: wherever a sequential ab stops (after an even round), they are balanced."""
+    for stop in range(2, 40, 2):
+        firsts = collections.Counter(side_order(rnd, 2)[0] for rnd in range(stop))
+        assert firsts[0] == firsts[1] == stop // 2
+    # and both sides of a round measure in one order: the round's slot, shared by the pair
+    assert slot(6, 2) == slot(7, 2) == 3
 
 
 @pytest.mark.parametrize("rounds, cells, sides, sizes, expected", [(15, 5, 1, 3, 15), (15, 3, 1, 3, 18), (16, 1, 2, 3, 18),

@@ -6,7 +6,6 @@ import math
 import random
 
 import pytest
-
 from aiterbench.stats import sequential
 from aiterbench.stats.fit import fit_cell
 from aiterbench.stats.verdict import compare_slopes, hodges_lehmann_paired
@@ -21,7 +20,7 @@ BUDGET = 64
 def test_looks_and_their_error_rates():
     assert [sequential.look_pairs(k) for k in range(1, 10)] == [8, 12, 16, 24, 32, 48, 64, 96, 128]
     assert sequential.looks_until(7) == [] and sequential.looks_until(40) == [8, 12, 16, 24, 32]
-    for looks in range(0, 40):  # however many interim looks, interim and final together spend exactly ALPHA
+    for looks in range(40):  # however many interim looks, interim and final together spend exactly ALPHA
         spent = sum(sequential.interim_alpha(k) for k in range(1, looks + 1))
         assert spent < sequential.ALPHA * sequential.INTERIM_SHARE
         assert math.isclose(spent + sequential.final_alpha(looks), sequential.ALPHA)
@@ -133,3 +132,37 @@ def test_a_95_percent_interval_at_every_look_would_not_hold_its_rate():
         flagged += any(not (e.low <= 0 <= e.high) for e in
                        (hodges_lehmann_paired(logs[:n]) for n in range(8, BUDGET + 1, 2)))
     assert flagged / SEEDS > 0.10
+
+
+def _cell_data(slopes, design=sequential.DESIGN, started=1000.0):
+    from aiterbench.model.cells import Cell
+    from aiterbench.model.results import CellData
+
+    rounds = {f"run:{r}": {n: s + 700e-9 / n for n in (16, 256, 4096)} for r, s in enumerate(slopes)}
+    dates = {f"run:{r}": started + 0.5 * (r + 1) for r in range(len(slopes))}
+    metadata = {} if design is None else {"aiterbench_sequential": design}
+    return CellData(Cell("asyncgen", "none", "asyncio"), rounds, metadata, dates=dates, started=started)
+
+
+def test_a_cell_says_its_look_and_its_time_to_verdict():
+    from aiterbench.analysis.compare import judge_cell
+
+    rng = random.Random(5)
+    base = [95e-9 * math.exp(rng.gauss(0, 0.01)) for _ in range(40)]
+    cv = judge_cell(_cell_data(base), _cell_data([b * 1.10 * math.exp(rng.gauss(0, 0.01)) for b in base]), 0.05)
+    assert cv.verdict.kind == "regression" and cv.verdict.look == 1 and cv.verdict.ratio.samples == 8
+    assert cv.seconds == pytest.approx(0.5 * 8)  # the 8th round ended 4 s after the first process
+    # the same pairs without the design's name: one fixed 95% look on all 40
+    fixed = judge_cell(_cell_data(base, None), _cell_data([b * 1.1 for b in base], None), 0.05)
+    assert fixed.verdict.look is None and fixed.verdict.ratio.samples == 40 and fixed.seconds == pytest.approx(20)
+    # between rounds, an undecided cell is None: measure on
+    noisy = [b * math.exp(rng.gauss(0, 0.2)) for b in base[:10]]
+    assert judge_cell(_cell_data(base[:10]), _cell_data(noisy), 0.05, final=False).verdict is None
+
+
+def test_a_newer_design_is_refused_in_one_line():
+    from aiterbench.analysis.compare import judge_cell
+
+    newer = sequential.DESIGN + 1
+    cv = judge_cell(_cell_data([95e-9] * 8, design=newer), _cell_data([96e-9] * 8, design=newer), 0.05)
+    assert cv.verdict is None and "upgrade aiterbench" in cv.problem and "\n" not in cv.problem

@@ -8,9 +8,10 @@ from typing import Sequence
 
 from ..model.cells import Cell
 from ..model.identity import differences, labels
-from ..model.results import KIND_COUNT, ResultSet
+from ..model.results import KIND_COUNT, CellData, ResultSet
 from ..model.documents import dumps
 from ..model.units import NS
+from ..stats import sequential
 from ..stats.fit import Estimate, fit_cell
 from ..stats.verdict import Verdict, compare_slopes, judge
 from .table import render as render_table
@@ -23,6 +24,9 @@ class CellVerdict:
     base: Estimate | None  # per-item cost (seconds, or instructions for counts)
     new: Estimate | None
     problem: str | None = None  # why there is no verdict
+    #: Seconds from the first process of either file (calibration included) to the end of the last round the
+    #: verdict used: the time ``ab`` took to decide this cell. None when the files carry no dates.
+    seconds: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +54,16 @@ class Comparison:
     def regressed(self) -> bool:
         return self.count("regression") > 0
 
+    @property
+    def timed(self) -> bool:
+        """Some verdict knows how long it took (paired rounds with dates)."""
+        return any(cv.seconds is not None for cv in self.cells)
+
+    @property
+    def sequential(self) -> bool:
+        """Judged by ``ab``'s sequential looks (files that name the design)."""
+        return any(cv.verdict is not None and cv.verdict.look is not None for cv in self.cells)
+
 
 _ORDER = {"regression": 0, "inconclusive": 1, "improvement": 2, "unchanged": 3}
 
@@ -66,26 +80,67 @@ def compare_sets(base: ResultSet, new: ResultSet, threshold: float, failed=()) -
         raise ValueError("one side holds timings and the other instruction counts: compare like with like")
     out = []
     for cell in sorted(set(base.cells) & set(new.cells)):
-        try:
-            fb, fn = fit_cell(base.cells[cell].per_round), fit_cell(new.cells[cell].per_round)
-        except ValueError as exc:
-            out.append(CellVerdict(cell, None, None, None, f"no fit: {exc}"))
-            continue
-        try:
-            if base.kind == KIND_COUNT:  # deterministic: the ratio is exact
-                if not (fb.per_item.value > 0 and fn.per_item.value > 0):
-                    raise ValueError("instructions per item are not positive on both sides")
-                e = math.log(fn.per_item.value / fb.per_item.value)
-                verdict = judge(Estimate(e, e, e, 1), threshold, False, 1, 1)
-            else:
-                verdict = compare_slopes(_paired_keys(fb.slopes, "base"), _paired_keys(fn.slopes, "new"), threshold)
-        except ValueError as exc:
-            out.append(CellVerdict(cell, None, fb.per_item, fn.per_item, str(exc)))
-            continue
-        out.append(CellVerdict(cell, verdict, fb.per_item, fn.per_item))
+        out.append(judge_cell(base.cells[cell], new.cells[cell], threshold, base.kind))
     out.sort(key=_sort_key)
     return Comparison(base, new, threshold, tuple(out), tuple(sorted(set(base.cells) - set(new.cells))),
                       tuple(sorted(set(new.cells) - set(base.cells))), tuple(failed))
+
+
+def _design(b: CellData, n: CellData) -> int | None:
+    """The sequential design both sides were measured under (``ab``), or None."""
+    designs = {cd.metadata.get("aiterbench_sequential") for cd in (b, n)}
+    if len(designs) != 1 or None in designs:
+        return None
+    design = int(designs.pop())
+    if design > sequential.DESIGN:
+        raise ValueError(f"judged by sequential design {design}, newer than this aiterbench's "
+                         f"({sequential.DESIGN}): upgrade aiterbench")
+    return design
+
+
+def judge_cell(b: CellData, n: CellData, threshold: float, kind: str = "time", final: bool = True) -> CellVerdict:
+    """One cell's verdict; ``final=False`` (``ab`` between rounds): a CellVerdict without a verdict while
+    its sequential looks have not decided."""
+    try:
+        fb, fn = fit_cell(b.per_round), fit_cell(n.per_round)
+    except ValueError as exc:
+        return CellVerdict(b.cell, None, None, None, f"no fit: {exc}")
+    try:
+        if kind == KIND_COUNT:  # deterministic: the ratio is exact
+            if not (fb.per_item.value > 0 and fn.per_item.value > 0):
+                raise ValueError("instructions per item are not positive on both sides")
+            e = math.log(fn.per_item.value / fb.per_item.value)
+            verdict = judge(Estimate(e, e, e, 1), threshold, False, 1, 1)
+        else:
+            bs, ns = _paired_keys(fb.slopes, "base"), _paired_keys(fn.slopes, "new")
+            verdict = compare_slopes(bs, ns, threshold, sequential=_design(b, n) is not None, final=final)
+    except ValueError as exc:
+        return CellVerdict(b.cell, None, fb.per_item, fn.per_item, str(exc))
+    if verdict is None:
+        return CellVerdict(b.cell, None, fb.per_item, fn.per_item, "undecided")
+    return CellVerdict(b.cell, verdict, fb.per_item, fn.per_item, seconds=_seconds(b, n, verdict, fb.slopes, fn.slopes))
+
+
+def _seconds(b: CellData, n: CellData, verdict: Verdict, bs, ns) -> float | None:
+    """Time to verdict: from the first process of either side to the last round the verdict used."""
+    starts = [t for t in (b.started, n.started) if t is not None]
+    if not starts or not verdict.paired:
+        return None
+    pairs = {k for k, v in bs.items() if v > 0} & {k for k, v in ns.items() if v > 0} & set(b.dates) & set(n.dates)
+    used = sorted(pairs, key=sequential.round_order)[:verdict.ratio.samples]
+    if not used:
+        return None
+    return max(b.dates[used[-1]], n.dates[used[-1]]) - min(starts)
+
+
+def settled(base: dict, new: dict, threshold: float, live) -> list[Cell]:
+    """The cells of ``live`` whose sequential verdict is decided on what ``base`` and ``new`` hold so far
+    ({cell: CellData}, as ``aiterbench.model.results.cells`` reads them): ``ab`` gives them no more rounds."""
+    out = []
+    for cell in live:
+        if cell in base and cell in new and judge_cell(base[cell], new[cell], threshold, final=False).verdict:
+            out.append(cell)
+    return out
 
 
 def _paired_keys(slopes, side: str) -> dict:
@@ -125,19 +180,34 @@ def _cost(e: Estimate | None, kind: str) -> str:
 
 def _header(c: Comparison) -> list[str]:
     unit = "instructions/item" if c.kind == KIND_COUNT else "ns/item"
-    return ["cell", "verdict", "NEW/BASE [95% CI]", f"base {unit}", f"new {unit}", "processes"]
+    interval = "NEW/BASE [look's interval]" if c.sequential else "NEW/BASE [95% CI]"
+    head = ["cell", "verdict", interval, f"base {unit}", f"new {unit}", "processes"]
+    return head + (["time to verdict"] if c.timed else [])
 
 
-def _row(cv: CellVerdict, kind: str) -> list[str]:
+def _look(v: Verdict) -> str:
+    if v.look is None:
+        return ""
+    return " at the end" if v.look == 0 else f" at look {v.look}"
+
+
+def _row(cv: CellVerdict, c: Comparison) -> list[str]:
     v = cv.verdict
-    procs = "-" if v is None else (f"{v.ratio.samples} pairs" if v.paired else f"{v.base_processes} / {v.new_processes}")
-    return [cv.cell.name, _verdict_text(cv), _ratio(v) if v else "-", _cost(cv.base, kind), _cost(cv.new, kind), procs]
+    procs = "-" if v is None else (f"{v.ratio.samples} pairs{_look(v)}" if v.paired else
+                                   f"{v.base_processes} / {v.new_processes}")
+    row = [cv.cell.name, _verdict_text(cv), _ratio(v) if v else "-", _cost(cv.base, c.kind), _cost(cv.new, c.kind),
+           procs]
+    if c.timed:
+        row.append("-" if cv.seconds is None else f"{cv.seconds:.1f} s")
+    return row
 
 
 def summary(c: Comparison) -> str:
     counts = ", ".join(f"{c.count(k)} {k}" for k in ("regression", "improvement", "unchanged", "inconclusive"))
     how = "instruction counts (exact)" if c.kind == KIND_COUNT else (
         "paired by round" if any(cv.verdict and cv.verdict.paired for cv in c.cells) else "unpaired (separate runs)")
+    if c.sequential:
+        how += f", {sequential.describe()}"
     return f"threshold {c.threshold:.1%}, {how}: {counts}"
 
 
@@ -185,7 +255,7 @@ def format_text(c: Comparison) -> str:
     lines.append(summary(c))
     if undecided(c):
         lines.append(undecided(c))
-    lines += render_table(_header(c), [_row(cv, c.kind) for cv in c.cells], "text", left=2).splitlines()
+    lines += render_table(_header(c), [_row(cv, c) for cv in c.cells], "text", left=2).splitlines()
     lines += _notes(c)
     return "\n".join(lines) + "\n"
 
@@ -206,7 +276,7 @@ def format_md(c: Comparison) -> str:
     icons = {"regression": "❌ ", "improvement": "✅ ", "unchanged": "", "inconclusive": "❔ "}
     rows = []
     for cv in c.cells:
-        row = _row(cv, c.kind)
+        row = _row(cv, c)
         row[0] = f"`{row[0]}`"
         if cv.verdict:
             row[1] = icons[cv.verdict.kind] + row[1]
@@ -215,7 +285,9 @@ def format_md(c: Comparison) -> str:
     notes = _notes(c)
     if notes:
         lines += [""] + [f"- {n}" for n in notes]
-    lines += ["", "A verdict is on NEW/BASE per item: `regression` means the 95% interval lies above 1 and the "
+    which = ("the interval of the look that decided (wider than a 95% one, so that all looks together hold 95%)"
+             if c.sequential else "the 95% interval")
+    lines += ["", f"A verdict is on NEW/BASE per item: `regression` means {which} lies above 1 and the "
               f"estimate exceeds 1 + {c.threshold:.1%}; `unchanged` means the whole interval lies within the threshold."]
     return "\n".join(lines) + "\n"
 
@@ -239,6 +311,7 @@ def format_json(c: Comparison) -> str:
         "counts": {k: c.count(k) for k in ("regression", "improvement", "unchanged", "inconclusive")},
         "regressed": c.regressed,
         "undecided": undecided(c),
+        "sequential": (sequential.DESIGN if c.sequential else None),
         "cells": [
             {
                 "cell": cv.cell.name,
@@ -248,6 +321,10 @@ def format_json(c: Comparison) -> str:
                 "base_processes": cv.verdict.base_processes if cv.verdict else None,
                 "new_processes": cv.verdict.new_processes if cv.verdict else None,
                 "more_processes": cv.verdict.more if cv.verdict else None,
+                "pairs": cv.verdict.ratio.samples if cv.verdict and cv.verdict.paired else None,
+                "confidence": cv.verdict.confidence if cv.verdict else None,
+                "look": cv.verdict.look if cv.verdict else None,
+                "seconds_to_verdict": cv.seconds,
                 f"base_{unit}_per_item": _est(cv.base, scale),
                 f"new_{unit}_per_item": _est(cv.new, scale),
                 "problem": cv.problem,

@@ -99,9 +99,9 @@ def cmd_ab(args) -> int:
     from ..orchestrate.progress import progress
     from ..orchestrate.rounds import AB_QUICK, SaveError, below_steady, run_to_files, steps
     from ..orchestrate.sides import describe
-    from ._measure import rounds_text
+    from ..stats.sequential import DESIGN, looks_until
 
-    _threshold(args, "time")  # a bad threshold is bad input before anything runs
+    threshold = _threshold(args, "time")  # a bad threshold is bad input before anything runs
     if args.output and os.path.isdir(args.output):
         raise UsageError(f"-o {args.output}: is a directory, expected a file prefix")
     sizes = _count_sizes(args) if args.count else None
@@ -119,14 +119,17 @@ def cmd_ab(args) -> int:
         return _ab_count(args, probes, cells, sizes, env, notes + ([env_note] if env_note else []), paths)
 
     sides = [p.side for p in probes]
-    bar = progress(steps(cells, budget, len(sides)))
+    bar = progress(steps(cells, budget, len(sides), sequential=True))
     low = below_steady(cells, budget)
     for note in notes + ([env_note] if env_note else []) + ([low] if low else []):
         bar.note(note)
     bar.note(f"ab: {describe(probes)}")
-    bar.note(f"measuring {len(cells)} cells x {rounds_text(cells, budget, 2)} on both sides into {', '.join(paths)}")
+    bar.note(f"measuring {len(cells)} cells on both sides into {', '.join(paths)}, each until its verdict is decided "
+             f"(looks at {', '.join(map(str, looks_until(24)))}, ... pairs) or the budget is spent: "
+             f"{_budget_text(budget)}")
     try:
-        outcome, written = run_to_files(cells, budget, common.modules(args), paths, bar, sides=sides, env=env)
+        outcome, written = run_to_files(cells, budget, common.modules(args), paths, bar, sides=sides, env=env,
+                                        settle=_settle(threshold), worker_args=["--sequential", str(DESIGN)])
     except SaveError as exc:
         common.say(f"aiterbench: error: {exc}")
         return EXIT_FAILED
@@ -147,6 +150,29 @@ def cmd_ab(args) -> int:
                    "what was measured")
         return EXIT_INTERRUPTED
     return _verdict_exit(comparison, args)
+
+
+def _budget_text(budget) -> str:
+    rounds = -(-budget.rounds // 2) * 2
+    return f"{rounds} rounds" + (f" and {budget.seconds:g} s of rounds" if budget.seconds else "")
+
+
+def _settle(threshold: float):
+    """ab's question after every second round: which cells are decided (``analysis.compare.settled``)."""
+
+    def settle(benchmarks, live):
+        import pyperf
+
+        from ..analysis.compare import settled
+        from ..model.results import ResultError, cells
+
+        try:
+            base, new = (cells(pyperf.BenchmarkSuite(list(b.values()))) if b else {} for b in benchmarks)
+        except (ResultError, ValueError):
+            return []  # nothing judged yet: measure on; the files are judged in full at the end
+        return settled(base, new, threshold, live)
+
+    return settle
 
 
 def _count_sizes(args) -> tuple[int, int]:

@@ -80,6 +80,10 @@ def main(argv=None) -> None:
     parser.add_argument("--sizes", default="16,256,4096", help="comma-separated n")
     parser.add_argument("--impl-module", action="append", default=[], help="plug-in module or .py path")
     parser.add_argument("--round", type=int, default=None, help="round index (rotates the cell and size orders)")
+    parser.add_argument("--slot", type=int, default=None,
+                        help="index that rotates the cell and size orders (default: the round; ab: round // 2)")
+    parser.add_argument("--sequential", type=int, default=None,
+                        help="the sequential design whose looks judge these rounds (ab), recorded in the metadata")
     parser.add_argument("--run-id", default="", help="identifies one 'aiterbench run' invocation; pairs its rounds")
     parser.add_argument("--size-loops", default="{}", help="JSON {benchmark name: loops} (worker mode)")
     parser.add_argument("--side-path", default=None, help="folder put first on sys.path for impls and plug-ins")
@@ -113,6 +117,8 @@ def main(argv=None) -> None:
     )
     if args.side:
         runner.metadata["aiterbench_side"] = args.side
+    if args.sequential is not None:
+        runner.metadata["aiterbench_sequential"] = args.sequential
     if args.round is not None:
         runner.metadata["aiterbench_round"] = args.round
         runner.metadata["aiterbench_run"] = args.run_id
@@ -122,7 +128,7 @@ def main(argv=None) -> None:
     asyncio.set_event_loop(loop)
     try:
         # Rotate, so that no cell and no size always runs first in its process (measuring_order).
-        for cell, cell_sizes in measuring_order(cells, sizes, args.round):
+        for cell, cell_sizes in measuring_order(cells, sizes, args.round if args.slot is None else args.slot):
             factory = registry.factory(cell.impl, cell.workload)
             if not args.worker or args.calibrate_loops:
                 # Before anything of this cell is timed: it must yield 0..n-1 on this loop.

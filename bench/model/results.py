@@ -36,6 +36,10 @@ class CellData:
     metadata: Mapping[str, object]
     #: Other figures of the cell (``run --latency``: "first_item", "close"): per process, seconds.
     extra: Mapping[str, Mapping[object, float]] = dataclasses.field(default_factory=dict)
+    #: When each round's process finished (POSIX seconds, from pyperf's ``date``), where the runs say.
+    dates: Mapping[object, float] = dataclasses.field(default_factory=dict)
+    #: When the first process of the file (calibration included) finished: the start of a time to verdict.
+    started: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,9 +121,22 @@ def split(suite, path: str = "result") -> list[tuple[Environment, dict[Cell, Cel
         raise ResultError(f"{path}: malformed aiterbench result ({type(exc).__name__}: {exc})") from None
 
 
+def _date(metadata) -> float | None:
+    """pyperf's ``date`` of a run (local time, ISO) as POSIX seconds; None without one."""
+    import datetime
+
+    try:
+        return datetime.datetime.fromisoformat(str(metadata["date"])).timestamp()
+    except (KeyError, ValueError, OverflowError):
+        return None
+
+
 def _split(suite, source: str) -> list[tuple[Environment, dict[Cell, CellData]]]:
     environment = run_environments(suite)
-    per_run = []  # (environment, (cell, round key, n, value, metadata))
+    per_run = []  # (environment, (cell, round key, n, value, metadata, date))
+    dates = [d for bench in suite.get_benchmarks() for run in bench.get_runs()
+             if (d := _date(run.get_metadata())) is not None]
+    started = min(dates, default=None)
     for bench in suite.get_benchmarks():
         try:
             cell, n, metric = Cell.parse_any(bench.get_name())
@@ -142,12 +159,15 @@ def _split(suite, source: str) -> list[tuple[Environment, dict[Cell, CellData]]]
                    else f"{source}#run{index}")
             index += 1
             # The median of a process's values: a burst of interference in one value does not move it.
-            per_run.append((environment(rmd), (cell, rnd, n, metric, statistics.median(values), common)))
+            per_run.append((environment(rmd), (cell, rnd, n, metric, statistics.median(values), common,
+                                                _date(rmd))))
     out = []
     for env, items in group(per_run):
         grouped: dict[Cell, CellData] = {}
-        for cell, rnd, n, metric, value, common in items:
-            old = grouped.get(cell) or CellData(cell, {}, {})
+        for cell, rnd, n, metric, value, common, date in items:
+            old = grouped.get(cell) or CellData(cell, {}, {}, started=started)
+            if date is not None and date > old.dates.get(rnd, -1.0):
+                old = dataclasses.replace(old, dates={**old.dates, rnd: date})
             if metric is not None:
                 extra = {m: dict(v) for m, v in old.extra.items()}
                 extra.setdefault(metric, {})[rnd] = value
@@ -170,7 +190,9 @@ def _pool(old: CellData | None, new: CellData) -> CellData:
     extra = {m: dict(v) for m, v in old.extra.items()}
     for m, v in new.extra.items():
         extra.setdefault(m, {}).update(v)
-    return CellData(new.cell, rounds, {**old.metadata, **new.metadata}, extra)
+    starts = [t for t in (old.started, new.started) if t is not None]
+    return CellData(new.cell, rounds, {**old.metadata, **new.metadata}, extra, {**old.dates, **new.dates},
+                    min(starts, default=None))
 
 
 def expand(paths: Sequence[str]) -> list[str]:

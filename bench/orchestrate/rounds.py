@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from typing import Callable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from ..model.cells import Cell
 from ..model.files import dump_suite
@@ -150,6 +150,8 @@ class Outcome:
     failures: list
     rounds_done: int
     interrupted: bool = False
+    #: Cells whose verdict was decided before the budget was spent (``settle``), and after how many rounds.
+    settled: dict = dataclasses.field(default_factory=dict)
 
 
 class _CellFailed(Exception):
@@ -159,9 +161,10 @@ class _CellFailed(Exception):
 def balance_unit(group_size: int, sizes: int = 1, sides: int = 1) -> int:
     """Rounds in which every cell of a group, every size and every side take every place equally often.
 
-    The three orders are digits of one mixed-radix count of the rounds (cells
-    fastest, then sizes, then sides: ``measuring_order`` and ``side_order``),
-    so each is balanced independently of the others.
+    The three orders are digits of one mixed-radix count of the rounds (sides
+    fastest, then cells, then sizes: ``side_order`` and ``measuring_order`` of
+    the round's ``slot``), so each is balanced independently of the others,
+    and any even number of rounds of ``ab`` has each side first equally often.
     """
     return max(group_size, 1) * max(sizes, 1) * max(sides, 1)
 
@@ -172,10 +175,15 @@ def balanced_rounds(rounds: int, group_size: int, sizes: int = 1, sides: int = 1
     return -(-rounds // m) * m
 
 
-def side_order(rnd: int, group_size: int, sizes: int, sides: int) -> list[int]:
-    """The sides in the order round ``rnd`` measures them: the slowest digit of the balance unit."""
+def side_order(rnd: int, sides: int) -> list[int]:
+    """The sides in the order round ``rnd`` measures them: the fastest digit, so base and new take turns."""
     order = list(range(sides))
-    return order if (rnd // (max(group_size, 1) * max(sizes, 1))) % 2 == 0 else order[::-1]
+    return order if rnd % 2 == 0 else order[::-1]
+
+
+def slot(rnd: int, sides: int) -> int:
+    """The index that rotates round ``rnd``'s cell and size orders: the digits above the side's."""
+    return rnd // max(sides, 1)
 
 
 def _worker_cmd(side: Side, cells: Sequence[Cell], budget: Budget, modules: Sequence[str], out: str,
@@ -227,15 +235,26 @@ def run_matrix(
     on_round: Callable[[list], None] = lambda benchmarks: None,
     sides: Sequence[Side] = (Side(),),
     env: dict | None = None,
+    settle: Callable[[list, list], Iterable[Cell]] | None = None,
+    worker_args: Sequence[str] = (),
 ) -> Outcome:
     """Measure ``cells`` on every side; ``on_step`` is told before each worker, ``on_round`` after each round.
 
+    First one process per group and side checks and calibrates (a group
+    whose process fails is done again cell by cell, to find the culprit).
     With two sides (``ab``), each round measures a group on both, in
     alternating order (base then new, then new then base), so that drift lands
     on both; the base side's calibrated loop counts serve both sides, so the
     two time the same batches. Each group makes a multiple of its balance
     unit of rounds (``balanced_rounds``); with ``budget.seconds`` it goes on in
     whole units until that much time has passed since the rounds began.
+
+    ``settle`` (``ab``'s sequential verdicts): after every round that leaves
+    the sides balanced, it gets the benchmarks and the cells still measured,
+    and names those whose verdict is decided; they get no more rounds. A group
+    stops when none of its cells is left, or at the first balanced round once
+    the budget (rounds and seconds) is spent; the run stops when every group has.
+    ``worker_args`` go to every worker.
     """
     import uuid
 
@@ -259,13 +278,37 @@ def run_matrix(
             for name in budget.names(cell):
                 benchmarks.pop(name, None)
 
+    def calibrate(k: int, group: list[Cell]) -> None:
+        group = [c for c in group if c in live]
+        if not group:
+            return
+        on_step("check+calibrate", group[0])
+        try:
+            suites = [_spawn(sides[k], group, budget, modules, tmpdir, ["--calibrate-loops", *worker_args], env)]
+        except _CellFailed as exc:
+            if len(group) == 1:
+                fail(group[0], str(exc), sides[k])
+                return
+            suites = []
+            for cell in group:  # find the culprit; the others are checked and calibrated alone
+                try:
+                    suites.append(_spawn(sides[k], [cell], budget, modules, tmpdir,
+                                         ["--calibrate-loops", *worker_args], env))
+                except _CellFailed as exc:
+                    fail(cell, str(exc), sides[k])
+        for suite in suites:
+            if k == 0:
+                for bench in suite.get_benchmarks():
+                    size_loops[bench.get_name()] = bench.get_runs()[-1].get_metadata()["calibrate_loops"]
+            add(k, suite)
+
     def measure(k: int, group: list[Cell], rnd: int) -> None:
         group = [c for c in group if c in live]
         if not group:
             return
         extra = ["--loops", "1", "--size-loops", json.dumps({name: size_loops[name] for c in group
                                                              for name in budget.names(c) if name in size_loops}),
-                 "--round", str(rnd), "--run-id", run_id]
+                 "--round", str(rnd), "--slot", str(slot(rnd, len(sides))), "--run-id", run_id, *worker_args]
         try:
             add(k, _spawn(sides[k], group, budget, modules, tmpdir, extra, env))
         except _CellFailed as exc:
@@ -277,42 +320,43 @@ def run_matrix(
 
     with tempfile.TemporaryDirectory(prefix="aiterbench-") as tmpdir, CHILDREN.watching():
         try:
-            for cell in list(live):
-                for k, side in enumerate(sides):
-                    if cell not in live:
-                        break
-                    on_step("check+calibrate", cell)
-                    try:
-                        suite = _spawn(side, [cell], budget, modules, tmpdir, ["--calibrate-loops"], env)
-                    except _CellFailed as exc:
-                        fail(cell, str(exc), side)
-                        continue
-                    if k == 0:
-                        for bench in suite.get_benchmarks():
-                            size_loops[bench.get_name()] = bench.get_runs()[-1].get_metadata()["calibrate_loops"]
-                    add(k, suite)
+            for group in _groups(live):
+                for k in range(len(sides)):
+                    calibrate(k, group)
             groups = _groups(live)
             sizes = [len(budget.sizes_for(g[0].workload)) for g in groups]
-            units = [balance_unit(len(g), sz, len(sides)) for g, sz in zip(groups, sizes)]
-            planned = [balanced_rounds(budget.rounds, len(g), sz, len(sides)) for g, sz in zip(groups, sizes)]
+            if settle is None:
+                units = [balance_unit(len(g), sz, len(sides)) for g, sz in zip(groups, sizes)]
+            else:  # sequential: the sides balance every second round, and that is where a group may stop
+                units = [len(sides)] * len(groups)
+            planned = [-(-budget.rounds // u) * u if settle else balanced_rounds(budget.rounds, len(g), sz, len(sides))
+                       for g, sz, u in zip(groups, sizes, units)]
             running = [True] * len(groups)
             until = time.monotonic() + budget.seconds
             total = max(planned, default=0)
             for rnd in itertools.count():
-                for i in range(len(groups)):
-                    # A group stops only at the end of a balanced unit, once its rounds and the time are spent.
-                    if running[i] and rnd >= planned[i] and rnd % units[i] == 0 and time.monotonic() >= until:
-                        running[i] = False
+                for i, group in enumerate(groups):
+                    if not running[i] or rnd % units[i]:
+                        continue
+                    if not any(c in live for c in group):
+                        running[i] = False  # every cell decided (or failed)
+                    elif rnd >= planned[i] and time.monotonic() >= until:
+                        running[i] = False  # the budget is spent: rounds and time
                 active = [g for g, on in zip(groups, running) if on]
                 if not active:
                     break
                 total = max(total, rnd + 1)
                 for group in active if rnd % 2 == 0 else active[::-1]:
-                    for k in side_order(rnd, len(group), len(budget.sizes_for(group[0].workload)), len(sides)):
+                    for k in side_order(rnd, len(sides)):
                         on_step(f"round {rnd + 1}/{total}", group[0])
                         measure(k, group, rnd)
                 outcome.rounds_done = rnd + 1
                 on_round(outcome.benchmarks)
+                if settle is not None and (rnd + 1) % len(sides) == 0:
+                    for cell in list(settle(outcome.benchmarks, list(live))):
+                        if cell in live:
+                            live.remove(cell)
+                            outcome.settled[cell] = rnd + 1
         except KeyboardInterrupt:
             outcome.interrupted = True
     return outcome
@@ -326,17 +370,21 @@ def _groups(cells: Sequence[Cell]) -> list[list[Cell]]:
     return list(groups.values())
 
 
-def planned_rounds(cells: Sequence[Cell], budget: Budget, sides: int = 1) -> int:
+def _rounds_of(group: Sequence[Cell], budget: Budget, sides: int, sequential: bool) -> int:
+    if sequential:  # ab: whole pairs of rounds (at most; decided cells stop sooner)
+        return -(-budget.rounds // max(sides, 1)) * max(sides, 1)
+    return balanced_rounds(budget.rounds, len(group), len(budget.sizes_for(group[0].workload)), sides)
+
+
+def planned_rounds(cells: Sequence[Cell], budget: Budget, sides: int = 1, sequential: bool = False) -> int:
     """The rounds a run makes: ``budget.rounds`` rounded up for a balanced order (see balanced_rounds)."""
-    return max((balanced_rounds(budget.rounds, len(g), len(budget.sizes_for(g[0].workload)), sides)
-                for g in _groups(cells)), default=0)
+    return max((_rounds_of(g, budget, sides, sequential) for g in _groups(cells)), default=0)
 
 
-def steps(cells: Sequence[Cell], budget: Budget, sides: int = 1) -> int:
+def steps(cells: Sequence[Cell], budget: Budget, sides: int = 1, sequential: bool = False) -> int:
     """How many worker processes a run starts when nothing fails (for the progress bar)."""
-    rounds = sum(balanced_rounds(budget.rounds, len(g), len(budget.sizes_for(g[0].workload)), sides)
-                 for g in _groups(cells))
-    return sides * (len(cells) + rounds)
+    groups = _groups(cells)
+    return sides * (len(groups) + sum(_rounds_of(g, budget, sides, sequential) for g in groups))
 
 
 def save(benchmarks: dict, path: str, base=None) -> bool:
@@ -369,7 +417,8 @@ class SaveError(Exception):
 
 
 def run_to_files(cells: Sequence[Cell], budget: Budget, modules, paths: Sequence[str], bar,
-                 sides: Sequence[Side] = (Side(),), env: dict | None = None, bases=None) -> tuple[Outcome, bool]:
+                 sides: Sequence[Side] = (Side(),), env: dict | None = None, bases=None,
+                 settle=None, worker_args: Sequence[str] = ()) -> tuple[Outcome, bool]:
     """``run_matrix`` with one result file per side, rewritten atomically after every round.
 
     After Ctrl-C the rounds finished (and what the last one measured) are
@@ -393,7 +442,8 @@ def run_to_files(cells: Sequence[Cell], budget: Budget, modules, paths: Sequence
         written = written or all(ok)
 
     try:
-        outcome = run_matrix(cells, budget, modules, on_step=bar.step, on_round=on_round, sides=sides, env=env)
+        outcome = run_matrix(cells, budget, modules, on_step=bar.step, on_round=on_round, sides=sides, env=env,
+                             settle=settle, worker_args=worker_args)
     finally:
         bar.close()
     if outcome.interrupted and outcome.rounds_done:
