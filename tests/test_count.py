@@ -81,12 +81,6 @@ def test_bad_sizes_are_exit_2(sizes, tmp_path, capsys):
     assert not list(tmp_path.iterdir())
 
 
-def tempfile_root() -> str:
-    import tempfile
-
-    return tempfile.gettempdir()
-
-
 @needs_valgrind
 def test_ctrl_c_keeps_the_cells_counted_and_leaves_no_valgrind(tmp_path):
     import os
@@ -95,10 +89,14 @@ def test_ctrl_c_keeps_the_cells_counted_and_leaves_no_valgrind(tmp_path):
     import sys
 
     out = tmp_path / "c.json"
+    # A temporary folder of this test's own: its valgrind processes are told apart from those of a test
+    # that counts at the same time in another xdist worker (a shared pattern once matched theirs).
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
     proc = subprocess.Popen(
         [sys.executable, "-m", "aiterbench", "count", "-i", "asyncgen,class_anext,class_awaitable", "-w", "none,sleep0",
          "-l", "asyncio", "--sizes", "100,300", "-o", str(out)],
-        env=dict(os.environ, CI="true"), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        env=dict(os.environ, CI="true", TMPDIR=str(tmp)), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     seen = []
     for line in proc.stderr:  # the first cell is counted: interrupt the others
         seen.append(line)
@@ -114,7 +112,7 @@ def test_ctrl_c_keeps_the_cells_counted_and_leaves_no_valgrind(tmp_path):
     # Killed with their group: gone within moments (a SIGKILLed valgrind may take a little while to exit).
     import time
 
-    pattern = f"callgrind-out-file={tempfile_root()}"
+    pattern = f"callgrind-out-file={tmp}"
     for _ in range(50):
         leftover = subprocess.run(["pgrep", "-f", pattern], capture_output=True, text=True).stdout.split()
         if not leftover:
