@@ -39,7 +39,7 @@ def test_a_decided_sequential_verdict_is_also_decided_at_95_percent():
     """The wider interval contains the narrower one: stopping early never says more than the data would."""
     for seed in range(100):
         base, new = simulate_ab(seed, shift=(0.0, 0.1, 0.04)[seed % 3], rounds=24)
-        v = compare_slopes(base, new, 0.05, sequential=True)
+        v = compare_slopes(base, new, 0.05, sequential=sequential.DESIGN)
         if v.kind != "inconclusive" and v.look:
             first = {k: base[k] for k in sorted(base, key=sequential.round_order)[:v.ratio.samples]}
             fixed = compare_slopes(first, {k: new[k] for k in first}, 0.05)
@@ -49,7 +49,7 @@ def test_a_decided_sequential_verdict_is_also_decided_at_95_percent():
 
 def _outcome(seed, shift=0.0, simulate=simulate_ab):
     base, new = simulate(seed, shift=shift, rounds=BUDGET)
-    return compare_slopes(base, new, 0.05, sequential=True)
+    return compare_slopes(base, new, 0.05, sequential=sequential.DESIGN)
 
 
 def test_looking_between_rounds_replays_what_the_files_say():
@@ -60,7 +60,7 @@ def test_looking_between_rounds_replays_what_the_files_say():
         live = None
         for n in range(2, BUDGET + 1, 2):
             part = keys[:n]
-            live = compare_slopes({k: base[k] for k in part}, {k: new[k] for k in part}, 0.05, sequential=True,
+            live = compare_slopes({k: base[k] for k in part}, {k: new[k] for k in part}, 0.05, sequential=sequential.DESIGN,
                                   final=False)
             if live is not None:
                 stop = n
@@ -68,7 +68,7 @@ def test_looking_between_rounds_replays_what_the_files_say():
         if live is None:
             continue
         replay = compare_slopes({k: base[k] for k in keys[:stop]}, {k: new[k] for k in keys[:stop]}, 0.05,
-                                sequential=True)
+                                sequential=sequential.DESIGN)
         assert (replay.kind, replay.look, replay.ratio) == (live.kind, live.look, live.ratio)
 
 
@@ -166,3 +166,26 @@ def test_a_newer_design_is_refused_in_one_line():
     newer = sequential.DESIGN + 1
     cv = judge_cell(_cell_data([95e-9] * 8, design=newer), _cell_data([96e-9] * 8, design=newer), 0.05)
     assert cv.verdict is None and "upgrade aiterbench" in cv.problem and "\n" not in cv.problem
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_a_change_of_the_threshold_itself_is_called_unchanged_at_most_5_percent_of_the_time(model):
+    """``unchanged`` is an equivalence claim (TOST on the 1 - 2a interval): wrong when the true change is the
+    threshold or more, and that error is spent over the looks as the other one is."""
+    verdicts = [_outcome(seed + 9000, shift=0.05, simulate=MODELS[model]) for seed in range(SEEDS)]
+    assert sum(v.kind == "unchanged" for v in verdicts) / SEEDS <= 0.05
+
+
+def test_the_equivalence_claim_reads_the_narrower_interval_and_design_1_files_keep_their_rule():
+    rng = random.Random(11)
+    logs = [rng.gauss(0.0, 0.035) for _ in range(8)]
+    wide = hodges_lehmann_paired(logs, 1 - sequential.interim_alpha(1))
+    narrow = hodges_lehmann_paired(logs, 1 - 2 * sequential.interim_alpha(1))
+    assert wide.low <= narrow.low and narrow.high <= wide.high
+    for design in (1, 2):
+        v = sequential.sequential_verdict(logs, 0.05, 8, 8, final=False, design=design)
+        inside = -math.log1p(0.05) <= (narrow if design == 2 else wide).low
+        inside = inside and (narrow if design == 2 else wide).high <= math.log1p(0.05)
+        assert (v is not None and v.kind == "unchanged") == inside
+        if v is not None:
+            assert -0.05 <= v.ratio.low - 1 and v.ratio.high - 1 <= 0.05

@@ -113,7 +113,7 @@ def judge_cell(b: CellData, n: CellData, threshold: float, kind: str = "time", f
             verdict = judge(Estimate(e, e, e, 1), threshold, False, 1, 1)
         else:
             bs, ns = _paired_keys(fb.slopes, "base"), _paired_keys(fn.slopes, "new")
-            verdict = compare_slopes(bs, ns, threshold, sequential=_design(b, n) is not None, final=final)
+            verdict = compare_slopes(bs, ns, threshold, sequential=_design(b, n) or 0, final=final)
     except ValueError as exc:
         return CellVerdict(b.cell, None, fb.per_item, fn.per_item, str(exc))
     if verdict is None:

@@ -17,10 +17,20 @@ later; the design here keeps the error rate over all looks at 5%:
 
 By the union bound the intervals of every look a cell gets cover the true
 ratio together with probability at least 95%, whatever the dependence between
-looks, so an A/A cell is flagged at most 5% of the time in all. A decided
-interval is always also a decided fixed 95% interval on the same pairs (the
-wider interval contains the narrower), so stopping early never says more
+looks, so an A/A cell is flagged at most 5% of the time in all. A regression
+or improvement is always also one on a fixed 95% interval of the same pairs
+(the wider interval contains the narrower), so stopping early never says more
 than the data would at 95%.
+
+``unchanged`` is a claim of its own, an equivalence test (two one-sided tests,
+TOST, as in bioequivalence): it is wrong only when the true change is at
+least the threshold, and then only if the interval's bound on that side
+misses it. Each bound of a two-sided interval at 1 - 2a misses with
+probability a, so a look that spends a decides ``unchanged`` on the interval
+at 1 - 2a lying within the threshold, and the chance of calling a real change
+of the threshold or more ``unchanged`` stays at most 5% over all looks too.
+(Design 1 asked the 1 - a interval for both claims: it decided ``unchanged``
+later for no gain in either error rate. Its files are still judged its way.)
 
 Deterministic: the looks depend only on the pairs in round order, so
 ``compare`` of the files ``ab`` wrote replays them and reaches the verdict
@@ -37,7 +47,7 @@ from typing import Sequence
 from .verdict import Verdict, hodges_lehmann_paired, judge
 
 #: Version of the design below, recorded by ``ab`` as ``aiterbench_sequential`` in its files' metadata.
-DESIGN = 1
+DESIGN = 2
 #: The error rate over all looks together (two-sided, as a 95% interval).
 ALPHA = 0.05
 #: The share of ALPHA spent on interim looks; the rest is the final look's.
@@ -79,25 +89,38 @@ def z_of(confidence: float) -> float:
 
 
 def sequential_verdict(logs: Sequence[float], threshold: float, base_n: int, new_n: int,
-                       final: bool = True) -> Verdict | None:
+                       final: bool = True, design: int = DESIGN) -> Verdict | None:
     """The verdict on paired log ratios ``logs`` in the order they were measured.
 
     Replays every interim look the pairs reach and returns the first decided
     one (``Verdict.look`` its index, ``ratio.samples`` its pairs). Otherwise,
     with ``final``, the final look on all pairs (``look`` 0); without it
-    (``ab`` between rounds), None: measure on.
+    (``ab`` between rounds), None: measure on. ``design``: that of the files
+    (1 judged ``unchanged`` on the same interval as the other verdicts).
     """
     reached = looks_until(len(logs))
     for k, n in enumerate(reached, start=1):
-        verdict = _at(logs[:n], 1 - interim_alpha(k), k, threshold, base_n, new_n)
+        verdict = _at(logs[:n], interim_alpha(k), k, threshold, base_n, new_n, design)
         if verdict.kind != "inconclusive":
             return verdict
     if not final:
         return None
-    return _at(list(logs), 1 - final_alpha(len(reached)), 0, threshold, base_n, new_n)
+    return _at(list(logs), final_alpha(len(reached)), 0, threshold, base_n, new_n, design)
 
 
-def _at(logs: Sequence[float], confidence: float, look: int, threshold: float, base_n: int, new_n: int) -> Verdict:
+def _at(logs: Sequence[float], alpha: float, look: int, threshold: float, base_n: int, new_n: int,
+        design: int = DESIGN) -> Verdict:
+    """One look that spends ``alpha``: regression or improvement on the 1 - alpha interval, ``unchanged`` on the
+    1 - 2 alpha one (design 2 on; see the module docstring), else inconclusive on the wider one."""
+    verdict = _judged(logs, 1 - alpha, look, threshold, base_n, new_n)
+    if verdict.kind == "inconclusive" and design >= 2:
+        equivalence = _judged(logs, 1 - 2 * alpha, look, threshold, base_n, new_n)
+        if equivalence.kind == "unchanged":
+            return equivalence
+    return verdict
+
+
+def _judged(logs, confidence: float, look: int, threshold: float, base_n: int, new_n: int) -> Verdict:
     verdict = judge(hodges_lehmann_paired(logs, confidence), threshold, True, base_n, new_n, z=z_of(confidence))
     return dataclasses.replace(verdict, confidence=confidence, look=look)
 

@@ -193,15 +193,15 @@ def _more(e: Estimate, t: float, paired: bool = True, z: float | None = None) ->
     return None
 
 
-def compare_slopes(base: dict, new: dict, threshold: float = DEFAULT_THRESHOLD, sequential: bool = False,
+def compare_slopes(base: dict, new: dict, threshold: float = DEFAULT_THRESHOLD, sequential: int = 0,
                    final: bool = True) -> Verdict | None:
     """Verdict on two cells' per-process slopes ``{round key: seconds per item}``.
 
     Rounds present on both sides pair them (``ab``; a file with itself);
     without any common round the two samples are compared unpaired.
-    ``sequential`` (files ``ab`` wrote): the pairs in round order through the
-    looks of ``sequential.sequential_verdict``; without ``final``, None while
-    no interim look has decided.
+    ``sequential`` (files ``ab`` wrote: the number of their design): the pairs
+    in round order through the looks of ``sequential.sequential_verdict``;
+    without ``final``, None while no interim look has decided.
     """
     b = {k: v for k, v in base.items() if v > 0}
     w = {k: v for k, v in new.items() if v > 0}
@@ -219,7 +219,7 @@ def compare_slopes(base: dict, new: dict, threshold: float = DEFAULT_THRESHOLD, 
     if common:
         logs = [math.log(w[k] / b[k]) for k in common]
         if sequential:
-            return sequential_verdict(logs, threshold, len(b), len(w), final)
+            return sequential_verdict(logs, threshold, len(b), len(w), final, design=int(sequential))
         return judge(hodges_lehmann_paired(logs), threshold, True, len(b), len(w))
     est = hodges_lehmann_shift([math.log(v) for v in b.values()], [math.log(v) for v in w.values()])
     return judge(est, threshold, False, len(b), len(w))
