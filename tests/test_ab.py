@@ -267,3 +267,19 @@ def test_decided_cells_get_no_more_rounds_and_a_group_stops_when_empty():
         runs = {name: sum(1 for r in b.get_runs() if r.values) for name, b in outcome.benchmarks[k].items()}
         assert runs == {first.bench_name(8): 2, first.bench_name(64): 2, second.bench_name(8): 4,
                         second.bench_name(64): 4}
+
+
+def test_sequential_rounds_take_one_process_per_loop_sizes_and_side():
+    """ab's pairs are per cell across the sides: cells of one loop and sizes share a worker, whatever the
+    workload (a start-up saved per side and round); cells on another loop or other sizes get their own."""
+    from aiterbench.model.cells import Cell
+    from aiterbench.orchestrate import rounds
+    from aiterbench.orchestrate.rounds import AB_QUICK, Budget, planned_rounds, steps
+
+    cells = [Cell("asyncgen", "none", "asyncio"), Cell("asyncgen", "sleep0", "asyncio"),
+             Cell("asyncgen", "none", "uvloop"), Cell("asyncgen", "queue", "asyncio")]
+    groups = rounds._process_groups(cells, AB_QUICK)
+    assert groups == [cells[:2], [cells[2]], [cells[3]]]
+    assert [len(g) for g in rounds._groups(cells)] == [1, 1, 1, 1]  # run's groups: per workload and loop
+    budget = Budget(sizes=(8, 64), rounds=4, values=1, warmups=0, min_time=0.002, cell_timeout=60.0)
+    assert steps(cells, budget, 2, sequential=True) == 2 * (3 + 3 * planned_rounds(cells, budget, 2, sequential=True))

@@ -69,9 +69,13 @@ def test_queue_and_stream_are_measured_from_one_batch_up_by_default(workload):
 
     for budget in (QUICK, FULL, AB_QUICK):
         assert min(budget.sizes_for(workload)) >= impls.STEADY_FROM[workload]
+        assert len(budget.sizes_for(workload)) == len(budget.sizes)  # the same balance unit for every group
+    for budget in (QUICK, FULL):
         assert budget.sizes_for(workload) == STEADY_SIZES
         assert budget.sizes_for("none") == budget.sizes == (16, 256, 4096)
-        assert len(budget.sizes_for(workload)) == len(budget.sizes)  # the same balance unit for every group
+    # ab --quick reads slopes only: the smallest and the largest size of each.
+    assert AB_QUICK.sizes_for(workload) == (STEADY_SIZES[0], STEADY_SIZES[-1])
+    assert AB_QUICK.sizes_for("none") == AB_QUICK.sizes == (16, 4096)
 
 
 def test_sizes_asked_for_apply_to_every_workload_with_a_note(capsys):

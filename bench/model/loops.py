@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-import importlib.metadata
 import importlib.util
 import platform
 
@@ -23,6 +22,8 @@ class LoopSpec:
     def version(self) -> str:
         if self.module == "asyncio":
             return platform.python_version()
+        import importlib.metadata  # here, not at the top: every worker imports this module, few ask for versions
+
         try:
             return importlib.metadata.version(self.module)
         except importlib.metadata.PackageNotFoundError:

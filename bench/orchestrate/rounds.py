@@ -118,7 +118,12 @@ FULL = Budget(sizes=(16, 256, 4096), rounds=20, values=3, warmups=1, min_time=0.
 #: 16 pairs leave an A/A interval about +-4% wide; 30 s of rounds (about 60 pairs for one cell) gave
 #: +-2.4% and caught 8 of 10 planted +3% regressions at a 2% threshold; 50 s (about 100 pairs) narrow
 #: the interval by another fifth and still leave a pair within a minute.
-AB_QUICK = dataclasses.replace(QUICK, seconds=50.0)
+#: Its workers time two sizes, the smallest and the largest: a verdict reads the per-item slope, which
+#: the largest size all but fixes, and the middle one (there to show a non-linear cell in ``run``'s
+#: table) cost a third of every process while narrowing no interval. With one process per loop and
+#: side (``_process_groups``), the docs' 16 cells were decided in 55 s, not 85 (2026-12-03, AMD EPYC).
+AB_QUICK = dataclasses.replace(QUICK, sizes=(QUICK.sizes[0], QUICK.sizes[-1]), seconds=50.0,
+                               workload_sizes=tuple((w, (sz[0], sz[-1])) for w, sz in QUICK.workload_sizes))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -318,12 +323,16 @@ def run_matrix(
             for cell in group:  # find the culprit; the others keep this round
                 measure(k, [cell], rnd)
 
+    # Sequential (ab): a process measures every cell of its loop and sizes, whatever the workload. Pairs are
+    # per cell across the sides, so no order between workloads needs balancing, and each process saved is
+    # a start-up (a quarter of a second here) saved on every side of every round.
+    grouping = _groups if settle is None else (lambda cs: _process_groups(cs, budget))
     with tempfile.TemporaryDirectory(prefix="aiterbench-") as tmpdir, CHILDREN.watching():
         try:
-            for group in _groups(live):
+            for group in grouping(live):
                 for k in range(len(sides)):
                     calibrate(k, group)
-            groups = _groups(live)
+            groups = grouping(live)
             sizes = [len(budget.sizes_for(g[0].workload)) for g in groups]
             if settle is None:
                 units = [balance_unit(len(g), sz, len(sides)) for g, sz in zip(groups, sizes)]
@@ -370,6 +379,14 @@ def _groups(cells: Sequence[Cell]) -> list[list[Cell]]:
     return list(groups.values())
 
 
+def _process_groups(cells: Sequence[Cell], budget: Budget) -> list[list[Cell]]:
+    """Cells one worker process can measure together: the same loop and the same sizes, in first-seen order."""
+    groups: dict = {}
+    for cell in cells:
+        groups.setdefault((cell.loop, budget.sizes_for(cell.workload)), []).append(cell)
+    return list(groups.values())
+
+
 def _rounds_of(group: Sequence[Cell], budget: Budget, sides: int, sequential: bool) -> int:
     if sequential:  # ab: whole pairs of rounds (at most; decided cells stop sooner)
         return -(-budget.rounds // max(sides, 1)) * max(sides, 1)
@@ -378,12 +395,13 @@ def _rounds_of(group: Sequence[Cell], budget: Budget, sides: int, sequential: bo
 
 def planned_rounds(cells: Sequence[Cell], budget: Budget, sides: int = 1, sequential: bool = False) -> int:
     """The rounds a run makes: ``budget.rounds`` rounded up for a balanced order (see balanced_rounds)."""
-    return max((_rounds_of(g, budget, sides, sequential) for g in _groups(cells)), default=0)
+    groups = _process_groups(cells, budget) if sequential else _groups(cells)
+    return max((_rounds_of(g, budget, sides, sequential) for g in groups), default=0)
 
 
 def steps(cells: Sequence[Cell], budget: Budget, sides: int = 1, sequential: bool = False) -> int:
     """How many worker processes a run starts when nothing fails (for the progress bar)."""
-    groups = _groups(cells)
+    groups = _process_groups(cells, budget) if sequential else _groups(cells)
     return sides * (len(groups) + sum(_rounds_of(g, budget, sides, sequential) for g in groups))
 
 
