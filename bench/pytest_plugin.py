@@ -8,13 +8,19 @@ itself and hands pytest-benchmark only the time spent iterating::
     def test_numbers(aiter_benchmark):
         aiter_benchmark(lambda n: numbers(n), sizes=(100, 1000))
 
-``factory(n)`` makes a fresh async iterable of ``n`` items (its set-up, say
-opening a connection, belongs in the factory: it runs before the clock).
-The timed region is ``async for`` over it, nothing else: the loop is made
-once, outside, and each round's iterable is made before its clock read.
-pytest-benchmark's statistics are for the larger size; ``extra_info`` gets
-seconds per item (the slope over the two sizes, so that the fixed cost of
-starting an iteration cancels), the sizes, the loop and its version.
+``factory(n)`` makes a fresh async iterable of ``n`` items. Its set-up
+belongs in the factory, which runs before the clock: an ``async def``
+factory is awaited first (opening a connection), and one that returns an
+async context manager is entered before the clock and exited after it.
+The timed region is ``async for`` over the iterable, nothing else: the loop
+is made once, outside, and each round's iterable is made before its clock
+read. pytest-benchmark's statistics are for the larger size; ``extra_info``
+gets seconds per item (the slope over the two sizes, so that the fixed cost
+of starting an iteration cancels), the sizes, the loop and its version.
+
+In an async test (pytest-asyncio, anyio), the loop is already running:
+``await aiter_benchmark.in_running_loop(factory, ...)`` measures on it, the
+same way, and records through pytest-benchmark all the same.
 
 The loop: ``loop=`` in the call, else ``--aiter-loop`` (asyncio, uvloop,
 rloop), else asyncio.
@@ -22,7 +28,9 @@ rloop), else asyncio.
 
 from __future__ import annotations
 
+import inspect
 import statistics
+import sys
 import time
 
 import pytest
@@ -49,8 +57,144 @@ class _InnerClock:
         return self.now
 
 
+class _BadFactory(Exception):
+    """The factory gave something that cannot be iterated: the user's mistake, one line."""
+
+
+async def _opened(factory, n: int):
+    """``factory(n)`` made ready, before the clock: awaited if it is a coroutine, entered if it is an async
+    context manager. Returns (the async iterable, the context manager's ``__aexit__`` or None)."""
+    obj = factory(n)
+    what = type(obj).__name__
+    if inspect.isawaitable(obj) and not hasattr(obj, "__aiter__"):
+        obj = await obj
+        what = f"a coroutine giving {type(obj).__name__}"
+    exit = None
+    if not hasattr(obj, "__aiter__") and hasattr(obj, "__aenter__") and hasattr(obj, "__aexit__"):
+        manager = obj
+        obj = await manager.__aenter__()
+        exit = manager.__aexit__
+        what = f"an async context manager giving {type(obj).__name__}"
+    if not hasattr(obj, "__aiter__"):
+        if exit is not None:
+            await exit(None, None, None)
+        raise _BadFactory(f"factory({n}) returned {what}, not an async iterable (nor a coroutine or an async "
+                          "context manager giving one)")
+    return obj, exit
+
+
+async def _drained(factory, n: int) -> float:
+    """Seconds for one pass over a fresh ``factory(n)``.
+
+    The timed region is ``async for`` over it and nothing else: the factory
+    ran, was awaited or entered before t0, and the context manager is exited
+    after t1.
+    """
+    iterable, exit = await _opened(factory, n)
+    failed = True
+    try:
+        t0 = time.perf_counter()
+        async for _ in iterable:
+            pass
+        t1 = time.perf_counter()
+        failed = False
+    finally:
+        if exit is not None:
+            await (exit(*sys.exc_info()) if failed else exit(None, None, None))
+    return t1 - t0
+
+
+async def _counted(factory, n: int) -> int:
+    """Items in a fresh ``factory(n)``, untimed: the check and warm-up before any round."""
+    iterable, exit = await _opened(factory, n)
+    failed = True
+    try:
+        items = 0
+        async for _ in iterable:
+            items += 1
+        failed = False
+    finally:
+        if exit is not None:
+            await (exit(*sys.exc_info()) if failed else exit(None, None, None))
+    return items
+
+
+def _sizes(sizes) -> tuple[int, int]:
+    try:
+        n1, n2 = sorted(int(n) for n in sizes)
+    except (TypeError, ValueError):
+        pytest.fail(f"aiter_benchmark: sizes={sizes!r}: expected two different item counts", pytrace=False)
+    if n1 < 1 or n1 == n2:
+        pytest.fail(f"aiter_benchmark: sizes={sizes!r}: expected two different item counts >= 1", pytrace=False)
+    return n1, n2
+
+
+async def _measured(factory, n1: int, n2: int, rounds: int, warmup_rounds: int) -> tuple[dict, list, dict]:
+    """Everything the fixture times, on the loop that runs it: (items per size, pytest-benchmark's rounds at
+    n2, the slope's rounds per size).
+
+    First each size once, untimed, as a check and a warm-up; then the
+    warm-up and timed rounds pytest-benchmark will record; then both sizes in
+    every round, which of them first alternating, so that drift lands on both
+    alike.
+    """
+    items = {n: await _counted(factory, n) for n in (n1, n2)}
+    if not rounds:
+        return items, [], {}
+    for _ in range(warmup_rounds):
+        await _drained(factory, n2)
+    timed = [await _drained(factory, n2) for _ in range(rounds)]
+    by_size: dict = {n1: [], n2: []}
+    for k in range(max(rounds, 6)):
+        for n in ((n1, n2) if k % 2 == 0 else (n2, n1)):
+            by_size[n].append(await _drained(factory, n))
+    return items, timed, by_size
+
+
+def _record(bench, timed: list, iterations: int = 1) -> None:
+    """Hand pytest-benchmark rounds measured elsewhere: its timer advances only by them, so storage,
+    ``--benchmark-compare`` and its JSON are its own (pedantic mode never calibrates)."""
+    clock = _InnerClock()
+    pending = iter(timed)
+
+    def replay() -> None:
+        clock.now += next(pending) / iterations
+
+    saved = bench._timer
+    bench._timer = clock
+    try:
+        bench.pedantic(replay, rounds=len(timed), iterations=iterations)
+    finally:
+        bench._timer = saved
+
+
+def _running_loop():
+    import asyncio
+
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _loop_identity(loop) -> tuple[str, str]:
+    """The running loop's name (a LOOPS key where it is one) and version, for ``extra_info``."""
+    from .model.loops import LOOPS
+
+    module = type(loop).__module__.split(".")[0]
+    for spec in LOOPS.values():
+        if spec.module == module:
+            return spec.name, spec.version
+    return module, "unknown"
+
+
 class AiterBenchmark:
-    """The ``aiter_benchmark`` fixture's value: call it with a factory of async iterables."""
+    """The ``aiter_benchmark`` fixture's value: call it with a factory of async iterables.
+
+    ``factory(n)`` may return the iterable, a coroutine giving it (``async
+    def``: awaited before the clock) or an async context manager giving it
+    (entered before the clock, exited after it).
+    """
 
     def __init__(self, benchmark, default_loop: str) -> None:
         self._benchmark = benchmark
@@ -58,26 +202,20 @@ class AiterBenchmark:
 
     def __call__(self, factory, *, sizes=(100, 1000), loop: str | None = None, rounds: int = 20,
                  warmup_rounds: int = 2) -> dict:
-        """Benchmark ``factory``; returns (and records in ``extra_info``) the per-item figures."""
+        """Benchmark ``factory`` on a loop of its own; returns (and records in ``extra_info``) the per-item figures."""
         from .model.loops import LOOPS
 
+        if _running_loop() is not None:
+            pytest.fail("aiter_benchmark: called inside a running event loop (an async test): use "
+                        "'await aiter_benchmark.in_running_loop(factory, ...)'", pytrace=False)
         name = loop or self._default_loop
         if name not in LOOPS:
             pytest.fail(f"aiter_benchmark: unknown loop {name!r} (choices: {', '.join(LOOPS)})", pytrace=False)
         spec = LOOPS[name]
         if not spec.available:
             pytest.fail(f"aiter_benchmark: loop {name!r} is not installed: {spec.install}", pytrace=False)
-        try:
-            n1, n2 = sorted(int(n) for n in sizes)
-        except (TypeError, ValueError):
-            pytest.fail(f"aiter_benchmark: sizes={sizes!r}: expected two different item counts", pytrace=False)
-        if n1 < 1 or n1 == n2:
-            pytest.fail(f"aiter_benchmark: sizes={sizes!r}: expected two different item counts >= 1", pytrace=False)
-        if rounds < 1 or warmup_rounds < 0:
-            pytest.fail("aiter_benchmark: rounds >= 1 and warmup_rounds >= 0", pytrace=False)
-
-        clock = _InnerClock()
-        bench = self._benchmark
+        n1, n2 = _sizes(sizes)
+        _check_rounds(rounds, warmup_rounds)
         import asyncio
 
         event_loop = spec.new_loop()
@@ -86,76 +224,71 @@ class AiterBenchmark:
             from .model.loops import mend_rloop
 
             mend_rloop(event_loop)  # its self-pipe sockets would otherwise warn as unclosed in the user's tests
-
-        async def count(iterable) -> int:
-            return sum([1 async for _ in iterable])
-
-        async def drain(iterable) -> None:
-            # Timed region: ``async for`` over the fresh iterable, nothing else (items are counted in the
-            # untimed check below, not here). The loop was made above and run_until_complete's task is
-            # already running; the factory ran before t0.
-            t0 = time.perf_counter()
-            async for _ in iterable:
-                pass
-            t1 = time.perf_counter()
-            clock.now += t1 - t0
-
-        def run(iterable) -> None:
-            event_loop.run_until_complete(drain(iterable))
-
-        def timed(n: int) -> float:
-            iterable = factory(n)
-            before = clock.now
-            run(iterable)
-            return clock.now - before
-
-        def slope_rounds(rounds: int) -> dict:
-            """Both sizes in every round, which of them first alternating: drift lands on both alike."""
-            out: dict = {n1: [], n2: []}
-            for k in range(rounds):
-                for n in ((n1, n2) if k % 2 == 0 else (n2, n1)):
-                    out[n].append(timed(n))
-            return out
-
         try:
-            # Before pytest-benchmark opens a record (a bad factory must not leave an empty one), untimed:
-            # each size once, as a check and a warm-up.
-            items = {}
-            for n in (n1, n2):
-                iterable = factory(n)
-                if not hasattr(iterable, "__aiter__"):
-                    pytest.fail(f"aiter_benchmark: factory({n}) returned {type(iterable).__name__}, "
-                                "not an async iterable", pytrace=False)
-                items[n] = event_loop.run_until_complete(count(iterable))
-            if getattr(bench, "disabled", False):  # --benchmark-disable: pytest-benchmark runs it once, untimed
-                bench.pedantic(run, setup=lambda: ((factory(n2),), {}), rounds=1)
+            if getattr(self._benchmark, "disabled", False):  # --benchmark-disable: each size once, untimed
+                self._checked(event_loop.run_until_complete, factory, n1, n2)
+                self._benchmark.pedantic(lambda: None, rounds=1)
                 return {}
-            saved = bench._timer
-            bench._timer = clock  # pedantic mode never calibrates, so the timer only has to tell time
-            try:
-                bench.pedantic(run, setup=lambda: ((factory(n2),), {}), rounds=rounds, warmup_rounds=warmup_rounds,
-                               iterations=1)
-            finally:
-                bench._timer = saved
-            try:
-                by_size = slope_rounds(max(rounds, 6))
-                small, large = statistics.median(by_size[n1]), statistics.median(by_size[n2])
-            except BaseException:
-                bench.has_error = True  # pytest-benchmark then keeps this test's timings out of its JSON and storage
-                raise
+            measured = self._checked(event_loop.run_until_complete, factory, n1, n2, rounds, warmup_rounds)
         finally:
             asyncio.set_event_loop(None)
             event_loop.close()
+        return self._finish(measured, n1, n2, spec.name, spec.version)
+
+    async def in_running_loop(self, factory, *, sizes=(100, 1000), rounds: int = 20, warmup_rounds: int = 2) -> dict:
+        """In an async test: benchmark ``factory`` on the test's own running loop (pytest-asyncio's, anyio's).
+
+        The same measurement as the plain call, recorded the same way;
+        ``extra_info`` names the running loop and its version.
+        """
+        loop = _running_loop()
+        if loop is None:
+            pytest.fail("aiter_benchmark.in_running_loop: no event loop is running (a plain test): call "
+                        "aiter_benchmark(factory, ...) instead", pytrace=False)
+        n1, n2 = _sizes(sizes)
+        _check_rounds(rounds, warmup_rounds)
+        name, version = _loop_identity(loop)
+        try:
+            if getattr(self._benchmark, "disabled", False):
+                await _measured(factory, n1, n2, 0, 0)
+                self._benchmark.pedantic(lambda: None, rounds=1)
+                return {}
+            measured = await _measured(factory, n1, n2, rounds, warmup_rounds)
+        except _BadFactory as exc:
+            pytest.fail(f"aiter_benchmark: {exc}", pytrace=False)
+        return self._finish(measured, n1, n2, name, version)
+
+    @staticmethod
+    def _checked(run, factory, n1, n2, rounds=0, warmup_rounds=0):
+        try:
+            return run(_measured(factory, n1, n2, rounds, warmup_rounds))
+        except _BadFactory as exc:
+            pytest.fail(f"aiter_benchmark: {exc}", pytrace=False)
+
+    def _finish(self, measured, n1: int, n2: int, loop_name: str, loop_version: str) -> dict:
+        items, timed, by_size = measured
+        bench = self._benchmark
+        try:
+            _record(bench, timed)
+        except BaseException:
+            bench.has_error = True  # pytest-benchmark then keeps this test's timings out of its JSON and storage
+            raise
+        small, large = statistics.median(by_size[n1]), statistics.median(by_size[n2])
         info = {
             "aiterbench_seconds_per_item": (large - small) / (n2 - n1),
             "aiterbench_fixed_seconds": small - n1 * (large - small) / (n2 - n1),
             "aiterbench_sizes": [n1, n2],
             "aiterbench_items": items[n2],
-            "aiterbench_loop": spec.name,
-            "aiterbench_loop_version": spec.version,
+            "aiterbench_loop": loop_name,
+            "aiterbench_loop_version": loop_version,
         }
         bench.extra_info.update(info)
         return info
+
+
+def _check_rounds(rounds, warmup_rounds) -> None:
+    if not (isinstance(rounds, int) and isinstance(warmup_rounds, int)) or rounds < 1 or warmup_rounds < 0:
+        pytest.fail("aiter_benchmark: rounds >= 1 and warmup_rounds >= 0", pytrace=False)
 
 
 @pytest.fixture

@@ -109,10 +109,15 @@ class _RecordingBenchmark(_FakeBenchmark):
     def __init__(self) -> None:
         self.extra_info, self._timer, self.has_error = {}, None, False
 
-    def pedantic(self, target, setup, rounds, warmup_rounds=0, iterations=1):
+    def pedantic(self, target, args=(), kwargs=None, setup=None, rounds=1, warmup_rounds=0, iterations=1):
+        self.recorded = []
         for _ in range(rounds + warmup_rounds):
-            args, kwargs = setup()
-            target(*args, **kwargs)
+            if setup is not None:
+                args, kwargs = setup()
+            t0 = self._timer()
+            for _ in range(iterations):
+                target(*args, **(kwargs or {}))
+            self.recorded.append((self._timer() - t0) / iterations)
 
 
 def test_the_slope_alternates_the_two_sizes_round_by_round():
@@ -139,11 +144,211 @@ def test_a_loop_that_is_not_installed_is_named_with_its_install_line(monkeypatch
         AiterBenchmark(_FakeBenchmark(), "asyncio")(lambda n: None, loop="uvloop")
 
 
-def test_the_readme_example_runs_outside_the_repository(tmp_path):
+def _readme_fixture_blocks():
     from .test_readme import PYTHON_BLOCKS
 
-    block = next(b for b in PYTHON_BLOCKS if "aiter_benchmark" in b)
-    proc = _pytest_outside(tmp_path, block, "--benchmark-json", "out.json")
+    return [b for b in PYTHON_BLOCKS if "aiter_benchmark" in b]
+
+
+@pytest.mark.parametrize("block", range(3))
+def test_the_readme_examples_run_outside_the_repository(tmp_path, block):
+    blocks = _readme_fixture_blocks()
+    assert len(blocks) == 3  # plain, async context manager, pytest-asyncio: a new one gets a new index
+    if "pytest.mark.asyncio" in blocks[block]:
+        pytest.importorskip("pytest_asyncio")
+    proc = _pytest_outside(tmp_path, blocks[block], "--benchmark-json", "out.json")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     (bench,) = json.loads((tmp_path / "out.json").read_text())["benchmarks"]
     assert bench["extra_info"]["aiterbench_sizes"] == [100, 1000]
+    assert bench["extra_info"]["aiterbench_items"] == 1000 and bench["stats"]["rounds"] == 10
+
+
+async def _numbers(n):
+    for i in range(n):
+        yield i
+
+
+def _clock_events(monkeypatch, events):
+    """Every clock read of the fixture, in order with the user's own events."""
+    import time
+
+    import aiterbench.pytest_plugin as plugin
+
+    def clock():
+        events.append("clock")
+        return time.perf_counter_ns() * 1e-9
+
+    monkeypatch.setattr(plugin.time, "perf_counter", clock)
+
+
+def _passes(events):
+    """The events split at each pair of clock reads: what happened between t0 and t1, pass by pass."""
+    inside, out, timing = [], [], False
+    for e in events:
+        if e == "clock":
+            if timing:
+                inside.append(out)
+            timing, out = not timing, []
+        elif timing:
+            out.append(e)
+    return inside
+
+
+def test_an_async_factory_is_awaited_before_the_clock(monkeypatch):
+    events = []
+
+    async def connect(n):  # set-up that must be awaited, as opening a connection is
+        events.append("connect")
+        return _numbers(n)
+
+    _clock_events(monkeypatch, events)
+    bench = _RecordingBenchmark()
+    info = AiterBenchmark(bench, "asyncio")(connect, sizes=(10, 100), rounds=4, warmup_rounds=1)
+    assert info["aiterbench_items"] == 100 and len(bench.recorded) == 4
+    assert events.count("connect") == 2 + 1 + 4 + 2 * 6  # check, warm-up, rounds, slope
+    assert _passes(events) and all(inside == [] for inside in _passes(events))
+
+
+def test_an_async_context_manager_is_entered_before_the_clock_and_exited_after(monkeypatch):
+    import contextlib
+
+    events = []
+
+    @contextlib.asynccontextmanager
+    async def session(n):
+        events.append("enter")
+        try:
+            yield _numbers(n)
+        finally:
+            events.append("exit")
+
+    _clock_events(monkeypatch, events)
+    info = AiterBenchmark(_RecordingBenchmark(), "asyncio")(session, sizes=(10, 100), rounds=3, warmup_rounds=0)
+    assert info["aiterbench_sizes"] == [10, 100] and info["aiterbench_items"] == 100
+    assert all(inside == [] for inside in _passes(events))
+    timed = [e for e in events]
+    # Each timed pass: enter, t0, t1, exit; the two check passes have no clock reads.
+    assert timed[:4] == ["enter", "exit", "enter", "exit"]
+    assert timed[4:8] == ["enter", "clock", "clock", "exit"]
+    assert events.count("enter") == events.count("exit") == 2 + 3 + 2 * 6
+
+
+def test_a_failing_pass_still_exits_the_context_manager():
+    import contextlib
+
+    exits = []
+
+    @contextlib.asynccontextmanager
+    async def session(n):
+        try:
+            yield _broken(n)
+        finally:
+            exits.append(n)
+
+    async def _broken(n):
+        yield 0
+        raise ConnectionResetError("peer went away")
+
+    with pytest.raises(ConnectionResetError):
+        AiterBenchmark(_RecordingBenchmark(), "asyncio")(session, sizes=(10, 100), rounds=2)
+    assert exits == [10]
+
+
+@pytest.mark.parametrize("bad, said", [(lambda n: list(range(n)), "returned list"),
+                                       (lambda n: _coro_of_list(n), "returned a coroutine giving list")])
+def test_a_factory_that_gives_no_async_iterable_fails_in_one_line(bad, said):
+    with pytest.raises(pytest.fail.Exception, match=f"aiter_benchmark: factory\\(10\\) {said}, not an async iterable"):
+        AiterBenchmark(_RecordingBenchmark(), "asyncio")(bad, sizes=(10, 100))
+
+
+async def _coro_of_list(n):
+    return list(range(n))
+
+
+def test_in_a_running_loop_the_plain_call_names_in_running_loop():
+    import asyncio
+
+    async def body():
+        AiterBenchmark(_RecordingBenchmark(), "asyncio")(_numbers, sizes=(10, 100))
+
+    with pytest.raises(pytest.fail.Exception, match=r"running event loop .*await aiter_benchmark.in_running_loop"):
+        asyncio.run(body())
+
+
+@pytest.mark.parametrize("loop", AVAILABLE_LOOPS)
+def test_in_running_loop_measures_on_the_test_s_own_loop(loop):
+    import asyncio
+
+    bench = _RecordingBenchmark()
+    seen = []
+
+    async def factory(n):
+        seen.append(asyncio.get_running_loop())
+        return _numbers(n)
+
+    async def body():
+        info = await AiterBenchmark(bench, "asyncio").in_running_loop(factory, sizes=(10, 100), rounds=3)
+        return info, asyncio.get_running_loop()
+
+    event_loop = LOOPS[loop].new_loop()
+    if loop == "rloop":
+        from aiterbench.model.loops import mend_rloop
+
+        mend_rloop(event_loop)  # rloop's own unclosed self-pipe sockets, not the fixture's
+    try:
+        info, running = event_loop.run_until_complete(body())
+    finally:
+        event_loop.close()
+    assert all(s is running for s in seen) and len(bench.recorded) == 3
+    assert info["aiterbench_loop"] == loop and info["aiterbench_loop_version"] == LOOPS[loop].version
+    assert bench.extra_info == info and info["aiterbench_items"] == 100
+
+
+def test_in_running_loop_without_a_loop_names_the_plain_call():
+    import asyncio
+
+    coro = AiterBenchmark(_RecordingBenchmark(), "asyncio").in_running_loop(_numbers)
+    with pytest.raises(pytest.fail.Exception, match=r"no event loop is running .*aiter_benchmark\(factory"):
+        coro.send(None)
+    coro.close()
+    del asyncio
+
+
+ASYNC_TEST = '''
+    import contextlib
+
+    import pytest
+
+
+    async def numbers(n):
+        for i in range(n):
+            yield i
+
+
+    @contextlib.asynccontextmanager
+    async def connection(n):
+        yield numbers(n)
+
+
+    @pytest.mark.asyncio
+    async def test_in_my_loop(aiter_benchmark):
+        info = await aiter_benchmark.in_running_loop(connection, sizes=(50, 500), rounds=5)
+        assert info["aiterbench_items"] == 500
+
+
+    @pytest.mark.asyncio
+    async def test_plain_call_in_my_loop(aiter_benchmark):
+        aiter_benchmark(numbers)
+'''
+
+
+def test_in_an_async_test_of_pytest_asyncio_outside_the_repository(tmp_path):
+    pytest.importorskip("pytest_asyncio")
+    proc = _pytest_outside(tmp_path, ASYNC_TEST, "--benchmark-json", "out.json")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "1 failed, 1 passed" in proc.stdout, proc.stdout
+    assert "use 'await aiter_benchmark.in_running_loop(factory, ...)'" in proc.stdout
+    assert "pytest_plugin.py" not in proc.stdout
+    (bench,) = json.loads((tmp_path / "out.json").read_text())["benchmarks"]
+    assert bench["name"] == "test_in_my_loop" and bench["stats"]["rounds"] == 5
+    assert bench["extra_info"]["aiterbench_loop"] == "asyncio" and bench["extra_info"]["aiterbench_items"] == 500
