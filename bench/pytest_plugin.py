@@ -28,9 +28,9 @@ rloop), else asyncio.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import statistics
-import sys
 import time
 
 import pytest
@@ -61,26 +61,23 @@ class _BadFactory(Exception):
     """The factory gave something that cannot be iterated: the user's mistake, one line."""
 
 
+@contextlib.asynccontextmanager
 async def _opened(factory, n: int):
     """``factory(n)`` made ready, before the clock: awaited if it is a coroutine, entered if it is an async
-    context manager. Returns (the async iterable, the context manager's ``__aexit__`` or None)."""
-    obj = factory(n)
-    what = type(obj).__name__
-    if inspect.isawaitable(obj) and not hasattr(obj, "__aiter__"):
-        obj = await obj
-        what = f"a coroutine giving {type(obj).__name__}"
-    exit = None
-    if not hasattr(obj, "__aiter__") and hasattr(obj, "__aenter__") and hasattr(obj, "__aexit__"):
-        manager = obj
-        obj = await manager.__aenter__()
-        exit = manager.__aexit__
-        what = f"an async context manager giving {type(obj).__name__}"
-    if not hasattr(obj, "__aiter__"):
-        if exit is not None:
-            await exit(None, None, None)
-        raise _BadFactory(f"factory({n}) returned {what}, not an async iterable (nor a coroutine or an async "
-                          "context manager giving one)")
-    return obj, exit
+    context manager (and exited when the block ends, with its exception if it raised)."""
+    async with contextlib.AsyncExitStack() as stack:
+        obj = factory(n)
+        what = type(obj).__name__
+        if inspect.isawaitable(obj) and not hasattr(obj, "__aiter__"):
+            obj = await obj
+            what = f"a coroutine giving {type(obj).__name__}"
+        if not hasattr(obj, "__aiter__") and hasattr(obj, "__aenter__") and hasattr(obj, "__aexit__"):
+            obj = await stack.enter_async_context(obj)
+            what = f"an async context manager giving {type(obj).__name__}"
+        if not hasattr(obj, "__aiter__"):
+            raise _BadFactory(f"factory({n}) returned {what}, not an async iterable (nor a coroutine or an async "
+                              "context manager giving one)")
+        yield obj
 
 
 async def _drained(factory, n: int) -> float:
@@ -90,33 +87,18 @@ async def _drained(factory, n: int) -> float:
     ran, was awaited or entered before t0, and the context manager is exited
     after t1.
     """
-    iterable, exit = await _opened(factory, n)
-    failed = True
-    try:
+    async with _opened(factory, n) as iterable:
         t0 = time.perf_counter()
         async for _ in iterable:
             pass
         t1 = time.perf_counter()
-        failed = False
-    finally:
-        if exit is not None:
-            await (exit(*sys.exc_info()) if failed else exit(None, None, None))
     return t1 - t0
 
 
 async def _counted(factory, n: int) -> int:
     """Items in a fresh ``factory(n)``, untimed: the check and warm-up before any round."""
-    iterable, exit = await _opened(factory, n)
-    failed = True
-    try:
-        items = 0
-        async for _ in iterable:
-            items += 1
-        failed = False
-    finally:
-        if exit is not None:
-            await (exit(*sys.exc_info()) if failed else exit(None, None, None))
-    return items
+    async with _opened(factory, n) as iterable:
+        return sum([1 async for _ in iterable])
 
 
 def _sizes(sizes) -> tuple[int, int]:
@@ -151,19 +133,27 @@ async def _measured(factory, n1: int, n2: int, rounds: int, warmup_rounds: int) 
     return items, timed, by_size
 
 
-def _record(bench, timed: list, iterations: int = 1) -> None:
+async def _guarded(factory, n1: int, n2: int, rounds: int, warmup_rounds: int) -> tuple[dict, list, dict]:
+    """``_measured``, with a factory that gives no async iterable failing the test in one line."""
+    try:
+        return await _measured(factory, n1, n2, rounds, warmup_rounds)
+    except _BadFactory as exc:
+        pytest.fail(f"aiter_benchmark: {exc}", pytrace=False)
+
+
+def _record(bench, timed: list) -> None:
     """Hand pytest-benchmark rounds measured elsewhere: its timer advances only by them, so storage,
     ``--benchmark-compare`` and its JSON are its own (pedantic mode never calibrates)."""
     clock = _InnerClock()
     pending = iter(timed)
 
     def replay() -> None:
-        clock.now += next(pending) / iterations
+        clock.now += next(pending)
 
     saved = bench._timer
     bench._timer = clock
     try:
-        bench.pedantic(replay, rounds=len(timed), iterations=iterations)
+        bench.pedantic(replay, rounds=len(timed), iterations=1)
     finally:
         bench._timer = saved
 
@@ -225,11 +215,7 @@ class AiterBenchmark:
 
             mend_rloop(event_loop)  # its self-pipe sockets would otherwise warn as unclosed in the user's tests
         try:
-            if getattr(self._benchmark, "disabled", False):  # --benchmark-disable: each size once, untimed
-                self._checked(event_loop.run_until_complete, factory, n1, n2)
-                self._benchmark.pedantic(lambda: None, rounds=1)
-                return {}
-            measured = self._checked(event_loop.run_until_complete, factory, n1, n2, rounds, warmup_rounds)
+            measured = event_loop.run_until_complete(_guarded(factory, n1, n2, *self._rounds(rounds, warmup_rounds)))
         finally:
             asyncio.set_event_loop(None)
             event_loop.close()
@@ -248,26 +234,19 @@ class AiterBenchmark:
         n1, n2 = _sizes(sizes)
         _check_rounds(rounds, warmup_rounds)
         name, version = _loop_identity(loop)
-        try:
-            if getattr(self._benchmark, "disabled", False):
-                await _measured(factory, n1, n2, 0, 0)
-                self._benchmark.pedantic(lambda: None, rounds=1)
-                return {}
-            measured = await _measured(factory, n1, n2, rounds, warmup_rounds)
-        except _BadFactory as exc:
-            pytest.fail(f"aiter_benchmark: {exc}", pytrace=False)
+        measured = await _guarded(factory, n1, n2, *self._rounds(rounds, warmup_rounds))
         return self._finish(measured, n1, n2, name, version)
 
-    @staticmethod
-    def _checked(run, factory, n1, n2, rounds=0, warmup_rounds=0):
-        try:
-            return run(_measured(factory, n1, n2, rounds, warmup_rounds))
-        except _BadFactory as exc:
-            pytest.fail(f"aiter_benchmark: {exc}", pytrace=False)
+    def _rounds(self, rounds: int, warmup_rounds: int) -> tuple[int, int]:
+        """Rounds to time: none under --benchmark-disable (each size once, untimed, as a check)."""
+        return (0, 0) if getattr(self._benchmark, "disabled", False) else (rounds, warmup_rounds)
 
     def _finish(self, measured, n1: int, n2: int, loop_name: str, loop_version: str) -> dict:
         items, timed, by_size = measured
         bench = self._benchmark
+        if not timed:  # --benchmark-disable: pytest-benchmark runs its target once, untimed
+            bench.pedantic(lambda: None, rounds=1)
+            return {}
         try:
             _record(bench, timed)
         except BaseException:

@@ -226,10 +226,9 @@ def test_an_async_context_manager_is_entered_before_the_clock_and_exited_after(m
     info = AiterBenchmark(_RecordingBenchmark(), "asyncio")(session, sizes=(10, 100), rounds=3, warmup_rounds=0)
     assert info["aiterbench_sizes"] == [10, 100] and info["aiterbench_items"] == 100
     assert all(inside == [] for inside in _passes(events))
-    timed = [e for e in events]
     # Each timed pass: enter, t0, t1, exit; the two check passes have no clock reads.
-    assert timed[:4] == ["enter", "exit", "enter", "exit"]
-    assert timed[4:8] == ["enter", "clock", "clock", "exit"]
+    assert events[:4] == ["enter", "exit", "enter", "exit"]
+    assert events[4:8] == ["enter", "clock", "clock", "exit"]
     assert events.count("enter") == events.count("exit") == 2 + 3 + 2 * 6
 
 
@@ -305,13 +304,10 @@ def test_in_running_loop_measures_on_the_test_s_own_loop(loop):
 
 
 def test_in_running_loop_without_a_loop_names_the_plain_call():
-    import asyncio
-
     coro = AiterBenchmark(_RecordingBenchmark(), "asyncio").in_running_loop(_numbers)
     with pytest.raises(pytest.fail.Exception, match=r"no event loop is running .*aiter_benchmark\(factory"):
         coro.send(None)
     coro.close()
-    del asyncio
 
 
 ASYNC_TEST = '''

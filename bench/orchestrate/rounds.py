@@ -326,13 +326,12 @@ def run_matrix(
     # Sequential (ab): a process measures every cell of its loop and sizes, whatever the workload. Pairs are
     # per cell across the sides, so no order between workloads needs balancing, and each process saved is
     # a start-up (a quarter of a second here) saved on every side of every round.
-    grouping = _groups if settle is None else (lambda cs: _process_groups(cs, budget))
     with tempfile.TemporaryDirectory(prefix="aiterbench-") as tmpdir, CHILDREN.watching():
         try:
-            for group in grouping(live):
+            for group in _process_groups(live, budget, settle is not None):
                 for k in range(len(sides)):
                     calibrate(k, group)
-            groups = grouping(live)
+            groups = _process_groups(live, budget, settle is not None)
             sizes = [len(budget.sizes_for(g[0].workload)) for g in groups]
             if settle is None:
                 units = [balance_unit(len(g), sz, len(sides)) for g, sz in zip(groups, sizes)]
@@ -379,8 +378,11 @@ def _groups(cells: Sequence[Cell]) -> list[list[Cell]]:
     return list(groups.values())
 
 
-def _process_groups(cells: Sequence[Cell], budget: Budget) -> list[list[Cell]]:
-    """Cells one worker process can measure together: the same loop and the same sizes, in first-seen order."""
+def _process_groups(cells: Sequence[Cell], budget: Budget, sequential: bool = True) -> list[list[Cell]]:
+    """The cells each worker process measures: sequential (``ab``), every cell of one loop and sizes; else
+    ``_groups``, whose orders are balanced against each other. First-seen order."""
+    if not sequential:
+        return _groups(cells)
     groups: dict = {}
     for cell in cells:
         groups.setdefault((cell.loop, budget.sizes_for(cell.workload)), []).append(cell)
@@ -395,13 +397,13 @@ def _rounds_of(group: Sequence[Cell], budget: Budget, sides: int, sequential: bo
 
 def planned_rounds(cells: Sequence[Cell], budget: Budget, sides: int = 1, sequential: bool = False) -> int:
     """The rounds a run makes: ``budget.rounds`` rounded up for a balanced order (see balanced_rounds)."""
-    groups = _process_groups(cells, budget) if sequential else _groups(cells)
+    groups = _process_groups(cells, budget, sequential)
     return max((_rounds_of(g, budget, sides, sequential) for g in groups), default=0)
 
 
 def steps(cells: Sequence[Cell], budget: Budget, sides: int = 1, sequential: bool = False) -> int:
     """How many worker processes a run starts when nothing fails (for the progress bar)."""
-    groups = _process_groups(cells, budget) if sequential else _groups(cells)
+    groups = _process_groups(cells, budget, sequential)
     return sides * (len(groups) + sum(_rounds_of(g, budget, sides, sequential) for g in groups))
 
 
