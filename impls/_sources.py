@@ -11,6 +11,11 @@ queue     an ``asyncio.Queue(maxsize=64)`` fed by a producer task with
           0..n-1, then ``None``; an exception instance is re-raised
 stream    an ``asyncio.StreamReader`` over a real socket pair carrying
           the lines ``b"0\\n"`` .. ``b"n-1\\n"``, then EOF
+http      the body of a chunked HTTP response over loopback (aiohttp's
+          ``StreamReader``, ``response.content``) carrying the same lines;
+          impls yield the lines themselves (bytes). A server on 127.0.0.1
+          and a client session are set up once per process and size, a
+          request per drain, all outside the timed region
 ========  ==============================================================
 """
 
@@ -20,7 +25,7 @@ import asyncio
 import contextlib
 import os
 import socket
-from typing import AsyncIterator, Iterable
+from typing import Any, AsyncIterator, Iterable
 
 QUEUE_MAXSIZE = 64
 #: Lines are written in batches this size, then the writer drains: the socket
@@ -127,16 +132,113 @@ async def _stop(task: asyncio.Future) -> None:
         await task
 
 
+class HttpSource:
+    """An ``http`` source's value: a client session and the URL of a local server that sends n lines."""
+
+    def __init__(self, session, url: str) -> None:
+        self.session, self.url = session, url
+
+
+@contextlib.asynccontextmanager
+async def http_source(n: int) -> AsyncIterator[HttpSource]:
+    """An aiohttp server on 127.0.0.1 (a free port the system picks) and a client session, closed on exit.
+
+    Every GET gets a chunked response of the lines ``b"0\\n"`` .. ``b"n-1\\n"``,
+    written ``STREAM_BATCH`` lines per chunk. Nothing listens after the exit.
+    """
+    from aiohttp import ClientSession, TCPConnector, web
+
+    body = [b"".join(b"%d\n" % i for i in range(k, min(k + STREAM_BATCH, n))) for k in range(0, n, STREAM_BATCH)]
+
+    async def lines(request):
+        response = web.StreamResponse(headers={"Content-Type": "text/plain"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        for chunk in body:
+            await response.write(chunk)
+        await response.write_eof()
+        return response
+
+    app = web.Application()
+    app.router.add_get("/lines", lines)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    # Our own listening socket, so that we can close it: rloop 0.5 keeps a server's
+    # descriptor open (and listening) after the server is closed. Port 0: never "in use".
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    port = 0
+    try:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(128)
+        port = listener.getsockname()[1]
+        owned = [(listener.fileno(), _identity(listener.fileno()))]
+        await web.SockSite(runner, listener).start()
+        # limit=0: as many connections as drains held at once (memory, profile), none waiting for another.
+        async with ClientSession(connector=TCPConnector(limit=0)) as session:
+            yield HttpSource(session, f"http://127.0.0.1:{port}/lines")
+    finally:
+        await runner.cleanup()
+        listener.close()
+        if port:
+            _close_left_open(owned + _tcp_left_open(port))
+
+
+def _tcp_left_open(port: int) -> list[tuple[int, tuple[int, int]]]:
+    """This process's descriptors of TCP sockets on 127.0.0.1:``port``, either end (Linux; elsewhere none).
+
+    rloop 0.5 leaves the sockets it accepted and connected open after their
+    transports close; the port is ours alone, so a socket on it is ours.
+    """
+    try:
+        with open("/proc/net/tcp") as table:
+            rows = [line.split() for line in table.readlines()[1:]]
+        fds = os.listdir("/proc/self/fd")
+    except OSError:
+        return []
+    suffix = ":%04X" % port
+    inodes = {int(row[9]) for row in rows if len(row) > 9 and (row[1].endswith(suffix) or row[2].endswith(suffix))}
+    owned = []
+    for name in fds:
+        with contextlib.suppress(OSError, ValueError):
+            identity = _identity(int(name))
+            if os.readlink(f"/proc/self/fd/{name}").startswith("socket:") and identity[1] in inodes:
+                owned.append((int(name), identity))
+    return owned
+
+
+@contextlib.asynccontextmanager
+async def http_response(source: HttpSource) -> AsyncIterator[Any]:
+    """One drain of an ``http`` source: a GET whose headers have arrived; yields the body's ``StreamReader``."""
+    async with source.session.get(source.url) as response:
+        response.raise_for_status()
+        yield response.content
+
+
+def http_lines(n: int) -> list[bytes]:
+    """What an ``http`` impl yields: the body's lines, newline included."""
+    return [b"%d\n" % i for i in range(n)]
+
+
 SOURCES = {
     "none": _counted,
     "sleep0": _counted,
     "queue": queue_source,
     "stream": stream_source,
+    "http": http_source,
 }
+#: Workloads whose source is opened once per process and size and serves every drain through its own
+#: set-up (``Workload.each``).
+EACH = {"http": http_response}
+#: Workloads whose impls yield something other than 0..n-1.
+EXPECTED = {"http": http_lines}
+#: Workloads that need a package: (module, how to install it).
+REQUIRES = {"http": ("aiohttp", "pip install 'aiterbench[http]'")}
 WORKLOADS = tuple(SOURCES)
 #: Workloads whose source is only ``n``: nothing to set up per iteration.
 STATELESS = frozenset({"none", "sleep0"})
+#: Workloads whose source serves many drains (every factory call a fresh iteration, or ``EACH``).
+SHARED = STATELESS | frozenset(EACH)
 #: The smallest n at which a workload is in its steady regime. Below one batch (QUEUE_MAXSIZE,
 #: STREAM_BATCH) a queue never fills and a stream arrives in one read: no back-pressure, another
 #: cost per item, which a fit over sizes would mix with the steady one.
-STEADY_FROM = {"queue": QUEUE_MAXSIZE, "stream": STREAM_BATCH}
+STEADY_FROM = {"queue": QUEUE_MAXSIZE, "stream": STREAM_BATCH, "http": STREAM_BATCH}

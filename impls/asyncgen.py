@@ -41,9 +41,16 @@ async def from_stream(reader):
         yield int(line)
 
 
+async def http_lines(content):
+    """Workload ``http``: an async generator over aiohttp's own line iteration of the response body."""
+    async for line in content:
+        yield line
+
+
 IMPLS = {
     "asyncgen": {
         "family": "asyncgen",
-        "workloads": {"none": count_up, "sleep0": count_up_sleep0, "queue": from_queue, "stream": from_stream},
+        "workloads": {"none": count_up, "sleep0": count_up_sleep0, "queue": from_queue, "stream": from_stream,
+                      "http": http_lines},
     },
 }

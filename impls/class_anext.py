@@ -95,9 +95,32 @@ class FromStream:
         return int(line)
 
 
+class HttpLines:
+    """Workload ``http``: the response body's lines, as ``async for line in response.content`` gives them."""
+
+    __slots__ = ("_content", "_done")
+
+    def __init__(self, content):
+        self._content = content
+        self._done = False
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        if self._done:
+            raise StopAsyncIteration
+        line = await self._content.readline()
+        if not line:
+            self._done = True
+            raise StopAsyncIteration
+        return line
+
+
 IMPLS = {
     "class_anext": {
         "family": "class_anext",
-        "workloads": {"none": CountUp, "sleep0": CountUpSleep0, "queue": FromQueue, "stream": FromStream},
+        "workloads": {"none": CountUp, "sleep0": CountUpSleep0, "queue": FromQueue, "stream": FromStream,
+                      "http": HttpLines},
     },
 }
