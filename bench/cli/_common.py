@@ -10,6 +10,7 @@ from ._exit import UsageError
 
 
 def registry(modules: Sequence[str]):
+    """The built-in impls and workloads with the plug-in modules'."""
     from .. import impls
 
     try:

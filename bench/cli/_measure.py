@@ -10,7 +10,6 @@ from ._exit import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, UsageError
 
 
 def cmd_list(args) -> int:
-    from .. import impls
     from ..model import loops
     from ..model.documents import dumps
 
@@ -18,7 +17,8 @@ def cmd_list(args) -> int:
     data = {
         "impls": [{"name": i.name, "family": i.family, "workloads": list(i.workloads), "module": i.module}
                   for i in reg.impls],
-        "workloads": list(impls.workloads()),
+        "workloads": [{"name": w.name, "module": w.module, "available": w.available, "install": w.install}
+                      for w in reg.workloads],
         "loops": loops.describe(),
         "default_loops": list(loops.DEFAULT_LOOPS),
     }
@@ -30,7 +30,10 @@ def cmd_list(args) -> int:
     for i in data["impls"]:
         print(f"  {i['name']:<{width}}  family={i['family']:<16} workloads={','.join(i['workloads'])}")
     print("workloads:")
-    print("  " + ", ".join(data["workloads"]))
+    width = max(len(w["name"]) for w in data["workloads"])
+    for w in data["workloads"]:
+        state = "" if w["available"] else f"  not installed ({w['install']})"
+        print(f"  {w['name']:<{width}}  module={w['module']}{state}")
     print("loops:")
     for loop in data["loops"]:
         state = f"installed {loop['version']}" if loop["available"] else f"not installed ({loop['install']})"
@@ -181,7 +184,6 @@ def cmd_memory(args) -> int:
 def cmd_profile(args) -> int:
     import importlib.util
 
-    from .. import impls
     from ..analysis.profile import format_profile
     from ..model.cells import Cell, SelectionError, select
     from ..orchestrate.profile import MAX_SOURCES, PYINSTRUMENT_EXTRA, run_profile
@@ -192,12 +194,13 @@ def cmd_profile(args) -> int:
         cell, n = Cell.parse(args.cell)
         if n is not None:
             raise SelectionError(f"{args.cell!r}: give the cell without '@n=' (-n sets the items)")
-        cells, _ = select(common.registry(args.impl_module), cell.impl, cell.workload, cell.loop)
+        reg = common.registry(args.impl_module)
+        cells, _ = select(reg, cell.impl, cell.workload, cell.loop)
     except SelectionError as exc:
         raise UsageError(str(exc)) from None
     if not 1 <= args.n <= 10_000_000:
         raise UsageError(f"-n {args.n}: expected 1 to 10000000 items")
-    most = 100_000 if cells[0].workload in impls.STATELESS else MAX_SOURCES
+    most = 100_000 if reg.workload(cells[0].workload).batched else MAX_SOURCES
     if not 1 <= args.repeat <= most:
         raise UsageError(f"--repeat {args.repeat}: expected 1 to {most} iterators for {cells[0].workload} "
                          "(each holds its source open while the profiler runs)" if most == MAX_SOURCES else

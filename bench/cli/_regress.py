@@ -201,8 +201,9 @@ def _ab_count(args, probes, cells, sizes, env, notes, paths) -> int:
                      f"{'it is' if len(ignored) == 1 else 'they are'} not used")
     notes.append(f"counting {len(cells)} cells at n={sizes[0]},{sizes[1]} under callgrind on both sides into "
                  f"{', '.join(paths)}")
+    families = {i.name: i.family for p in probes for i in p.impls}
     suites, failures, interrupted = run_ab_counts(cells, [p.side for p in probes], sizes, common.modules(args), env,
-                                                  notes)
+                                                  notes, families)
     failed = tuple((cell.name, side, reason) for cell, side, reason in failures)
     if not all(suites):
         if interrupted:

@@ -77,8 +77,10 @@ def _count_one(impls, registry, cell, sizes, check_timeout, no_check: bool) -> N
     from ..model.loops import LOOPS
     from .check import check_cell, is_async_cell
 
+    from .sources import workload_of
+
     factory = registry.factory(cell.impl, cell.workload)
-    open_source = impls.SOURCES[cell.workload]
+    open_source = workload_of(impls, registry, cell.workload).open
     loop = LOOPS[cell.loop].new_loop()
     asyncio.set_event_loop(loop)
     try:

@@ -18,11 +18,15 @@ WARMUP = 32
 _FREES = frozenset({"FREE", "MUNMAP", "PYMALLOC_FREE"})
 
 
-async def _advance(it, is_async: bool) -> None:
+async def _advanced(iterable, is_async: bool):
+    """The iterator, as ``async for`` gets it (an iterable, aiohttp's StreamReader, hands out another), one item in."""
     if is_async:
+        it = iterable.__aiter__()
         await it.__anext__()
     else:
+        it = iter(iterable)
         next(it)
+    return it
 
 
 async def _close(it) -> None:
@@ -45,8 +49,7 @@ async def _held(factory, open_source, live: int, is_async: bool, hooks: bool) ->
         kept: list = [None] * live  # allocated before tracing starts
         try:
             for _ in range(WARMUP):
-                it = factory(source)
-                await _advance(it, is_async)
+                it = await _advanced(factory(source), is_async)
                 await _close(it)
             it = None
             gc.collect()
@@ -55,9 +58,7 @@ async def _held(factory, open_source, live: int, is_async: bool, hooks: bool) ->
                 tracemalloc.reset_peak()
                 before = tracemalloc.get_traced_memory()[0]
                 for i in range(live):
-                    it = factory(source)
-                    await _advance(it, is_async)
-                    kept[i] = it
+                    kept[i] = await _advanced(factory(source), is_async)
                 it = None
                 after, peak = tracemalloc.get_traced_memory()
             finally:
@@ -100,12 +101,12 @@ async def _allocations(factory, open_source, n: int, is_async: bool, path: str) 
 def memory_worker(argv) -> None:
     """Measure one cell; write its figures as JSON to ``-o``."""
     import argparse
-    import asyncio
     import importlib.util
     import tracemalloc
 
     from .check import check_cell, is_async_cell
-    from .worker import cell_setup
+    from .sources import Held
+    from .worker import cell_setup, close_cell
 
     parser = argparse.ArgumentParser(prog="aiterbench.measure.worker --memory")
     parser.add_argument("--cell", required=True)
@@ -117,7 +118,9 @@ def memory_worker(argv) -> None:
     parser.add_argument("-o", "--output", required=True)
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    _, registry, cell, factory, open_source, loop = cell_setup(args.cell, args.impl_module, args.side_path)
+    _, registry, cell, factory, workload, loop = cell_setup(args.cell, args.impl_module, args.side_path)
+    held = Held()
+    open_source = held.opener(workload)  # a shared source (http's server) opened once, a drain's part each time
     try:
         check_cell(loop, registry, cell, sizes, args.check_timeout)
         kind = is_async_cell(loop, registry, cell)
@@ -135,7 +138,6 @@ def memory_worker(argv) -> None:
                     out[f"allocs@{n}"], out[f"allocated@{n}"] = loop.run_until_complete(
                         _allocations(factory, open_source, n, kind, os.path.join(tmp, f"{n}.bin")))
     finally:
-        asyncio.set_event_loop(None)
-        loop.close()
+        close_cell(loop, held)
     with open(args.output, "w", encoding="utf-8") as f:
         json.dump(out, f)

@@ -63,14 +63,14 @@ class _Switch:
 
 def profile_worker(argv) -> None:
     import argparse
-    import asyncio
     import contextlib
     import math
     import time
 
     from .check import check_cell, is_async_cell
     from .timing import prime
-    from .worker import cell_setup
+    from .sources import Held
+    from .worker import cell_setup, close_cell
 
     parser = argparse.ArgumentParser(prog="aiterbench.measure.worker --profile")
     parser.add_argument("--cell", required=True)
@@ -83,8 +83,10 @@ def profile_worker(argv) -> None:
     parser.add_argument("--data", default=None, help="write pstats data / pyinstrument HTML here")
     parser.add_argument("-o", "--output", required=True)
     args = parser.parse_args(argv)
-    impls, registry, cell, factory, open_source, loop = cell_setup(args.cell, args.impl_module, args.side_path)
-    stateless = cell.workload in impls.STATELESS
+    _, registry, cell, factory, workload, loop = cell_setup(args.cell, args.impl_module, args.side_path)
+    batched = workload.batched  # one source value serves every drain (none, sleep0)
+    held = Held()
+    open_source = held.opener(workload)  # a shared source (http's server) opened once, a drain's part each time
 
     async def drain(source, kind: bool) -> None:
         if kind:
@@ -96,11 +98,11 @@ def profile_worker(argv) -> None:
 
     async def profiled(repeat: int, kind: bool, profiler):
         async with contextlib.AsyncExitStack() as stack:
-            if stateless:
-                sources = [args.n] * repeat
+            if batched:
+                sources = [await stack.enter_async_context(open_source(args.n))] * repeat
             else:
                 sources = [await stack.enter_async_context(open_source(args.n)) for _ in range(repeat)]
-                await prime()  # producers started, first bytes read: not the iteration's work
+            await prime()  # producers started, first bytes read: not the iteration's work
             # Profiled region: the drains only. The loop, the sources (socket pairs, producer tasks)
             # and the look-ups were made above; the sources close after the profiler stops.
             start = time.perf_counter()
@@ -119,7 +121,7 @@ def profile_worker(argv) -> None:
             from pyinstrument import Profiler
 
             repeat = max(repeat, math.ceil(SAMPLED_SECONDS / max(warm, 1e-6)))
-            repeat = min(repeat, 100_000 if stateless else MAX_SOURCES)
+            repeat = min(repeat, 100_000 if batched else MAX_SOURCES)
             profiler = Profiler(interval=0.0002, async_mode="disabled")
             seconds = loop.run_until_complete(profiled(repeat, kind, profiler))
             rows = _pyinstrument_rows(profiler.last_session)
@@ -135,8 +137,7 @@ def profile_worker(argv) -> None:
             if args.data:
                 profiler.dump_stats(args.data)
     finally:
-        asyncio.set_event_loop(None)
-        loop.close()
+        close_cell(loop, held)
     out = {"cell": cell.name, "tool": args.tool, "n": args.n, "repeat": repeat, "items": args.n * repeat,
            "seconds": seconds, "rows": rows}
     with open(args.output, "w", encoding="utf-8") as f:

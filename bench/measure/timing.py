@@ -150,7 +150,10 @@ def make_latency_func(loop, factory: Callable[[Any], Any], open_source, metric: 
         total = 0.0
         for _ in range(loops):
             async with open_source(LATENCY_ITEMS) as source:
-                it = factory(source)
+                iterable = factory(source)
+                # The iterator, as ``async for`` gets it: an iterable (aiohttp's StreamReader) hands out another.
+                it = iterable.__aiter__() if is_async else iter(iterable)
+                del iterable
                 for _ in range(half):
                     if is_async:
                         await it.__anext__()

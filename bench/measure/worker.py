@@ -29,7 +29,12 @@ from ..model.environ import recorded
 from ..model.loops import LOOPS
 from .boot import FOLDERS, load_impls
 from .check import check_cell, is_async_cell
+from .sources import Held, slow_setup, workload_of
 from .timing import LATENCY, LATENCY_LOOPS, make_latency_func, make_time_func
+
+#: pyperf's minimum time while calibrating a cell whose every drain pays a slow set-up: its first
+#: loop count, one drain per value, is kept (``aiterbench.measure.sources``).
+ONE_DRAIN = 1e-9
 
 
 def _sizes(text: str) -> list[int]:
@@ -126,48 +131,66 @@ def main(argv=None) -> None:
     asked_loops = runner.args.loops  # 0: pyperf calibrates; latency benchmarks set their own, then this comes back
 
     asyncio.set_event_loop(loop)
+    held = Held()  # shared sources, opened once per size for this process
+    asked_min_time = runner.args.min_time
     try:
         # Rotate, so that no cell and no size always runs first in its process (measuring_order).
         for cell, cell_sizes in measuring_order(cells, sizes, args.round if args.slot is None else args.slot):
             factory = registry.factory(cell.impl, cell.workload)
+            workload = workload_of(impls, registry, cell.workload)
             if not args.worker or args.calibrate_loops:
-                # Before anything of this cell is timed: it must yield 0..n-1 on this loop.
+                # Before anything of this cell is timed: it must yield what its workload says on this loop.
                 check_cell(loop, registry, cell, sizes, args.check_timeout)
             is_async = is_async_cell(loop, registry, cell)
+            open_source = held.opener(workload)
+            slow = (args.calibrate_loops or args.latency) and slow_setup(loop, workload, max(cell_sizes))
             metadata = {"impl": cell.impl, "family": registry.get(cell.impl).family, "workload": cell.workload}
+            # A slow per-drain set-up: calibrating to min_time would pay it thousands of times per value.
+            runner.args.min_time = ONE_DRAIN if slow and args.calibrate_loops else asked_min_time
             for n in cell_sizes:
                 name = cell.bench_name(n)
                 # pyperf reads it when the task is built: the calibrated count, else what was asked for.
                 runner.args.loops = size_loops.get(name, asked_loops)
-                time_func = make_time_func(loop, factory, impls.SOURCES[cell.workload], n, is_async,
-                                           per_loop_source=cell.workload not in impls.STATELESS)
+                time_func = make_time_func(loop, factory, open_source, n, is_async, per_loop_source=not workload.batched)
                 runner.bench_time_func(name, time_func, inner_loops=n, metadata={**metadata, "n": n})
+            runner.args.min_time = asked_min_time
             if args.latency:  # the same tasks in every process: pyperf's workers find theirs by index
                 for metric in LATENCY:
                     name = cell.metric_name(metric)
                     # A fixed count, not calibrated: each loop sets a source up (a socket pair, a producer
                     # task) around a microsecond of timed work, and calibrating to min_time would spend
-                    # seconds per value on set-up. The clock reads are ~50 ns apart at worst.
-                    runner.args.loops = LATENCY_LOOPS
-                    time_func = make_latency_func(loop, factory, impls.SOURCES[cell.workload], metric, is_async)
+                    # seconds per value on set-up. The clock reads are ~50 ns apart at worst. A slow
+                    # per-drain set-up gets one iterator per value.
+                    runner.args.loops = 1 if slow else LATENCY_LOOPS
+                    time_func = make_latency_func(loop, factory, open_source, metric, is_async)
                     runner.bench_time_func(name, time_func, metadata={**metadata, "aiterbench_metric": metric})
     finally:
-        asyncio.set_event_loop(None)
-        loop.close()
+        close_cell(loop, held)
 
 
 def cell_setup(cell_name: str, modules, side_path: str | None):
     """For the count, memory and profile processes: the cell, its factory and source, and a fresh loop, made current.
 
-    Returns (impls package, registry, cell, factory, open_source, loop); the caller closes the loop.
+    Returns (impls package, registry, cell, factory, workload, loop); ``Held().opener(workload)(n)`` sets a
+    drain's source up; the caller ends with ``close_cell``.
     """
     impls = load_impls(side_path)
     registry = impls.registry().extended(modules)
     cell, _ = Cell.parse(cell_name)
     factory = registry.factory(cell.impl, cell.workload)
+    workload = workload_of(impls, registry, cell.workload)
     loop = LOOPS[cell.loop].new_loop()
     asyncio.set_event_loop(loop)
-    return impls, registry, cell, factory, impls.SOURCES[cell.workload], loop
+    return impls, registry, cell, factory, workload, loop
+
+
+def close_cell(loop, held: Held) -> None:
+    """The end of a count, memory or profile process: held sources torn down, then the loop closed."""
+    try:
+        loop.run_until_complete(held.close())
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
 
 
 def probe(argv) -> None:
@@ -192,7 +215,10 @@ def probe(argv) -> None:
         impls = load_impls(args.side_path)
         registry = impls.registry().extended(args.impl_module)
         out["impls"] = [{"name": i.name, "family": i.family, "workloads": list(i.workloads)} for i in registry.impls]
-        out["workloads"] = list(impls.workloads())
+        records = getattr(registry, "workloads", None)  # an older checkout's registry has names only
+        out["workloads"] = ([{"name": w.name, "module": w.module, "available": w.available, "requires": w.requires,
+                              "install": w.install} for w in records] if records is not None
+                            else [{"name": name} for name in impls.workloads()])
     except Exception as exc:  # reported by the parent as bad input for this side
         out["error"] = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)
     print(json.dumps(out))

@@ -75,12 +75,20 @@ def select(registry, impls: str | None = None, workloads: str | None = None, loo
     available = available or (lambda name: LOOPS[name].available)
     notes = []
     impl_names = _pick("impl", split_globs(impls) or ["*"], list(registry.names()))
-    all_workloads = []
-    for impl in registry.impls:
-        all_workloads += [w for w in impl.workloads if w not in all_workloads]
-    from ..impls import workloads as known_workloads
-
-    workload_names = _pick("workload", split_globs(workloads) or ["*"], [w for w in known_workloads() if w in all_workloads])
+    implemented = {w for impl in registry.impls for w in impl.workloads}
+    known = registry.workload_names()
+    workload_globs = split_globs(workloads)
+    workload_names = _pick("workload", workload_globs or ["*"], [w for w in known if w in implemented])
+    for name in list(workload_names):
+        record = registry.workload(name)
+        if record.available:
+            continue
+        if name in workload_globs:  # asked for by name: say how to get it
+            raise SelectionError(f"workload {name!r} needs {record.requires}, which is not installed: {record.install}")
+        workload_names.remove(name)
+        notes.append(f"note: skipping workload {name!r}: {record.requires} is not installed ({record.install})")
+    if not workload_names:
+        raise SelectionError("no selected workload is installed")
     loop_globs = split_globs(loops)
     if loop_globs:
         loop_names = _pick("loop", loop_globs, list(LOOPS))

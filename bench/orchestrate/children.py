@@ -163,14 +163,17 @@ def run_child(cmd: Sequence[str], timeout: float, env, gentle: bool = False) -> 
 def failure_reason(proc: subprocess.CompletedProcess, check_timeout: float | None, verb: str,
                    ignore=lambda line: False) -> str:
     """One line saying why a cell's process failed: hung in its check, refused as not equivalent, or its last words."""
-    from ..measure.check import CHECK_HUNG_MARK, EXIT_NOT_EQUIVALENT
+    from ..measure.check import CHECK_HUNG_MARK, CHECK_STEP_MARK, EXIT_NOT_EQUIVALENT, EXIT_SETUP_FAILED
 
     stderr = proc.stderr or ""
     if check_timeout is not None and CHECK_HUNG_MARK in stderr:
-        return f"hung in its equivalence check: no answer within {check_timeout:g} s"
-    lines = [ln.strip() for ln in (stderr or proc.stdout or "").splitlines() if ln.strip() and not ignore(ln)]
+        steps = [ln for ln in stderr[:stderr.index(CHECK_HUNG_MARK)].splitlines() if ln.startswith(CHECK_STEP_MARK)]
+        where = f" (last: {steps[-1][len(CHECK_STEP_MARK):]})" if steps else ""
+        return f"hung in its equivalence check: no answer within {check_timeout:g} s{where}"
+    lines = [ln.strip() for ln in (stderr or proc.stdout or "").splitlines()
+             if ln.strip() and not ignore(ln) and not ln.startswith(CHECK_STEP_MARK)]
     reason = lines[-1] if lines else f"exited with code {proc.returncode}"
-    if proc.returncode == EXIT_NOT_EQUIVALENT:
+    if proc.returncode in (EXIT_NOT_EQUIVALENT, EXIT_SETUP_FAILED):
         reason = f"refused before {verb}: {reason}"
     return reason
 

@@ -209,7 +209,7 @@ def count_groups(todo: Sequence[Group], sizes, modules, env, notes=()) -> tuple[
         return each_cell(list(todo), measure, "count", notes, many=True)
 
 
-def _suite(counted, registry, env, side: str = ""):
+def _suite(counted, family, env, side: str = ""):
     """The count file's suite from (group, counts, metadata) triples: each run carries its interpreter's metadata."""
     import pyperf
 
@@ -224,7 +224,7 @@ def _suite(counted, registry, env, side: str = ""):
             md = {
                 "name": c.cell.bench_name(n), "unit": "integer", "aiterbench_format": FORMAT_VERSION,
                 "aiterbench_version": __version__, "aiterbench_kind": "count", "aiterbench_environ": recorded(env),
-                "impl": c.cell.impl, "family": _family(registry, c.cell.impl), "workload": c.cell.workload,
+                "impl": c.cell.impl, "family": family(c.cell.impl), "workload": c.cell.workload,
                 "loop": spec.name, "loop_module": spec.module,
                 "loop_version": metadata.get(f"aiterbench_loop_{spec.name}", spec.version), "n": n,
                 "sizes": ",".join(map(str, c.sizes)), "instructions": total, "count_tool": f"callgrind --toggle-collect={TOGGLE}",
@@ -238,11 +238,15 @@ def _suite(counted, registry, env, side: str = ""):
     return pyperf.BenchmarkSuite(sorted(benchmarks, key=lambda b: b.get_name()))
 
 
-def _family(registry, impl: str) -> str:
-    try:
-        return registry.get(impl).family
-    except Exception:  # an impl only the other side's checkout has
-        return "?"
+def _families(registry):
+    """impl -> its family, from the registry; ``?`` for an impl it does not have."""
+    def family(impl: str) -> str:
+        try:
+            return registry.get(impl).family
+        except Exception:  # an impl only the other side's checkout has
+            return "?"
+
+    return family
 
 
 def check_counting(sizes) -> tuple[int, int]:
@@ -267,18 +271,17 @@ def run_counts(cells, sizes, modules, env, notes=()):
     failures = [(cell, reason) for group, reason in failures for cell in group.cells]
     if not counted:
         return None, failures, interrupted
-    return _suite(counted, registry, env), failures, interrupted
+    return _suite(counted, _families(registry), env), failures, interrupted
 
 
-def run_ab_counts(cells, sides, sizes, modules, env, notes=()):
+def run_ab_counts(cells, sides, sizes, modules, env, notes=(), families=None):
     """``ab --count``: both sides' cells, each side in its own processes, the sides interleaved.
 
     Returns ([base suite or None, new suite or None], failures as (cell, side name, reason), interrupted).
-    Only cells counted on both sides are kept in the suites.
+    Only cells counted on both sides are kept in the suites. ``families``: impl -> family, as the sides'
+    probes reported them (the plug-in modules are the sides' to import, on their paths, not the parent's).
     """
-    from .. import impls
-
-    registry = impls.registry().extended(modules)
+    families = dict(families or {})
     counted, failures, interrupted = count_groups(groups(cells, sides), sizes, modules, env, notes)
     by_side: dict = {side.name: [] for side in sides}
     for group, counts, metadata in counted:
@@ -289,5 +292,5 @@ def run_ab_counts(cells, sides, sizes, modules, env, notes=()):
     for side in sides:
         kept = [(g, [c for c in cs if c.cell in both], md) for g, cs, md in by_side[side.name]]
         kept = [k for k in kept if k[1]]
-        suites.append(_suite(kept, registry, env, side.name) if kept else None)
+        suites.append(_suite(kept, lambda impl: families.get(impl, "?"), env, side.name) if kept else None)
     return suites, [(cell, group.side.name, reason) for group, reason in failures for cell in group.cells], interrupted

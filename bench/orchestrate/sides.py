@@ -34,6 +34,15 @@ class ProbedImpl:
 
 
 @dataclasses.dataclass(frozen=True)
+class ProbedWorkload:
+    name: str
+    module: str = "aiterbench.impls"
+    available: bool = True
+    requires: str | None = None
+    install: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
 class Probe:
     """What one side's interpreter offers, as its worker reported it."""
 
@@ -42,10 +51,17 @@ class Probe:
     version: str
     loops: dict
     impls: tuple[ProbedImpl, ...]
+    workloads: tuple[ProbedWorkload, ...] = ()
 
     # The registry interface ``select`` uses.
     def names(self) -> tuple[str, ...]:
         return tuple(i.name for i in self.impls)
+
+    def workload_names(self) -> tuple[str, ...]:
+        return tuple(w.name for w in self.workloads)
+
+    def workload(self, name: str) -> ProbedWorkload:
+        return next(w for w in self.workloads if w.name == name)
 
     def pairs(self) -> tuple[tuple[str, str], ...]:
         return tuple((i.name, w) for i in self.impls for w in i.workloads)
@@ -97,7 +113,8 @@ def probe(side: Side, modules, env) -> Probe:
     if "error" in data:
         raise SideError(f"{side.name} side: {data['error']}")
     impls = tuple(ProbedImpl(i["name"], i["family"], tuple(i["workloads"])) for i in data["impls"])
-    return Probe(side, data["implementation"], data["version"], data["loops"], impls)
+    workloads = tuple(ProbedWorkload(**w) for w in data["workloads"])
+    return Probe(side, data["implementation"], data["version"], data["loops"], impls, workloads)
 
 
 def select_cells(probes, impls, workloads, loops):

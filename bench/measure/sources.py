@@ -1,0 +1,106 @@
+"""A cell's source as a measuring process uses it: opened per drain, or once per process when it is shared.
+
+Imported by worker processes: keep it free of anything but the standard library.
+
+A workload's ``source(n)`` is set up and torn down outside the timed region.
+How often that happens depends on what the source can do:
+
+* a *shared* source serves many drains: each factory call starts a fresh
+  iteration over all n items (``none``, ``sleep0``), or each drain has a set-up
+  of its own over it (``each``: ``http`` sends a request over a session to a
+  server, both made once). It is opened once per process and size, on first
+  use, and closed when the process ends (``Held``): a set-up of 30 ms is paid a
+  few times per process, not once per drain;
+* any other source gets a set-up per drain. When that set-up is slow
+  (``SLOW_SETUP`` or more), calibrating the loop count to pyperf's minimum time
+  would pay it thousands of times per value, so such a cell is measured one
+  drain per value instead (``slow_setup``; the worker calibrates it to one loop).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import types
+from typing import Any
+
+#: A per-drain source whose set-up takes at least this long is measured one drain per value.
+SLOW_SETUP = 1e-3
+
+
+def workload_of(impls, registry, name: str):
+    """The workload record of ``name``: the registry's, or, for a checkout older than plug-in workloads
+    (``ab --base-path``), one made from its built-in sources, which are the only ones it has."""
+    get = getattr(registry, "workload", None)
+    if get is not None:
+        return get(name)
+    source = impls.SOURCES[name]
+    shared = name in impls.STATELESS
+    return types.SimpleNamespace(name=name, source=source, module="aiterbench.impls", shared=shared, each=None,
+                                 batched=shared, open=source, items=lambda n: list(range(n)))
+
+
+class Held:
+    """Shared sources kept open for the life of a measuring process, one per (workload, n).
+
+    ``opener(workload)`` is what the time functions call as ``open_source(n)``:
+    for a shared workload it hands out the held value (opening it the first
+    time; with ``each``, one drain's set-up over it per call); for any other it
+    is the workload's own ``open``, a set-up per drain. ``close()`` (in the
+    process's loop) tears every held source down.
+    """
+
+    def __init__(self) -> None:
+        self._stack = contextlib.AsyncExitStack()
+        self._values: dict = {}
+
+    def opener(self, workload):
+        if not workload.shared:
+            return workload.open
+
+        async def value(n: int):
+            key = (workload.name, n)
+            if key not in self._values:
+                self._values[key] = await self._stack.enter_async_context(workload.open_source(n))
+            return self._values[key]
+
+        @contextlib.asynccontextmanager
+        async def held(n: int, **options: Any):
+            if options:  # tests pass other items: not a value to keep
+                async with workload.open(n, **options) as fed:
+                    yield fed
+            elif workload.each is None:
+                yield await value(n)
+            else:
+                async with workload.open_each(await value(n)) as fed:
+                    yield fed
+
+        return held
+
+    async def close(self) -> None:
+        self._values.clear()
+        await self._stack.aclose()
+
+
+def setup_seconds(loop, workload, n: int) -> float:
+    """One set-up and tear-down of ``workload``'s source at ``n``, timed (nothing else is)."""
+
+    async def once() -> float:
+        t0 = time.perf_counter()
+        async with workload.open(n):
+            pass
+        return time.perf_counter() - t0
+
+    return loop.run_until_complete(once())
+
+
+def slow_setup(loop, workload, n: int) -> bool:
+    """Whether every drain of this workload pays a set-up of ``SLOW_SETUP`` or more.
+
+    Never for a shared source or a built-in one (queue and stream take tens of
+    microseconds). The fastest of three set-ups decides, so that one slow
+    moment of the machine does not change how a cell is measured.
+    """
+    if workload.shared or workload.module == "aiterbench.impls":
+        return False
+    return min(setup_seconds(loop, workload, n) for _ in range(3)) >= SLOW_SETUP
