@@ -39,7 +39,7 @@ def test_each_latency_is_timed_once_per_loop_between_two_clock_reads(impl, workl
     try:
         registry = impls.registry()
         is_async = registry.get(impl).family != "sync"
-        func = make_latency_func(runner.loop, registry.factory(impl, workload), impls.SOURCES[workload], metric,
+        func = make_latency_func(runner.loop, registry.factory(impl, workload), registry.workload(workload).open, metric,
                                  is_async, clock=clock)
         assert func(3) == 3 * (1.0 - 0.25) and clock.reads == 12
     finally:
@@ -154,7 +154,8 @@ def test_what_lies_inside_the_first_item_region(closable, loop_name):
 
 @pytest.mark.parametrize("closable", [True, False], ids=["with-aclose", "without-aclose"])
 def test_what_lies_inside_the_close_region(closable, loop_name):
-    """Between t0 and t1: aclose() (when there is one) and the deallocation; half the items consumed before."""
+    """Between t0 and t1: aclose() (when there is one) and the deallocation; half the items consumed before,
+    through __aiter__ as ``async for`` does."""
     from aiterbench.measure.timing import LATENCY_ITEMS
 
     ev = _Events()
@@ -164,5 +165,5 @@ def test_what_lies_inside_the_close_region(closable, loop_name):
     finally:
         runner.close()
     inside = ["aclose", "dealloc"] if closable else ["dealloc"]
-    assert ev.log == ["setup", "create", *["anext"] * (LATENCY_ITEMS // 2), "clock", "clock", "clock", *inside,
+    assert ev.log == ["setup", "create", "aiter", *["anext"] * (LATENCY_ITEMS // 2), "clock", "clock", "clock", *inside,
                       "clock", "teardown"]

@@ -36,8 +36,8 @@ async def _held_once(impl: str, workload: str) -> tuple[int, int, int]:
     factory = registry.factory(impl, workload)
     tracemalloc.start()
     try:
-        alone, _ = await _held(factory, impls.SOURCES[workload], LIVE, _is_async(impl), hooks=False)
-        hooked, peak = await _held(factory, impls.SOURCES[workload], LIVE, _is_async(impl), hooks=True)
+        alone, _ = await _held(factory, registry.workload(workload).open, LIVE, _is_async(impl), hooks=False)
+        hooked, peak = await _held(factory, registry.workload(workload).open, LIVE, _is_async(impl), hooks=True)
     finally:
         tracemalloc.stop()
     return alone, hooked, peak
@@ -61,9 +61,10 @@ def test_a_suspended_iterator_holds_a_positive_and_stable_number_of_bytes(impl, 
 
 
 async def _allocations_at(impl: str, workload: str, sizes, tmp_path) -> list[tuple[int, int]]:
-    factory = impls.registry().factory(impl, workload)
-    await _allocations(factory, impls.SOURCES[workload], sizes[0], _is_async(impl), str(tmp_path / "warm.bin"))
-    return [await _allocations(factory, impls.SOURCES[workload], n, _is_async(impl), str(tmp_path / f"{n}.bin"))
+    registry = impls.registry()
+    factory = registry.factory(impl, workload)
+    await _allocations(factory, registry.workload(workload).open, sizes[0], _is_async(impl), str(tmp_path / "warm.bin"))
+    return [await _allocations(factory, registry.workload(workload).open, n, _is_async(impl), str(tmp_path / f"{n}.bin"))
             for n in sizes]
 
 
