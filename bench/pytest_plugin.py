@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import math
 import statistics
 import time
 
@@ -43,6 +44,23 @@ def pytest_addoption(parser) -> None:
     group = parser.getgroup("aiterbench")
     group.addoption(LOOP_OPTION, default="asyncio", metavar="LOOP",
                     help="event loop for aiter_benchmark: asyncio (default), uvloop or rloop")
+
+
+#: This plugin's fixtures: each asks for ``benchmark`` only when it runs (no pytest-benchmark, one line).
+FIXTURES = ("aiter_benchmark", "async_benchmark")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items) -> None:
+    """Declare ``benchmark`` for tests that use these fixtures, where a plugin provides it: pytest-benchmark's
+    ``--benchmark-only`` and ``--benchmark-skip``, and pytest-codspeed's selection under ``--codspeed``, go by
+    the fixtures a test names, and would otherwise skip these benchmarks (or run them) as plain tests."""
+    if not (config.pluginmanager.hasplugin("benchmark") or config.pluginmanager.hasplugin("codspeed")):
+        return
+    for item in items:
+        names = getattr(item, "fixturenames", None)
+        if isinstance(names, list) and "benchmark" not in names and any(f in names for f in FIXTURES):
+            names.append("benchmark")
 
 
 class _InnerClock:
@@ -95,6 +113,11 @@ async def _drained(factory, n: int) -> float:
     return t1 - t0
 
 
+async def _drain(iterable) -> None:
+    async for _ in iterable:
+        pass
+
+
 async def _counted(factory, n: int) -> int:
     """Items in a fresh ``factory(n)``, untimed: the check and warm-up before any round."""
     async with _opened(factory, n) as iterable:
@@ -141,21 +164,65 @@ async def _guarded(factory, n1: int, n2: int, rounds: int, warmup_rounds: int) -
         pytest.fail(f"aiter_benchmark: {exc}", pytrace=False)
 
 
-def _record(bench, timed: list) -> None:
-    """Hand pytest-benchmark rounds measured elsewhere: its timer advances only by them, so storage,
-    ``--benchmark-compare`` and its JSON are its own (pedantic mode never calibrates)."""
+def _record(bench, timed: list, iterations: int = 1) -> None:
+    """Hand pytest-benchmark rounds measured elsewhere (seconds per round of ``iterations`` calls): its timer
+    advances only by them, so storage, ``--benchmark-compare`` and its JSON are its own (pedantic mode never
+    calibrates)."""
     clock = _InnerClock()
-    pending = iter(timed)
+    pending = iter([t / iterations for t in timed for _ in range(iterations)])
 
     def replay() -> None:
-        clock.now += next(pending)
+        clock.now += next(pending, 0.0)  # with iterations > 1, pytest-benchmark calls once more for the result
 
     saved = bench._timer
     bench._timer = clock
     try:
-        bench.pedantic(replay, rounds=len(timed), iterations=1)
+        bench.pedantic(replay, rounds=len(timed), iterations=iterations)
+    except BaseException:
+        bench.has_error = True  # pytest-benchmark then keeps this test's timings out of its JSON and storage
+        raise
     finally:
         bench._timer = saved
+
+
+def _is_codspeed(bench) -> bool:
+    """Whether ``benchmark`` is pytest-codspeed's (``--codspeed``): it times a plain function with its own
+    instrument, so it is given one to run (its class poses as pytest-benchmark's; ``type`` sees through)."""
+    return type(bench).__module__.split(".")[0] == "pytest_codspeed"
+
+
+@contextlib.contextmanager
+def _own_loop(who: str, name: str, what: str):
+    """A fresh event loop of ``name`` (a LOOPS key), current while the block runs, closed after it."""
+    import asyncio
+
+    from .model.loops import LOOPS
+
+    if _running_loop() is not None:
+        pytest.fail(f"{who}: called inside a running event loop (an async test): use "
+                    f"'await {who}.in_running_loop({what}, ...)'", pytrace=False)
+    if name not in LOOPS:
+        pytest.fail(f"{who}: unknown loop {name!r} (choices: {', '.join(LOOPS)})", pytrace=False)
+    spec = LOOPS[name]
+    if not spec.available:
+        pytest.fail(f"{who}: loop {name!r} is not installed: {spec.install}", pytrace=False)
+    event_loop = spec.new_loop()
+    asyncio.set_event_loop(event_loop)  # code that asks for the current loop gets this one
+    if spec.name == "rloop":
+        from .model.loops import mend_rloop
+
+        mend_rloop(event_loop)  # its self-pipe sockets would otherwise warn as unclosed in the user's tests
+    try:
+        yield event_loop, spec
+    finally:
+        asyncio.set_event_loop(None)
+        event_loop.close()
+
+
+def _not_under_codspeed(bench, who: str) -> None:
+    if _is_codspeed(bench):
+        pytest.fail(f"{who}.in_running_loop: pytest-codspeed times a plain function, which cannot run the test's "
+                    f"loop while it runs: use the plain {who}(...) in a sync test under --codspeed", pytrace=False)
 
 
 def _running_loop():
@@ -193,33 +260,31 @@ class AiterBenchmark:
     def __call__(self, factory, *, sizes=(100, 1000), loop: str | None = None, rounds: int = 20,
                  warmup_rounds: int = 2) -> dict:
         """Benchmark ``factory`` on a loop of its own; returns (and records in ``extra_info``) the per-item figures."""
-        from .model.loops import LOOPS
-
-        if _running_loop() is not None:
-            pytest.fail("aiter_benchmark: called inside a running event loop (an async test): use "
-                        "'await aiter_benchmark.in_running_loop(factory, ...)'", pytrace=False)
-        name = loop or self._default_loop
-        if name not in LOOPS:
-            pytest.fail(f"aiter_benchmark: unknown loop {name!r} (choices: {', '.join(LOOPS)})", pytrace=False)
-        spec = LOOPS[name]
-        if not spec.available:
-            pytest.fail(f"aiter_benchmark: loop {name!r} is not installed: {spec.install}", pytrace=False)
         n1, n2 = _sizes(sizes)
         _check_rounds(rounds, warmup_rounds)
-        import asyncio
-
-        event_loop = spec.new_loop()
-        asyncio.set_event_loop(event_loop)  # factories that ask for the current loop get this one
-        if spec.name == "rloop":
-            from .model.loops import mend_rloop
-
-            mend_rloop(event_loop)  # its self-pipe sockets would otherwise warn as unclosed in the user's tests
-        try:
+        with _own_loop("aiter_benchmark", loop or self._default_loop, "factory") as (event_loop, spec):
             measured = event_loop.run_until_complete(_guarded(factory, n1, n2, *self._rounds(rounds, warmup_rounds)))
-        finally:
-            asyncio.set_event_loop(None)
-            event_loop.close()
+            if _is_codspeed(self._benchmark):
+                return self._codspeed(event_loop, factory, measured, n1, n2, spec, rounds, warmup_rounds)
         return self._finish(measured, n1, n2, spec.name, spec.version)
+
+    def _codspeed(self, event_loop, factory, measured, n1: int, n2: int, spec, rounds: int, warmup_rounds: int):
+        """pytest-codspeed's own measurement: each round it runs ``run_until_complete`` of one drain at n2, the
+        factory opened in its set-up and closed in its tear-down, outside what it measures."""
+
+        def setup():
+            stack = contextlib.AsyncExitStack()
+            iterable = event_loop.run_until_complete(stack.enter_async_context(_opened(factory, n2)))
+            return (iterable, stack), {}
+
+        def drain(iterable, stack) -> None:
+            event_loop.run_until_complete(_drain(iterable))
+
+        def teardown(iterable, stack) -> None:
+            event_loop.run_until_complete(stack.aclose())
+
+        self._benchmark.pedantic(drain, setup=setup, teardown=teardown, rounds=rounds, warmup_rounds=warmup_rounds)
+        return self._info(measured, n1, n2, spec.name, spec.version)
 
     async def in_running_loop(self, factory, *, sizes=(100, 1000), rounds: int = 20, warmup_rounds: int = 2) -> dict:
         """In an async test: benchmark ``factory`` on the test's own running loop (pytest-asyncio's, anyio's).
@@ -231,6 +296,7 @@ class AiterBenchmark:
         if loop is None:
             pytest.fail("aiter_benchmark.in_running_loop: no event loop is running (a plain test): call "
                         "aiter_benchmark(factory, ...) instead", pytrace=False)
+        _not_under_codspeed(self._benchmark, "aiter_benchmark")
         n1, n2 = _sizes(sizes)
         _check_rounds(rounds, warmup_rounds)
         name, version = _loop_identity(loop)
@@ -247,11 +313,11 @@ class AiterBenchmark:
         if not timed:  # --benchmark-disable: pytest-benchmark runs its target once, untimed
             bench.pedantic(lambda: None, rounds=1)
             return {}
-        try:
-            _record(bench, timed)
-        except BaseException:
-            bench.has_error = True  # pytest-benchmark then keeps this test's timings out of its JSON and storage
-            raise
+        _record(bench, timed)
+        return self._info(measured, n1, n2, loop_name, loop_version)
+
+    def _info(self, measured, n1: int, n2: int, loop_name: str, loop_version: str) -> dict:
+        items, _, by_size = measured
         small, large = statistics.median(by_size[n1]), statistics.median(by_size[n2])
         info = {
             "aiterbench_seconds_per_item": (large - small) / (n2 - n1),
@@ -261,8 +327,140 @@ class AiterBenchmark:
             "aiterbench_loop": loop_name,
             "aiterbench_loop_version": loop_version,
         }
-        bench.extra_info.update(info)
+        self._benchmark.extra_info.update(info)
         return info
+
+
+class _NotAwaitable(Exception):
+    """``fn(...)`` gave no awaitable: the user's mistake, one line."""
+
+
+async def _first_call(fn, args, kwargs):
+    """One untimed call: the check (an awaitable, else one line) and the result the fixture returns."""
+    obj = fn(*args, **kwargs)
+    if not inspect.isawaitable(obj):
+        raise _NotAwaitable(f"{getattr(fn, '__name__', 'fn')}(...) returned {type(obj).__name__}, not an awaitable "
+                            "(use pytest-benchmark's benchmark for a plain function)")
+    return await obj
+
+
+async def _timed_calls(fn, args, kwargs, loops: int) -> float:
+    """Seconds for ``loops`` calls of ``await fn(*args, **kwargs)``, one after another: nothing else is timed."""
+    calls = range(loops)
+    t0 = time.perf_counter()
+    for _ in calls:
+        await fn(*args, **kwargs)
+    t1 = time.perf_counter()
+    return t1 - t0
+
+
+def _budget(bench) -> tuple[float, float, int]:
+    """pytest-benchmark's (minimum time per round, maximum time, minimum rounds), as its options set them."""
+    precision = bench._get_precision(time.perf_counter) if hasattr(bench, "_get_precision") else 1e-7
+    min_time = max(getattr(bench, "_min_time", 5e-6), precision * getattr(bench, "_calibration_precision", 10))
+    return min_time, getattr(bench, "_max_time", 1.0), getattr(bench, "_min_rounds", 5)
+
+
+async def _calibrated(fn, args, kwargs, bench, rounds, iterations, warmup_rounds) -> tuple[list, int]:
+    """(seconds per round, calls per round): calibrated as pytest-benchmark calibrates a plain function, unless
+    ``rounds`` and ``iterations`` are given. Calls per round grow until a round takes pytest-benchmark's minimum
+    time; rounds fill its maximum time, at least its minimum rounds."""
+    min_time, max_time, min_rounds = _budget(bench)
+    loops = iterations or 1
+    duration = await _timed_calls(fn, args, kwargs, loops)
+    while iterations is None and duration < min_time:
+        estimate = min_time * 5 / 10
+        loops = math.ceil(min_time * loops / duration) if duration >= estimate else loops * 10
+        duration = await _timed_calls(fn, args, kwargs, loops)
+    if rounds is None:
+        rounds = max(min_rounds, math.ceil(max_time / max(duration, 1e-9)))
+    for _ in range(warmup_rounds):
+        await _timed_calls(fn, args, kwargs, loops)
+    return [await _timed_calls(fn, args, kwargs, loops) for _ in range(rounds)], loops
+
+
+class AsyncBenchmark:
+    """The ``async_benchmark`` fixture's value: time a coroutine function per call, through pytest-benchmark.
+
+    In a sync test, ``async_benchmark(fn, *args, **kwargs)``: the loop
+    (``--aiter-loop``) is made once, outside the clock, and only ``await
+    fn(*args, **kwargs)`` runs inside it, as many calls per round as
+    pytest-benchmark's minimum time per round asks. In an async test, ``await
+    async_benchmark.in_running_loop(fn, *args, **kwargs)``, on the test's own
+    loop. Both return what the last call returned. ``pedantic`` chooses the
+    loop, the rounds and the calls per round.
+    """
+
+    def __init__(self, benchmark, default_loop: str) -> None:
+        self._benchmark = benchmark
+        self._default_loop = default_loop
+
+    def __call__(self, fn, *args, **kwargs):
+        return self.pedantic(fn, args, kwargs)
+
+    def pedantic(self, fn, args=(), kwargs=None, *, loop: str | None = None, rounds: int | None = None,
+                 iterations: int | None = None, warmup_rounds: int = 1):
+        """``fn(*args, **kwargs)`` timed on a loop of its own (``loop=``: asyncio, uvloop, rloop)."""
+        kwargs = dict(kwargs or {})
+        _check_calls(rounds, iterations, warmup_rounds)
+        with _own_loop("async_benchmark", loop or self._default_loop, "fn") as (event_loop, spec):
+            result = event_loop.run_until_complete(self._guarded(_first_call(fn, args, kwargs)))
+            bench = self._benchmark
+            if _is_codspeed(bench):  # its own instrument, around run_until_complete of one call
+                def call():
+                    return event_loop.run_until_complete(fn(*args, **kwargs))
+
+                if rounds is None and iterations is None:
+                    result = bench(call)
+                else:
+                    result = bench.pedantic(call, rounds=rounds or 1, iterations=iterations or 1,
+                                            warmup_rounds=warmup_rounds)
+                bench.extra_info.update(self._info(spec.name, spec.version, 1))
+                return result
+            timed, loops = (None, 1) if getattr(bench, "disabled", False) else event_loop.run_until_complete(
+                _calibrated(fn, args, kwargs, bench, rounds, iterations, warmup_rounds))
+        return self._finish(result, timed, loops, spec.name, spec.version)
+
+    async def in_running_loop(self, fn, *args, **kwargs):
+        """In an async test: ``fn(*args, **kwargs)`` timed on the test's running loop, recorded the same way."""
+        loop = _running_loop()
+        if loop is None:
+            pytest.fail("async_benchmark.in_running_loop: no event loop is running (a plain test): call "
+                        "async_benchmark(fn, ...) instead", pytrace=False)
+        _not_under_codspeed(self._benchmark, "async_benchmark")
+        name, version = _loop_identity(loop)
+        result = await self._guarded(_first_call(fn, args, kwargs))
+        if getattr(self._benchmark, "disabled", False):
+            return self._finish(result, None, 1, name, version)
+        timed, loops = await _calibrated(fn, args, kwargs, self._benchmark, None, None, 1)
+        return self._finish(result, timed, loops, name, version)
+
+    @staticmethod
+    async def _guarded(coro):
+        try:
+            return await coro
+        except _NotAwaitable as exc:
+            pytest.fail(f"async_benchmark: {exc}", pytrace=False)
+
+    def _finish(self, result, timed, loops: int, loop_name: str, loop_version: str):
+        bench = self._benchmark
+        if timed is None:  # --benchmark-disable: called once, untimed, as pytest-benchmark does
+            bench.pedantic(lambda: None, rounds=1)
+            return result
+        _record(bench, timed, loops)
+        bench.extra_info.update(self._info(loop_name, loop_version, loops))
+        return result
+
+    @staticmethod
+    def _info(loop_name: str, loop_version: str, loops: int) -> dict:
+        return {"aiterbench_loop": loop_name, "aiterbench_loop_version": loop_version,
+                "aiterbench_calls_per_round": loops}
+
+
+def _check_calls(rounds, iterations, warmup_rounds) -> None:
+    for name, value, low in (("rounds", rounds, 1), ("iterations", iterations, 1), ("warmup_rounds", warmup_rounds, 0)):
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < low):
+            pytest.fail(f"async_benchmark: {name} must be an integer >= {low}", pytrace=False)
 
 
 def _check_rounds(rounds, warmup_rounds) -> None:
@@ -270,11 +468,20 @@ def _check_rounds(rounds, warmup_rounds) -> None:
         pytest.fail("aiter_benchmark: rounds >= 1 and warmup_rounds >= 0", pytrace=False)
 
 
+def _benchmark_of(request, who: str):
+    try:
+        return request.getfixturevalue("benchmark")
+    except pytest.FixtureLookupError:
+        pytest.fail(f"{who} needs pytest-benchmark: {PYTEST_EXTRA}", pytrace=False)
+
+
 @pytest.fixture
 def aiter_benchmark(request) -> AiterBenchmark:
     """Benchmark an async iterable factory per item, through pytest-benchmark (see ``aiterbench.pytest_plugin``)."""
-    try:
-        benchmark = request.getfixturevalue("benchmark")
-    except pytest.FixtureLookupError:
-        pytest.fail(f"aiter_benchmark needs pytest-benchmark: {PYTEST_EXTRA}", pytrace=False)
-    return AiterBenchmark(benchmark, request.config.getoption(LOOP_OPTION))
+    return AiterBenchmark(_benchmark_of(request, "aiter_benchmark"), request.config.getoption(LOOP_OPTION))
+
+
+@pytest.fixture
+def async_benchmark(request) -> AsyncBenchmark:
+    """Benchmark a coroutine function per call, through pytest-benchmark (see ``aiterbench.pytest_plugin``)."""
+    return AsyncBenchmark(_benchmark_of(request, "async_benchmark"), request.config.getoption(LOOP_OPTION))
