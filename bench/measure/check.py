@@ -94,13 +94,14 @@ async def _collect_fed(registry, impl: str, workload: str, n: int, where: str) -
     return got
 
 
-def check_cell(loop, registry, cell, sizes, timeout: float | None) -> None:
+def check_cell(loop, registry, cell, sizes, timeout: float | None, exits: bool = True) -> None:
     """The equivalence check every measuring process runs first; a watchdog ends the process if it hangs.
 
     Exits with EXIT_NOT_EQUIVALENT (and the difference on stderr) when the
     cell does not yield what its workload says, EXIT_SETUP_FAILED when its
-    source raises. The watchdog is a thread, so it fires even inside a loop's
-    C code.
+    source raises; with ``exits=False`` (count's forked children, which report
+    in JSON) it raises RuntimeError with that line instead. The watchdog is a
+    thread, so it fires even inside a loop's C code.
     """
     import faulthandler
     import sys
@@ -112,12 +113,11 @@ def check_cell(loop, registry, cell, sizes, timeout: float | None) -> None:
         faulthandler.dump_traceback_later(timeout, exit=True)
     try:
         loop.run_until_complete(check_equivalence(registry, cell.impl, cell.workload, sizes, step))
-    except NotEquivalent as exc:
+    except (NotEquivalent, SetupFailed) as exc:
+        if not exits:
+            raise RuntimeError(f"refused before counting: {exc}") from None
         print(f"{cell.name}: {exc}", file=sys.stderr)
-        sys.exit(EXIT_NOT_EQUIVALENT)
-    except SetupFailed as exc:
-        print(f"{cell.name}: {exc}", file=sys.stderr)
-        sys.exit(EXIT_SETUP_FAILED)
+        sys.exit(EXIT_NOT_EQUIVALENT if isinstance(exc, NotEquivalent) else EXIT_SETUP_FAILED)
     finally:
         if timeout:
             faulthandler.cancel_dump_traceback_later()

@@ -50,14 +50,19 @@ def count_worker(argv) -> None:
                 _count_one(impls, registry, Cell.parse(name)[0], sizes, None if args.no_check else args.check_timeout,
                            args.no_check)
                 error = None
+            except RuntimeError as exc:  # refused by its check: the line says why
+                code, error = REPORTED, str(exc)
             except BaseException as exc:  # noqa: BLE001 - reported to the parent, which decides
-                code, error = 1, f"{type(exc).__name__}: {exc}"
+                code, error = REPORTED, f"{type(exc).__name__}: {exc}"
             print(json.dumps({"cell": name, "pid": os.getpid(), "error": error}), flush=True)
             sys.stderr.flush()
             os._exit(code)
         _, status = os.waitpid(pid, 0)
         if not os.WIFEXITED(status):
             print(json.dumps({"cell": name, "pid": pid, "error": f"the counting child died ({status})"}), flush=True)
+        elif os.WEXITSTATUS(status) not in (0, REPORTED) and args.check_timeout:  # the check's watchdog (faulthandler: 1)
+            print(json.dumps({"cell": name, "pid": pid, "error": "hung in its equivalence check: no answer within "
+                                                                 f"{args.check_timeout:g} s"}), flush=True)
     if args.metadata:
         import pyperf
 
@@ -68,6 +73,10 @@ def count_worker(argv) -> None:
         # This interpreter's loop versions (another side's Python may have another uvloop).
         out.update({f"aiterbench_loop_{name}": spec.version for name, spec in LOOPS.items() if spec.available})
         print(json.dumps({"metadata": out}, default=str))
+
+
+#: Exit code of a counting child that printed its own report (an error included).
+REPORTED = 2
 
 
 def _count_one(impls, registry, cell, sizes, check_timeout, no_check: bool) -> None:
@@ -85,7 +94,7 @@ def _count_one(impls, registry, cell, sizes, check_timeout, no_check: bool) -> N
     asyncio.set_event_loop(loop)
     try:
         if not no_check:
-            check_cell(loop, registry, cell, sizes, check_timeout)
+            check_cell(loop, registry, cell, sizes, check_timeout, exits=False)
 
         async def drain_async(source):
             async for _ in factory(source):

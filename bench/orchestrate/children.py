@@ -107,7 +107,13 @@ class Children:
             if self.requested:  # Ctrl-C came while it was being started: stop it now
                 _kill(child)
             out, err = child.communicate(timeout=timeout)
-        except BaseException:  # a timeout, Ctrl-C in a thread that waits, anything: the group goes first
+        except subprocess.TimeoutExpired as exc:  # killed; what it wrote says where it was
+            _kill(child)
+            out = err = None
+            with contextlib.suppress(Exception):
+                out, err = child.communicate(timeout=_REAP_SECONDS)
+            raise subprocess.TimeoutExpired(exc.cmd, exc.timeout, output=out, stderr=err) from None
+        except BaseException:  # Ctrl-C in a thread that waits, anything: the group goes first
             if child is not None:
                 _kill(child)
                 with contextlib.suppress(Exception):
@@ -160,6 +166,16 @@ def run_child(cmd: Sequence[str], timeout: float, env, gentle: bool = False) -> 
     return CHILDREN.run(cmd, timeout, env, gentle)
 
 
+def last_step(stderr) -> str:
+    """`` (last: setting up workload 'x' of M at n=N)`` from a hung process's stderr, or nothing."""
+    from ..measure.check import CHECK_STEP_MARK
+
+    if isinstance(stderr, bytes):
+        stderr = stderr.decode(errors="replace")
+    steps = [ln for ln in (stderr or "").splitlines() if ln.startswith(CHECK_STEP_MARK)]
+    return f" (last: {steps[-1][len(CHECK_STEP_MARK):]})" if steps else ""
+
+
 def failure_reason(proc: subprocess.CompletedProcess, check_timeout: float | None, verb: str,
                    ignore=lambda line: False) -> str:
     """One line saying why a cell's process failed: hung in its check, refused as not equivalent, or its last words."""
@@ -167,9 +183,8 @@ def failure_reason(proc: subprocess.CompletedProcess, check_timeout: float | Non
 
     stderr = proc.stderr or ""
     if check_timeout is not None and CHECK_HUNG_MARK in stderr:
-        steps = [ln for ln in stderr[:stderr.index(CHECK_HUNG_MARK)].splitlines() if ln.startswith(CHECK_STEP_MARK)]
-        where = f" (last: {steps[-1][len(CHECK_STEP_MARK):]})" if steps else ""
-        return f"hung in its equivalence check: no answer within {check_timeout:g} s{where}"
+        return (f"hung in its equivalence check: no answer within {check_timeout:g} s"
+                f"{last_step(stderr[:stderr.index(CHECK_HUNG_MARK)])}")
     lines = [ln.strip() for ln in (stderr or proc.stdout or "").splitlines()
              if ln.strip() and not ignore(ln) and not ln.startswith(CHECK_STEP_MARK)]
     reason = lines[-1] if lines else f"exited with code {proc.returncode}"
@@ -184,8 +199,8 @@ def run_for_json(cmd: Sequence[str], out: str, timeout: float, env, check_timeou
 
     try:
         proc = run_child(cmd, timeout, env)
-    except subprocess.TimeoutExpired:
-        raise RuntimeError(f"hung: nothing within {timeout:g} s") from None
+    except subprocess.TimeoutExpired as exc:
+        raise RuntimeError(f"hung: nothing within {timeout:g} s{last_step(exc.stderr)}") from None
     if proc.returncode != 0 or not os.path.exists(out):
         raise RuntimeError(failure_reason(proc, check_timeout, verb))
     try:

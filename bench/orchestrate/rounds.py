@@ -28,7 +28,7 @@ from typing import Callable, Iterable, Sequence
 
 from ..model.cells import Cell
 from ..model.files import dump_suite
-from .children import CHECK_TIMEOUT, CHILDREN, failure_reason, run_child
+from .children import CHECK_TIMEOUT, CHILDREN, failure_reason, last_step, run_child
 
 
 @dataclasses.dataclass(frozen=True)
@@ -218,9 +218,9 @@ def _spawn(side: Side, cells: Sequence[Cell], budget: Budget, modules, tmpdir: s
     limit = budget.cell_timeout * len(cells)
     try:
         proc = run_child(cmd, limit, env, gentle=True)  # gentle: Ctrl-C lets pyperf stop the worker cleanly
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired as exc:
         CHILDREN.check()
-        raise _CellFailed(f"hung: no result within {limit:g} s (per-cell time limit)") from None
+        raise _CellFailed(f"hung: no result within {limit:g} s (per-cell time limit){last_step(exc.stderr)}") from None
     CHILDREN.check()  # Ctrl-C while the worker ran: stop, do not blame the cell
     if proc.returncode == -signal.SIGINT or "Benchmark worker interrupted: exit" in (proc.stderr or ""):
         raise KeyboardInterrupt  # Ctrl-C reached the worker alone (signalled directly): stop all the same
