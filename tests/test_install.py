@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -62,8 +64,13 @@ def _run(cmd, cwd: Path, env: dict, timeout: float = 600) -> subprocess.Complete
     return proc
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="the venv layout below is POSIX")
-def test_a_wheel_installed_into_a_project_with_bench_impls_and_reports_packages(tmp_path):
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory) -> Path:
+    """A virtual environment with the wheel installed normally, as a user installs it, with the extras the
+    README's examples need (and pytest-asyncio for its async test)."""
+    if sys.platform == "win32":
+        pytest.skip("the venv layout below is POSIX")
+    tmp_path = tmp_path_factory.mktemp("installed")
     build_env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     # The wheel, from a copy of the sources (a build writes build/ and *.egg-info/ next to them).
     source = tmp_path / "source"
@@ -77,10 +84,15 @@ def test_a_wheel_installed_into_a_project_with_bench_impls_and_reports_packages(
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     python = venv / "bin" / "python"
-    proc = subprocess.run([str(python), "-m", "pip", "install", "-q", f"{wheel}[pytest,report]"],
+    proc = subprocess.run([str(python), "-m", "pip", "install", "-q", f"{wheel}[pytest,report,http]", "pytest-asyncio"],
                           capture_output=True, text=True, timeout=600, env=build_env)
     assert proc.returncode == 0, proc.stderr
+    return venv
 
+
+@pytest.mark.xdist_group("installed")
+def test_a_wheel_installed_into_a_project_with_bench_impls_and_reports_packages(tmp_path, installed):
+    venv, python = installed, installed / "bin" / "python"
     project = tmp_path / "project"
     for name, text in USER_PACKAGES.items():
         (project / name).parent.mkdir(parents=True, exist_ok=True)
@@ -110,3 +122,51 @@ def test_a_wheel_installed_into_a_project_with_bench_impls_and_reports_packages(
     proc = _run([python, "-c", "import aiterbench, aiterbench.impls, bench; print(aiterbench.impls.names(), bench.WHOSE)"],
                 project, env_here)
     assert proc.returncode == 0 and "the user" in proc.stdout and "asyncgen" in proc.stdout
+
+
+README = (ROOT / "README.md").read_text()
+README_BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)
+README_LINES = [ln for block in re.findall(r"```sh\n(.*?)```", README, re.S) for ln in block.splitlines()]
+
+
+@pytest.mark.xdist_group("installed")
+def test_the_readme_s_fixture_examples_run_in_a_project_with_the_wheel_installed(tmp_path, installed):
+    """Every fixture example of the README, as written, in a project outside the repository: benchmarks
+    enabled, the JSON read back."""
+    blocks = [b for b in README_BLOCKS if "aiter_benchmark" in b or "async_benchmark" in b]
+    assert len(blocks) == 4  # plain, async factory, pytest-asyncio, async_benchmark: a new one is counted here
+    project = tmp_path / "project"
+    (project / "tests").mkdir(parents=True)
+    for i, block in enumerate(blocks):
+        (project / "tests" / f"test_readme_{i}.py").write_text(block)
+    (project / "pyproject.toml").write_text("[tool.pytest.ini_options]\nasyncio_default_fixture_loop_scope = 'function'\n")
+    proc = _run([installed / "bin" / "python", "-m", "pytest", "-q", "-p", "no:cacheprovider", "--benchmark-json",
+                 "bench.json", "--benchmark-max-time", "0.05"], project, _clean_env(installed))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    records = {r["name"]: r for r in json.loads((project / "bench.json").read_text())["benchmarks"]}
+    assert set(records) == {"test_numbers_per_item", "test_rows_per_item", "test_numbers_in_my_loop", "test_fetch",
+                            "test_fetch_in_my_loop"}
+    for name in ("test_numbers_per_item", "test_rows_per_item", "test_numbers_in_my_loop"):
+        assert records[name]["extra_info"]["aiterbench_items"] == 1000 and records[name]["stats"]["rounds"] == 10
+    for name in ("test_fetch", "test_fetch_in_my_loop"):
+        assert records[name]["extra_info"]["aiterbench_calls_per_round"] >= 1
+        assert records[name]["extra_info"]["aiterbench_loop"] == "asyncio"
+
+
+@pytest.mark.xdist_group("installed")
+def test_the_readme_s_plug_in_source_runs_with_the_wheel_installed(tmp_path, installed):
+    block = next(b for b in README_BLOCKS if "WORKLOADS = {" in b)
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "my_source.py").write_text(block)
+    (line,) = [ln for ln in README_LINES if "--impl-module my_source.py" in ln]
+    argv = shlex.split(line)
+    assert argv[:2] == [".venv/bin/aiterbench", "run"] and "--quick" in argv
+    argv = [a for a in argv[1:] if a != "--quick"] + ["--rounds", "6", "--values", "1", "--min-time", "0.002",
+                                                      "--sizes", "8,64", "-l", "asyncio", "-o", "r.json"]
+    proc = _run([installed / "bin" / "aiterbench", *argv], project, _clean_env(installed))
+    assert proc.returncode == 0, proc.stderr
+    assert "rows_gen/rows/asyncio" in proc.stdout and "rows_class/rows/asyncio" in proc.stdout
+    proc = _run([installed / "bin" / "aiterbench", "list", "--impl-module", "my_source.py"], project,
+                _clean_env(installed))
+    assert any(ln.split()[:2] == ["rows", "module=aiterbench_plugin_my_source"] for ln in proc.stdout.splitlines())
