@@ -14,7 +14,7 @@ REFERENCE, CANDIDATE = REFERENCE_IMPL, CANDIDATE_IMPL
 @dataclasses.dataclass(frozen=True)
 class Finding:
     text: str  # plain text; `code` spans in backticks
-    kind: str  # "ratio", "loop", "linearity", "versions", "memory", "latency", "history"
+    kind: str  # "ratio", "http", "loop", "linearity", "versions", "memory", "latency", "history"
 
 
 def fmt_ratio(e: Estimate) -> str:
@@ -64,6 +64,45 @@ def speedups(group: Group, workload: str):
                 r = ratio(base.fit, other.fit)
                 if r is not None:
                     out.append((loop, impl, r))
+    return out
+
+
+#: The library's own iteration of the ``http`` body: the floor the wrappers are compared with.
+HTTP_NATIVE = "aiohttp_lines"
+
+
+def _share(r: Estimate) -> str:
+    """A wrapper / floor ratio as the share of the wrapper's per-item cost above the floor: 1 - 1/r."""
+    if r.low != r.low:
+        return f"{1 - 1 / r.value:+.0%}"
+    return f"{1 - 1 / r.value:+.0%} [{1 - 1 / r.low:+.0%}, {1 - 1 / r.high:+.0%}]"
+
+
+def _ns(e: Estimate) -> str:
+    if e.low != e.low:
+        return f"{e.value * NS:.0f} ns"
+    return f"{e.value * NS:.0f} ns [{e.low * NS:.0f}, {e.high * NS:.0f}]"
+
+
+def http_share(group: Group) -> list[Finding]:
+    """Per Python and loop with ``http``: what share of a real stream's per-line cost the iterator's form is."""
+    out = []
+    for loop in group.loops:
+        floor = group.row(Cell(HTTP_NATIVE, "http", loop))
+        if floor is None or floor.fit is None:
+            continue
+        per = floor.fit.per_item
+        parts = []
+        for impl, form in ((CANDIDATE, "an async generator"), (REFERENCE, "a class iterator")):
+            row = group.row(Cell(impl, "http", loop))
+            r = ratio(row.fit, floor.fit) if row is not None and row.fit is not None else None
+            if r is not None:
+                parts.append(f"{form} around it {fmt_ratio(r)} of that (the form's share of each line's cost: "
+                             f"{_share(r)})")
+        if parts:
+            out.append(Finding(
+                f"Python {group.label}, over HTTP on loopback (`http`, {loop}): aiohttp's own line iteration takes "
+                f"{_ns(per)} per line; {'; '.join(parts)}.", "http"))
     return out
 
 
@@ -188,7 +227,7 @@ def history(dataset: Dataset) -> list[Finding]:
 def findings(dataset: Dataset) -> list[Finding]:
     out = across_versions(dataset)
     for group in dataset.groups:
-        out += asyncgen_vs_class(group)
+        out += asyncgen_vs_class(group) + http_share(group)
     if dataset.groups:
         out += best_loop(dataset) + nonlinear(dataset)
     return out + latency(dataset) + memory(dataset) + history(dataset)

@@ -355,3 +355,13 @@ def test_a_bad_history_is_one_line(tmp_path, capsys):
     assert main(["report", *RESULTS, "--history", str(bad), "-o", str(tmp_path / "out")]) == 2
     assert_one_error_line(capsys.readouterr().err, "not an aiterbench history")
     assert not (tmp_path / "out").exists()
+
+
+def test_the_http_finding_gives_the_iterator_form_s_share_of_a_line(tmp_path):
+    """From a real http run (tests/data/http-py311.json): aiohttp's own iteration is the floor."""
+    out = tmp_path / "report"
+    assert main(["report", str(DATA / "http-py311.json"), "-o", str(out)]) == 0
+    (line,) = [ln for ln in (out / "summary.md").read_text().splitlines() if "over HTTP on loopback" in ln]
+    assert "(`http`, asyncio): aiohttp's own line iteration takes" in line and " ns [" in line
+    assert line.count("the form's share of each line's cost: ") == 2
+    assert "an async generator around it" in line and "a class iterator around it" in line
