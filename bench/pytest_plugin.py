@@ -219,10 +219,16 @@ def _own_loop(who: str, name: str, what: str):
         event_loop.close()
 
 
-def _not_under_codspeed(bench, who: str) -> None:
+def _test_loop(bench, who: str, what: str):
+    """The running loop ``in_running_loop`` measures on; one line when there is none, or under pytest-codspeed."""
+    loop = _running_loop()
+    if loop is None:
+        pytest.fail(f"{who}.in_running_loop: no event loop is running (a plain test): call {who}({what}, ...) "
+                    "instead", pytrace=False)
     if _is_codspeed(bench):
         pytest.fail(f"{who}.in_running_loop: pytest-codspeed times a plain function, which cannot run the test's "
                     f"loop while it runs: use the plain {who}(...) in a sync test under --codspeed", pytrace=False)
+    return loop
 
 
 def _running_loop():
@@ -292,11 +298,7 @@ class AiterBenchmark:
         The same measurement as the plain call, recorded the same way;
         ``extra_info`` names the running loop and its version.
         """
-        loop = _running_loop()
-        if loop is None:
-            pytest.fail("aiter_benchmark.in_running_loop: no event loop is running (a plain test): call "
-                        "aiter_benchmark(factory, ...) instead", pytrace=False)
-        _not_under_codspeed(self._benchmark, "aiter_benchmark")
+        loop = _test_loop(self._benchmark, "aiter_benchmark", "factory")
         n1, n2 = _sizes(sizes)
         _check_rounds(rounds, warmup_rounds)
         name, version = _loop_identity(loop)
@@ -423,11 +425,7 @@ class AsyncBenchmark:
 
     async def in_running_loop(self, fn, *args, **kwargs):
         """In an async test: ``fn(*args, **kwargs)`` timed on the test's running loop, recorded the same way."""
-        loop = _running_loop()
-        if loop is None:
-            pytest.fail("async_benchmark.in_running_loop: no event loop is running (a plain test): call "
-                        "async_benchmark(fn, ...) instead", pytrace=False)
-        _not_under_codspeed(self._benchmark, "async_benchmark")
+        loop = _test_loop(self._benchmark, "async_benchmark", "fn")
         name, version = _loop_identity(loop)
         result = await self._guarded(_first_call(fn, args, kwargs))
         if getattr(self._benchmark, "disabled", False):

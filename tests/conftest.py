@@ -74,6 +74,18 @@ def on_loop(loop_name: str, coro_fn, *args):
         runner.close()
 
 
+def on_plain_loop(loop_name: str, coro_fn):
+    """Run ``coro_fn()`` on a fresh loop of ``loop_name`` that is not made current (as a test's own loop is not
+    the fixture's), without LoopRunner's checks."""
+    event_loop = LOOPS[loop_name].new_loop()
+    if loop_name == "rloop":
+        mend_rloop(event_loop)  # rloop's own unclosed self-pipe sockets, not the code's under test
+    try:
+        return event_loop.run_until_complete(coro_fn())
+    finally:
+        event_loop.close()
+
+
 @pytest.fixture(params=AVAILABLE_LOOPS)
 def loop_name(request) -> str:
     return request.param

@@ -12,7 +12,7 @@ from aiterbench import pytest_plugin
 from aiterbench.model.loops import LOOPS
 from aiterbench.pytest_plugin import AsyncBenchmark
 
-from .conftest import AVAILABLE_LOOPS
+from .conftest import AVAILABLE_LOOPS, on_plain_loop
 from .test_pytest_plugin import _pytest_outside, _RecordingBenchmark
 
 pytest.importorskip("pytest_benchmark")
@@ -89,15 +89,7 @@ def test_in_running_loop_times_on_the_test_s_own_loop(loop):
     async def body():
         return await AsyncBenchmark(bench, "asyncio").in_running_loop(fn), asyncio.get_running_loop()
 
-    event_loop = LOOPS[loop].new_loop()
-    if loop == "rloop":
-        from aiterbench.model.loops import mend_rloop
-
-        mend_rloop(event_loop)
-    try:
-        result, running = event_loop.run_until_complete(body())
-    finally:
-        event_loop.close()
+    result, running = on_plain_loop(loop, body)
     assert result == "done" and all(s is running for s in seen) and len(bench.recorded) >= 3
     assert bench.extra_info["aiterbench_loop"] == loop
 

@@ -14,7 +14,7 @@ from aiterbench import impls
 from aiterbench.model.loops import LOOPS
 from aiterbench.pytest_plugin import AiterBenchmark
 
-from .conftest import AVAILABLE_LOOPS
+from .conftest import AVAILABLE_LOOPS, on_plain_loop
 
 pytest.importorskip("pytest_benchmark")
 
@@ -289,15 +289,7 @@ def test_in_running_loop_measures_on_the_test_s_own_loop(loop):
         info = await AiterBenchmark(bench, "asyncio").in_running_loop(factory, sizes=(10, 100), rounds=3)
         return info, asyncio.get_running_loop()
 
-    event_loop = LOOPS[loop].new_loop()
-    if loop == "rloop":
-        from aiterbench.model.loops import mend_rloop
-
-        mend_rloop(event_loop)  # rloop's own unclosed self-pipe sockets, not the fixture's
-    try:
-        info, running = event_loop.run_until_complete(body())
-    finally:
-        event_loop.close()
+    info, running = on_plain_loop(loop, body)
     assert all(s is running for s in seen) and len(bench.recorded) == 3
     assert info["aiterbench_loop"] == loop and info["aiterbench_loop_version"] == LOOPS[loop].version
     assert bench.extra_info == info and info["aiterbench_items"] == 100
