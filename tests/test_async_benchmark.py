@@ -51,9 +51,10 @@ def test_only_the_awaited_calls_lie_between_the_clock_reads_on_one_loop(monkeypa
     result = AsyncBenchmark(bench, "asyncio").pedantic(fn, (1,), {"y": 2}, loop=loop, rounds=3, iterations=4,
                                                        warmup_rounds=1)
     assert result == 3 and len(loops_seen) == 1
-    # One untimed check call, then one calibration round, one warm-up and three timed: clock, 4 calls, clock.
+    # One untimed check call, then three calibration rounds (the fastest counts), one warm-up and three timed:
+    # clock, 4 calls, clock.
     rounds = log[1:]
-    assert log[0] == "call" and rounds == ["clock", "call", "call", "call", "call", "clock"] * 5
+    assert log[0] == "call" and rounds == ["clock", "call", "call", "call", "call", "clock"] * 7
     assert bench.recorded == pytest.approx([1e-6] * 3)
     assert bench.extra_info == {"aiterbench_loop": loop, "aiterbench_loop_version": LOOPS[loop].version,
                                 "aiterbench_calls_per_round": 4}
@@ -61,14 +62,14 @@ def test_only_the_awaited_calls_lie_between_the_clock_reads_on_one_loop(monkeypa
 
 def test_calls_per_round_are_calibrated_to_pytest_benchmark_s_minimum_time(monkeypatch):
     """Each call takes 1 us on the fake clock: 1 call (1 us, under half the 5 us minimum) -> 10 calls, which
-    reach it; rounds fill the maximum time (100 us / 10 us = 10), at least the minimum rounds."""
+    reach it; rounds fill the maximum time (95 us / 10 us, rounded up: 10), at least the minimum rounds."""
     clock = _fake_clock(monkeypatch, [])
 
     async def fn():
         clock.now += 1e-6
 
     bench = _RecordingBenchmark()
-    bench._min_time, bench._max_time, bench._min_rounds = 5e-6, 1e-4, 3
+    bench._min_time, bench._max_time, bench._min_rounds = 5e-6, 9.5e-5, 3
     bench._calibration_precision, bench._get_precision = 10, lambda timer: 1e-9
     AsyncBenchmark(bench, "asyncio")(fn)
     assert bench.extra_info["aiterbench_calls_per_round"] == 10
