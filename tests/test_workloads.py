@@ -6,7 +6,6 @@ no time is asserted.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import shutil
 import socket
@@ -376,3 +375,11 @@ def test_an_unavailable_workload_is_skipped_with_a_note_or_refused_by_name_with_
     assert any("skipping workload 'http'" in note and "pip install 'aiterbench[http]'" in note for note in notes)
     with pytest.raises(SelectionError, match=r"workload 'http' needs no_such_module_xyz, .*aiterbench\[http\]"):
         select(reg, "asyncgen", "http", "asyncio")
+
+
+def test_the_sizes_line_names_only_the_workloads_measured():
+    from aiterbench.orchestrate.rounds import QUICK
+
+    assert QUICK.described({"none", "sleep0"}) == "16,256,4096"
+    assert QUICK.described({"none", "queue"}) == "16,256,4096 (queue: 256,1024,4096)"
+    assert "http" in QUICK.described()

@@ -78,7 +78,7 @@ def cmd_run(args) -> int:
     low = below_steady(cells, budget)
     for note in notes + ([env_note] if env_note else []) + ([low] if low else []):
         bar.note(note)
-    bar.note(f"measuring {len(cells)} cells x {rounds_text(cells, budget)} at n={budget.described()} "
+    bar.note(f"measuring {len(cells)} cells x {rounds_text(cells, budget)} at n={budget.described({c.workload for c in cells})} "
              f"into {output}")
     try:
         outcome, written = run_to_files(cells, budget, modules, [output], bar, env=env, bases=[base])

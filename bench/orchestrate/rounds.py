@@ -53,11 +53,14 @@ class Budget:
         """The sizes a workload's cells are measured at."""
         return dict(self.workload_sizes).get(workload, self.sizes)
 
-    def described(self) -> str:
-        """``16,256,4096`` and any workload's own sizes (``; queue, stream: 256,1024,4096``)."""
+    def described(self, workloads=None) -> str:
+        """``16,256,4096`` and any workload's own sizes (``; queue, stream: 256,1024,4096``), of ``workloads``
+        alone when given (the ones measured)."""
         text = ",".join(map(str, self.sizes))
         by_sizes: dict = {}
         for workload, sizes in self.workload_sizes:
+            if workloads is not None and workload not in workloads:
+                continue
             by_sizes.setdefault(tuple(sizes), []).append(workload)
         return text + "".join(f" ({', '.join(ws)}: {','.join(map(str, sz))})" for sz, ws in by_sizes.items())
 
