@@ -58,6 +58,12 @@ async def slow(n):
     yield n
 
 
+@contextlib.asynccontextmanager
+async def slow_query(n):
+    await asyncio.sleep(0.005)
+    yield [f"row{i}" for i in range(n)]
+
+
 async def rows_gen(rows):
     for row in rows:
         yield row
@@ -85,9 +91,10 @@ async def count_gen(n):
 WORKLOADS = {
     "rows": {"source": pool, "each": cursor, "expected": lambda n: [f"row{i}" for i in range(n)]},
     "slowconn": slow,
+    "slowquery": {"source": pool, "each": slow_query, "expected": lambda n: [f"row{i}" for i in range(n)]},
 }
 IMPLS = {
-    "rows_gen": {"family": "asyncgen", "workloads": {"rows": rows_gen, "slowconn": count_gen}},
+    "rows_gen": {"family": "asyncgen", "workloads": {"rows": rows_gen, "slowconn": count_gen, "slowquery": rows_gen}},
     "rows_cls": {"family": "class", "workloads": {"rows": RowsCls}},
     "ints_for_rows": {"family": "asyncgen", "workloads": {"rows": lambda rows: count_gen(len(rows))}},
 }
@@ -213,13 +220,17 @@ def test_a_shared_source_is_opened_once_per_size_and_each_drain_gets_its_own_par
 
 def test_a_slow_per_drain_set_up_is_measured_one_drain_per_value_and_a_shared_one_is_not(plugin):
     reg = impls.registry().extended([str(plugin)])
-    runner = LoopRunner("asyncio")
+    runner, held = LoopRunner("asyncio"), Held()
     try:
         assert slow_setup(runner.loop, reg.workload("slowconn"), 8)
-        assert not slow_setup(runner.loop, reg.workload("rows"), 8)  # shared: paid once per process and size
+        # With each: the drain's part decides (a 5 ms query: slow; a cursor: not), the held pool is opened once.
+        assert slow_setup(runner.loop, reg.workload("slowquery"), 8, held.opener(reg.workload("slowquery")))
+        assert not slow_setup(runner.loop, reg.workload("rows"), 8, held.opener(reg.workload("rows")))
         assert not slow_setup(runner.loop, reg.workload("queue"), 8)  # built in: tens of microseconds
+        runner.run(held.close())
     finally:
         runner.close()
+    assert setups(plugin)["pool"] == 2
 
 
 def test_run_pays_each_set_up_a_few_times_per_process_not_per_drain(plugin, tmp_path):

@@ -11,10 +11,11 @@ How often that happens depends on what the source can do:
   server, both made once). It is opened once per process and size, on first
   use, and closed when the process ends (``Held``): a set-up of 30 ms is paid a
   few times per process, not once per drain;
-* any other source gets a set-up per drain. When that set-up is slow
-  (``SLOW_SETUP`` or more), calibrating the loop count to pyperf's minimum time
-  would pay it thousands of times per value, so such a cell is measured one
-  drain per value instead (``slow_setup``; the worker calibrates it to one loop).
+* any other source gets a set-up per drain. When a drain's set-up (the
+  source's, or ``each``'s part) is slow (``SLOW_SETUP`` or more), calibrating
+  the loop count to pyperf's minimum time would pay it thousands of times per
+  value, so such a cell is measured one drain per value instead
+  (``slow_setup``; the worker calibrates it to one loop).
 """
 
 from __future__ import annotations
@@ -82,25 +83,32 @@ class Held:
         await self._stack.aclose()
 
 
-def setup_seconds(loop, workload, n: int) -> float:
-    """One set-up and tear-down of ``workload``'s source at ``n``, timed (nothing else is)."""
+def setup_seconds(loop, open_drain, n: int) -> float:
+    """One drain's set-up and tear-down at ``n`` through ``open_drain`` (``workload.open``, or a ``Held`` opener),
+    timed (nothing else is)."""
 
     async def once() -> float:
         t0 = time.perf_counter()
-        async with workload.open(n):
+        async with open_drain(n):
             pass
         return time.perf_counter() - t0
 
     return loop.run_until_complete(once())
 
 
-def slow_setup(loop, workload, n: int) -> bool:
+def slow_setup(loop, workload, n: int, opener=None) -> bool:
     """Whether every drain of this workload pays a set-up of ``SLOW_SETUP`` or more.
 
-    Never for a shared source or a built-in one (queue and stream take tens of
-    microseconds). The fastest of three set-ups decides, so that one slow
-    moment of the machine does not change how a cell is measured.
+    A drain's set-up is the source's own, or with ``each`` (given the process's
+    ``Held`` opener) its part over the held source, which is opened first,
+    untimed. Never for a source that feeds every drain with nothing between
+    them, or a built-in one (queue and stream take tens of microseconds, an
+    http request a few hundred). The fastest of three set-ups decides, so that
+    one slow moment of the machine does not change how a cell is measured.
     """
-    if workload.shared or workload.module == "aiterbench.impls":
+    if workload.module == "aiterbench.impls" or (workload.shared and (workload.each is None or opener is None)):
         return False
-    return min(setup_seconds(loop, workload, n) for _ in range(3)) >= SLOW_SETUP
+    open_drain = opener if workload.each is not None else workload.open
+    if workload.each is not None:
+        setup_seconds(loop, open_drain, n)  # opens the held source: once per process and size, not a drain's part
+    return min(setup_seconds(loop, open_drain, n) for _ in range(3)) >= SLOW_SETUP

@@ -143,7 +143,7 @@ def main(argv=None) -> None:
                 check_cell(loop, registry, cell, sizes, args.check_timeout)
             is_async = is_async_cell(loop, registry, cell)
             open_source = held.opener(workload)
-            slow = (args.calibrate_loops or args.latency) and slow_setup(loop, workload, max(cell_sizes))
+            slow = (args.calibrate_loops or args.latency) and slow_setup(loop, workload, max(cell_sizes), open_source)
             metadata = {"impl": cell.impl, "family": registry.get(cell.impl).family, "workload": cell.workload}
             # A slow per-drain set-up: calibrating to min_time would pay it thousands of times per value.
             runner.args.min_time = ONE_DRAIN if slow and args.calibrate_loops else asked_min_time
