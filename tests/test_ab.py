@@ -228,6 +228,19 @@ def test_each_side_runs_the_impls_of_its_own_checkout(tmp_path):
     assert [c["cell"] for c in json.loads(proc.stdout)["cells"]] == ["class_anext/none/asyncio"]
 
 
+def test_a_side_from_before_plug_in_workloads_measures_its_shared_and_per_drain_sources(tmp_path):
+    """tests/data/checkout-0.3.0: impls/ as 0.3.0 had it (sources only, no workload records): its ``none``
+    (one value for every drain) and ``queue`` (a source per drain) are measured from the sources it has."""
+    old = tmp_path / "old"
+    shutil.copytree(Path(__file__).resolve().parent / "data" / "checkout-0.3.0", old)
+    proc = cli("ab", "--base-path", str(old), "--new-path", str(ROOT), "-i", "asyncgen", "-w", "none,queue",
+               "-l", "asyncio", "-o", str(tmp_path / "ab"), "--format", "json", *TINY_AB)
+    assert proc.returncode in (0, 1), proc.stderr  # the verdict is the machine's
+    assert "Traceback" not in proc.stderr and "FAILED" not in proc.stderr, proc.stderr
+    assert sorted(c["cell"] for c in json.loads(proc.stdout)["cells"]) == ["asyncgen/none/asyncio",
+                                                                          "asyncgen/queue/asyncio"]
+
+
 def test_a_library_checkout_with_its_own_impls_package_keeps_it(tmp_path):
     """A side folder whose ``impls`` is the library's own (not this suite's) stays the library's."""
     for side in ("base", "new"):

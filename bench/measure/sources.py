@@ -21,8 +21,8 @@ How often that happens depends on what the source can do:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
-import types
 from typing import Any
 
 #: A per-drain source whose set-up takes at least this long is measured one drain per value.
@@ -35,10 +35,31 @@ def workload_of(impls, registry, name: str):
     get = getattr(registry, "workload", None)
     if get is not None:
         return get(name)
-    source = impls.SOURCES[name]
-    shared = name in impls.STATELESS
-    return types.SimpleNamespace(name=name, source=source, module="aiterbench.impls", shared=shared, each=None,
-                                 batched=shared, open=source, items=lambda n: list(range(n)))
+    return _OlderWorkload(name, impls.SOURCES[name], shared=name in impls.STATELESS)
+
+
+@dataclasses.dataclass(frozen=True)
+class _OlderWorkload:
+    """What the measuring code uses of a ``Workload``, for an older checkout's built-in source: ``range(n)``
+    items, no ``each``, shared when the source is only ``n``."""
+
+    name: str
+    source: Any
+    shared: bool
+    module: str = "aiterbench.impls"
+    each: None = None
+
+    @property
+    def batched(self) -> bool:
+        return self.shared
+
+    def open_source(self, n: int, **options: Any):
+        return self.source(n, **options)
+
+    open = open_source
+
+    def items(self, n: int) -> list:
+        return list(range(n))
 
 
 class Held:
