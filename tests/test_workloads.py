@@ -127,8 +127,14 @@ async def count_gen(n):
         yield i
 
 
+async def boom(n):
+    raise RuntimeError("boom from the impl")
+    yield
+
+
 WORKLOADS = {"broken": broken, "stuck": stuck, "notcm": not_a_cm}
-IMPLS = {"gen": {"family": "asyncgen", "workloads": {w: count_gen for w in ("broken", "stuck", "notcm", "none")}}}
+IMPLS = {"gen": {"family": "asyncgen", "workloads": {w: count_gen for w in ("broken", "stuck", "notcm", "none")}},
+         "boom": {"family": "asyncgen", "workloads": {"none": boom}}}
 '''
 
 
@@ -299,10 +305,11 @@ FAILURES = {
                                   "'stuck' of aiterbench_plugin_bad_sources at n=1)",
              "gen/notcm/asyncio": "aiterbench_plugin_bad_sources: workload 'notcm': source(0) returned int, not an "
                                   "async context manager"}),
-    "count": pytest.param(["count", "-i", "gen", "-w", "broken,stuck,none", "-l", "asyncio", "--sizes", "64,256",
-                           "-o", "c.json"],
+    "count": pytest.param(["count", "-i", "gen,boom", "-w", "broken,stuck,none", "-l", "asyncio", "--sizes",
+                           "64,256", "-o", "c.json"],
                           {"gen/broken/asyncio": f"refused before counting: {WHERE}",
-                           "gen/stuck/asyncio": "hung in its equivalence check: no answer within 10 s"},
+                           "gen/stuck/asyncio": "hung in its equivalence check: no answer within 10 s",
+                           "boom/none/asyncio": "RuntimeError: boom from the impl"},
                           marks=needs_valgrind),
     "memory": pytest.param(["memory", "-i", "gen", "-w", "broken,notcm,none", "-l", "asyncio", "--live", "50",
                             "-o", "m.json"],

@@ -23,6 +23,10 @@ class SetupFailed(RuntimeError):
     """A workload's source raised in its set-up or tear-down; the message names its module and workload."""
 
 
+class Refused(RuntimeError):
+    """``check_cell(..., exits=False)``: the cell was refused; the message is the one line to report."""
+
+
 class NotEquivalent(AssertionError):
     """An implementation does not yield 0..n-1."""
 
@@ -100,7 +104,7 @@ def check_cell(loop, registry, cell, sizes, timeout: float | None, exits: bool =
     Exits with EXIT_NOT_EQUIVALENT (and the difference on stderr) when the
     cell does not yield what its workload says, EXIT_SETUP_FAILED when its
     source raises; with ``exits=False`` (count's forked children, which report
-    in JSON) it raises RuntimeError with that line instead. The watchdog is a
+    in JSON) it raises Refused with that line instead. The watchdog is a
     thread, so it fires even inside a loop's C code.
     """
     import faulthandler
@@ -115,7 +119,7 @@ def check_cell(loop, registry, cell, sizes, timeout: float | None, exits: bool =
         loop.run_until_complete(check_equivalence(registry, cell.impl, cell.workload, sizes, step))
     except (NotEquivalent, SetupFailed) as exc:
         if not exits:
-            raise RuntimeError(f"refused before counting: {exc}") from None
+            raise Refused(f"refused before counting: {exc}") from None
         print(f"{cell.name}: {exc}", file=sys.stderr)
         sys.exit(EXIT_NOT_EQUIVALENT if isinstance(exc, NotEquivalent) else EXIT_SETUP_FAILED)
     finally:

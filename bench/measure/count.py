@@ -25,7 +25,7 @@ def count_worker(argv) -> None:
 
     from ..model.cells import Cell
     from ..model.loops import LOOPS  # noqa: F401 - imported before the forks: every child starts with it
-    from . import check  # noqa: F401
+    from .check import Refused  # the check's module imported before the forks, as the loops are
     from .boot import load_impls
 
     parser = argparse.ArgumentParser(prog="aiterbench.measure.worker --count")
@@ -50,7 +50,7 @@ def count_worker(argv) -> None:
                 _count_one(impls, registry, Cell.parse(name)[0], sizes, None if args.no_check else args.check_timeout,
                            args.no_check)
                 error = None
-            except RuntimeError as exc:  # refused by its check: the line says why
+            except Refused as exc:  # refused by its check: the line says why
                 code, error = REPORTED, str(exc)
             except BaseException as exc:  # noqa: BLE001 - reported to the parent, which decides
                 code, error = REPORTED, f"{type(exc).__name__}: {exc}"
