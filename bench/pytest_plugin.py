@@ -134,21 +134,25 @@ def _sizes(sizes) -> tuple[int, int]:
     return n1, n2
 
 
-async def _measured(factory, n1: int, n2: int, rounds: int, warmup_rounds: int) -> tuple[dict, list, dict]:
+async def _measured(factory, n1: int, n2: int, rounds: int, warmup_rounds: int,
+                    recorded: bool = True) -> tuple[dict, list, dict]:
     """Everything the fixture times, on the loop that runs it: (items per size, pytest-benchmark's rounds at
     n2, the slope's rounds per size).
 
     First each size once, untimed, as a check and a warm-up; then the
-    warm-up and timed rounds pytest-benchmark will record; then both sizes in
+    warm-up and timed rounds pytest-benchmark will record (not with
+    ``recorded=False``: pytest-codspeed times its own); then both sizes in
     every round, which of them first alternating, so that drift lands on both
     alike.
     """
     items = {n: await _counted(factory, n) for n in (n1, n2)}
     if not rounds:
         return items, [], {}
-    for _ in range(warmup_rounds):
-        await _drained(factory, n2)
-    timed = [await _drained(factory, n2) for _ in range(rounds)]
+    timed = []
+    if recorded:
+        for _ in range(warmup_rounds):
+            await _drained(factory, n2)
+        timed = [await _drained(factory, n2) for _ in range(rounds)]
     by_size: dict = {n1: [], n2: []}
     for k in range(max(rounds, 6)):
         for n in ((n1, n2) if k % 2 == 0 else (n2, n1)):
@@ -156,10 +160,11 @@ async def _measured(factory, n1: int, n2: int, rounds: int, warmup_rounds: int) 
     return items, timed, by_size
 
 
-async def _guarded(factory, n1: int, n2: int, rounds: int, warmup_rounds: int) -> tuple[dict, list, dict]:
+async def _guarded(factory, n1: int, n2: int, rounds: int, warmup_rounds: int,
+                   recorded: bool = True) -> tuple[dict, list, dict]:
     """``_measured``, with a factory that gives no async iterable failing the test in one line."""
     try:
-        return await _measured(factory, n1, n2, rounds, warmup_rounds)
+        return await _measured(factory, n1, n2, rounds, warmup_rounds, recorded)
     except _BadFactory as exc:
         pytest.fail(f"aiter_benchmark: {exc}", pytrace=False)
 
@@ -269,8 +274,10 @@ class AiterBenchmark:
         n1, n2 = _sizes(sizes)
         _check_rounds(rounds, warmup_rounds)
         with _own_loop("aiter_benchmark", loop or self._default_loop, "factory") as (event_loop, spec):
-            measured = event_loop.run_until_complete(_guarded(factory, n1, n2, *self._rounds(rounds, warmup_rounds)))
-            if _is_codspeed(self._benchmark):
+            codspeed = _is_codspeed(self._benchmark)
+            measured = event_loop.run_until_complete(
+                _guarded(factory, n1, n2, *self._rounds(rounds, warmup_rounds), recorded=not codspeed))
+            if codspeed:
                 return self._codspeed(event_loop, factory, measured, n1, n2, spec, rounds, warmup_rounds)
         return self._finish(measured, n1, n2, spec.name, spec.version)
 

@@ -196,3 +196,38 @@ def test_both_fixtures_under_pytest_codspeed_walltime_outside_the_repository(tmp
     assert ("async_benchmark.in_running_loop: pytest-codspeed times a plain function, which cannot run the "
             "test's loop while it runs") in out
     assert "pytest_plugin.py" not in out
+
+
+class _CodspeedLike:
+    """Poses as pytest-codspeed's fixture (the module its class comes from): pedantic runs its own rounds."""
+
+    def __init__(self) -> None:
+        self.extra_info, self.rounds_run = {}, 0
+
+    def pedantic(self, target, setup=None, teardown=None, rounds=1, warmup_rounds=0, iterations=1):
+        for _ in range(rounds + warmup_rounds):
+            args, kwargs = setup()
+            target(*args, **kwargs)
+            teardown(*args, **kwargs)
+            self.rounds_run += 1
+
+
+_CodspeedLike.__module__ = "pytest_codspeed.plugin"
+
+
+def test_under_codspeed_aiter_benchmark_leaves_the_recorded_rounds_to_it():
+    """Drains: the check at both sizes (2), the slope's rounds (2 x 6), and codspeed's rounds with its
+    warm-up (3 + 1); none timed for pytest-benchmark on top."""
+    from aiterbench.pytest_plugin import AiterBenchmark
+
+    opened = []
+
+    async def numbers(n):
+        opened.append(n)
+        for i in range(n):
+            yield i
+
+    bench = _CodspeedLike()
+    info = AiterBenchmark(bench, "asyncio")(numbers, sizes=(10, 100), rounds=3, warmup_rounds=1)
+    assert bench.rounds_run == 4 and len(opened) == 2 + 12 + 4
+    assert info["aiterbench_items"] == 100 and bench.extra_info == info
