@@ -87,11 +87,8 @@ class Held:
             return self._values[key]
 
         @contextlib.asynccontextmanager
-        async def held(n: int, **options: Any):
-            if options:  # tests pass other items: not a value to keep
-                async with workload.open(n, **options) as fed:
-                    yield fed
-            elif workload.each is None:
+        async def held(n: int):
+            if workload.each is None:
                 yield await value(n)
             else:
                 async with workload.open_each(await value(n)) as fed:
