@@ -96,7 +96,7 @@ class FromStream:
 
 
 class HttpLines:
-    """Workload ``http``: the response body's lines, as ``async for line in response.content`` gives them."""
+    """Workload ``http``: the response body's lines, read with ``readline()`` as ``asyncgen`` reads them."""
 
     __slots__ = ("_content", "_done")
 

@@ -174,3 +174,39 @@ def test_a_wrong_plugin_is_refused_with_the_first_difference(loop, tmp_path):
     reg = impls.registry().extended([str(plugin)])
     with pytest.raises(NotEquivalent, match=r"skipper/none .* at n=16: item 2 is 3, expected 2"):
         on_loop(loop, check_equivalence, reg, "skipper", "none", [16])
+
+
+class _Lines:
+    """A stand-in for aiohttp's body: counts ``readline()`` calls and iterations through its own ``__aiter__``."""
+
+    def __init__(self, n: int) -> None:
+        self.lines = [b"%d\n" % i for i in range(n)]
+        self.readlines = self.own_iterations = 0
+
+    async def readline(self) -> bytes:
+        self.readlines += 1
+        return self.lines.pop(0) if self.lines else b""
+
+    def __aiter__(self):
+        self.own_iterations += 1
+        return self._own()
+
+    async def _own(self):
+        while line := await self.readline():
+            yield line
+
+
+@pytest.mark.parametrize("impl", ["asyncgen", "class_anext"])
+def test_the_two_forms_read_http_lines_the_same_way(impl):
+    """Their ratio is the form's alone: both call ``readline()`` per line, neither goes through the body's own
+    iterator (which would add a layer, as ``asyncgen_over_aiohttp_lines`` does on purpose)."""
+    body = _Lines(5)
+    got = asyncio.run(collect(REG.factory(impl, "http")(body)))
+    assert got == REG.expected("http", 5)
+    assert (body.readlines, body.own_iterations) == (6, 0)
+
+
+def test_the_layered_generator_goes_through_the_body_s_own_iterator():
+    body = _Lines(5)
+    got = asyncio.run(collect(REG.factory("asyncgen_over_aiohttp_lines", "http")(body)))
+    assert got == REG.expected("http", 5) and body.own_iterations == 1
