@@ -16,8 +16,11 @@ from .table import analyze, format_json, format_md, format_text
 _TIME_FORMATS = {"text": format_text, "md": format_md, "json": format_json}
 
 
-def format_file(path: str, fmt: str) -> str:
-    """The tables of the result, count or memory file at ``path``; ResultError when it cannot be used."""
+def format_file(path: str, fmt: str, baseline: str | None = None) -> str:
+    """The tables of the result, count or memory file at ``path``; ResultError when it cannot be used.
+
+    ``baseline``: the impl timing ratios are taken to (``table.reference_of``); ResultError when no cell has it.
+    """
     suite = load_suite(path)
     if kind_of(suite, path) == KIND_MEMORY:
         parts = memory_of(suite, path)
@@ -26,11 +29,13 @@ def format_file(path: str, fmt: str) -> str:
         return _per_environment([env for env, _ in parts], [m for _, m in parts], fmt,
                                 lambda memories, f: format_memory(memories, f))
     sets = load_results([path])
+    if baseline is not None and not any(c.impl == baseline for rs in sets for c in rs.cells):
+        raise ResultError(f"--baseline {baseline}: {path} holds no cell of that impl")
 
     def one(rs, f: str) -> str:
         if rs.kind == KIND_COUNT:
             return format_counts(rs, f)
-        return _TIME_FORMATS[f](analyze(rs.cells))
+        return _TIME_FORMATS[f](analyze(rs.cells, baseline))
 
     return _per_environment([s.environment for s in sets], list(sets), fmt, one)
 

@@ -14,6 +14,10 @@ from ..stats.fit import CellFit, Estimate, difference, fit_cell, median_ci, rati
 
 REFERENCE_IMPL = "class_anext"
 SYNC_IMPL = "sync_iter"
+#: The module prefix of the built-in impls: they count as one module when a row's reference is chosen.
+_BUILTIN_MODULE = "aiterbench.impls"
+#: Built-in workloads whose items a producer on the same loop makes inside the timed (and counted) region.
+PRODUCED = {"queue": "the producer task", "stream": "the writer task", "http": "the aiohttp server's handler"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -22,16 +26,45 @@ class Row:
     family: str
     fit: CellFit | None
     problem: str | None  # why there is no fit
-    vs_reference: Estimate | None  # per-item ratio to class_anext, same workload and loop
+    vs_reference: Estimate | None  # per-item ratio to ``reference``, same workload and loop
     fastest: str | None
     over_fastest: Estimate | None  # seconds per item above the fastest async impl
     over_sync: Estimate | None  # seconds per item above sync_iter
     metadata: Mapping[str, object]
     #: ``run --latency``: "first_item" and "close", seconds, median over processes with its interval.
     latency: Mapping[str, Estimate] = dataclasses.field(default_factory=dict)
+    #: The impl ``vs_reference`` is a ratio to (``reference_of``), None when there is none in the group.
+    reference: str | None = None
 
 
-def analyze(cells: Mapping[Cell, CellData]) -> list[Row]:
+def _module_of(data: CellData) -> str:
+    """The impl's module as its result recorded it; the built-in modules count as one (and older files, which
+    did not record it, held built-in references only)."""
+    module = str(data.metadata.get("impl_module") or _BUILTIN_MODULE)
+    return _BUILTIN_MODULE if module == _BUILTIN_MODULE or module.startswith(_BUILTIN_MODULE + ".") else module
+
+
+def reference_of(cell: Cell, cells: Mapping[Cell, CellData], baseline: str | None = None) -> Cell | None:
+    """The cell ``cell``'s ratio is to, in its workload and loop: ``baseline`` when one is named; else the
+    class_anext-family impl of the same module (a plug-in's own class form, so that a library author's two
+    forms get their ratio), else the built-in ``class_anext``. None when the group holds none of these."""
+    group = [c for c in cells if c.workload == cell.workload and c.loop == cell.loop]
+    if baseline is not None:
+        return next((c for c in group if c.impl == baseline), None)
+    builtin = Cell(REFERENCE_IMPL, cell.workload, cell.loop)
+    module = _module_of(cells[cell])
+    if module == _BUILTIN_MODULE:
+        return builtin if builtin in cells else None
+    own = [c for c in group if _module_of(cells[c]) == module and cells[c].metadata.get("family") == REFERENCE_IMPL]
+    if len(own) == 1 and own[0] != cell:
+        return own[0]
+    # None of its own, or it is its module's class form (then it is compared with the built-in one); two class
+    # forms in one module are ambiguous: no ratio rather than a guess (``--baseline`` names one).
+    return builtin if builtin in cells and len(own) <= 1 else None
+
+
+def analyze(cells: Mapping[Cell, CellData], baseline: str | None = None) -> list[Row]:
+    """One row per cell: its fit, its ratio to its reference (``reference_of``), its overheads."""
     fits: dict[Cell, CellFit] = {}
     problems: dict[Cell, str] = {}
     for cell, data in cells.items():
@@ -46,7 +79,8 @@ def analyze(cells: Mapping[Cell, CellData]) -> list[Row]:
         # The floor is its own column (vs sync_iter); "fastest" is the best async form.
         async_group = [c for c in group if cells[c].metadata.get("family") != "sync"]
         fastest = min(async_group, key=lambda c: group[c].per_item.value) if async_group else None
-        ref = group.get(Cell(REFERENCE_IMPL, cell.workload, cell.loop))
+        ref_cell = reference_of(cell, cells, baseline)
+        ref = group.get(ref_cell) if ref_cell is not None else None
         sync = group.get(Cell(SYNC_IMPL, cell.workload, cell.loop))
         rows.append(
             Row(
@@ -60,6 +94,7 @@ def analyze(cells: Mapping[Cell, CellData]) -> list[Row]:
                 over_sync=difference(fit, sync) if fit and sync and sync is not fit else None,
                 metadata=data.metadata,
                 latency={m: median_ci(list(v.values())) for m, v in sorted(data.extra.items()) if v},
+                reference=ref_cell.impl if ref_cell is not None and ref_cell != cell else None,
             )
         )
     rows.sort(key=lambda r: (r.cell.workload, r.cell.loop, r.fit.per_item.value if r.fit else math.inf))
@@ -92,6 +127,37 @@ def _linear(fit: CellFit | None) -> str:
 
 
 HEADERS = ("cell", "ns/item [95% CI]", "fixed ns", "linear", f"ratio to {REFERENCE_IMPL}", "+ns vs fastest async", f"+ns vs {SYNC_IMPL}")
+
+
+def headers(rows: Sequence[Row]) -> tuple[str, ...]:
+    """``HEADERS``, with the ratio column named for what its ratios are to (one impl, or each row's class form)."""
+    refs = {r.reference for r in rows if r.reference is not None}
+    if not refs or refs == {REFERENCE_IMPL}:
+        return HEADERS
+    what = next(iter(refs)) if len(refs) == 1 else "its class form"
+    return HEADERS[:4] + (f"ratio to {what}",) + HEADERS[5:]
+
+
+def _references_note(rows: Sequence[Row]) -> str:
+    """Which reference each module's rows have, when the ratio column's header cannot say it in one name."""
+    by_ref: dict[str, list[str]] = {}
+    for r in rows:
+        if r.reference is not None:
+            by_ref.setdefault(r.reference, []).append(r.cell.impl)
+    if len(by_ref) < 2:
+        return ""
+    parts = [f"{', '.join(dict.fromkeys(impls))} to {ref}" for ref, impls in sorted(by_ref.items())]
+    return f"Ratios (each impl to the class form of its own module): {'; '.join(parts)}.\n"
+
+
+def _producers_note(rows: Sequence[Row]) -> str:
+    """The workloads whose producer's work is inside the timed region (README, How it measures)."""
+    shown = [w for w in PRODUCED if any(r.cell.workload == w for r in rows)]
+    if not shown:
+        return ""
+    who = "; ".join(f"{w}: {PRODUCED[w]}" for w in shown)
+    return (f"In {', '.join(shown)} a producer on the same loop runs inside the timed region ({who}): their ns/item "
+            "is the producer's and the iterator's together; the ratios between forms stay fair.\n")
 
 
 def _cells(row: Row) -> tuple[str, ...]:
@@ -147,11 +213,11 @@ def _latency(rows: Sequence[Row], fmt: str) -> str:
 
 
 def format_text(rows: Sequence[Row]) -> str:
-    return render(HEADERS, [_cells(r) for r in rows], "text") + _footer(rows) + _latency(rows, "text")
+    return render(headers(rows), [_cells(r) for r in rows], "text") + _footer(rows) + _latency(rows, "text")
 
 
 def format_md(rows: Sequence[Row]) -> str:
-    return render(HEADERS, [_cells(r) for r in rows], "md") + "\n" + _footer(rows) + _latency(rows, "md")
+    return render(headers(rows), [_cells(r) for r in rows], "md") + "\n" + _footer(rows) + _latency(rows, "md")
 
 
 def _footer(rows: Sequence[Row]) -> str:
@@ -172,6 +238,7 @@ def _footer(rows: Sequence[Row]) -> str:
         f" median over {', '.join(map(str, rounds)) or '?'} processes with a distribution-free 95% interval; ratios and overheads are paired by round"
         f"{' (a ratio drops the pairs in which a slope is not positive, and says how many)' if any(r.vs_reference and r.vs_reference.dropped for r in rows) else ''}.\n"
         f"Measured on {where or 'unknown'}; loops: {', '.join(loops)}.\n"
+        + _references_note(rows) + _producers_note(rows)
     )
 
 
@@ -198,7 +265,10 @@ def format_json(rows: Sequence[Row]) -> str:
                 "fixed_ns": _est(r.fit.fixed, NS) if r.fit else None,
                 "linear": None if not r.fit or r.fit.nonlinear is None else not r.fit.nonlinear,
                 "curvature": _est(r.fit.curvature) if r.fit else None,
-                "ratio_to_" + REFERENCE_IMPL: _est(r.vs_reference),
+                # Kept for readers of earlier documents: the ratio to the built-in class_anext only.
+                "ratio_to_" + REFERENCE_IMPL: _est(r.vs_reference) if r.reference == REFERENCE_IMPL else None,
+                "reference": r.reference,
+                "ratio_to_reference": _est(r.vs_reference),
                 "fastest": r.fastest,
                 "over_fastest_ns": _est(r.over_fastest, NS),
                 "over_" + SYNC_IMPL + "_ns": _est(r.over_sync, NS),

@@ -31,6 +31,12 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_USAGE, f"aiterbench: error: {message}\n")
 
 
+def _baseline(p) -> None:
+    p.add_argument("--baseline", metavar="IMPL",
+                   help="the impl every ratio is taken to, in its workload and loop (default: the class_anext-family "
+                        "impl of each impl's own module, else the built-in class_anext)")
+
+
 def _selection(p, loops_help="comma-separated loop globs (default: asyncio,uvloop)") -> None:
     p.add_argument("-i", "--impl", metavar="GLOBS", help="comma-separated impl globs (default: all)")
     p.add_argument("-w", "--workload", metavar="GLOBS", help="comma-separated workload globs (default: all)")
@@ -83,10 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--append", action="store_true", help="add runs to an existing result file")
     mode.add_argument("--force", action="store_true", help="replace an existing result file")
+    _baseline(p)
 
     p = sub.add_parser("show", help="print a result file's table", description="Per-cell ns/item, fixed cost, ratios and overheads.")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--format", choices=("text", "md", "json"), default="text")
+    _baseline(p)
 
     p = sub.add_parser("report", help="HTML page, markdown summary, CSV and charts from result files",
                        description="Write index.html (self-contained), summary.md, data.csv and one SVG/PNG per chart.")

@@ -62,6 +62,9 @@ def cmd_run(args) -> int:
     from ..orchestrate.rounds import SaveError, below_steady, run_to_files, steps
 
     cells, notes = common.select(args)
+    if args.baseline is not None and args.baseline not in {c.impl for c in cells}:
+        raise UsageError(f"--baseline {args.baseline}: not among the impls measured "
+                         f"({', '.join(dict.fromkeys(c.impl for c in cells))}); add it with -i")
     budget = common.budget(args)
     modules = common.modules(args)
     env, env_note = common.worker_env(args)
@@ -88,7 +91,7 @@ def cmd_run(args) -> int:
     for failure in outcome.failures:
         print(f"FAILED {failure.cell.name}: {failure.reason}", file=sys.stderr)
     if written:
-        print(_table(output, "text"), end="")
+        print(_table(output, "text", args.baseline), end="")
         print(f"wrote {output}")
     elif outcome.interrupted:
         kept = f"; {output} is as it was" if os.path.exists(output) else ""
@@ -103,13 +106,13 @@ def cmd_run(args) -> int:
     return EXIT_FAILED if outcome.failures else EXIT_OK
 
 
-def _table(path: str, fmt: str) -> str:
+def _table(path: str, fmt: str, baseline: str | None = None) -> str:
     """The table of a file just written (a file that cannot be read back is one line, not a traceback)."""
     from ..analysis.show import format_file
     from ..model.results import ResultError
 
     try:
-        return format_file(path, fmt)
+        return format_file(path, fmt, baseline)
     except ResultError as exc:
         raise UsageError(str(exc)) from None
 

@@ -16,7 +16,7 @@ def cmd_show(args) -> int:
     if os.path.isdir(args.file):
         raise UsageError(f"{args.file}: is a directory, expected a result file")
     try:
-        text = format_file(args.file, args.format)
+        text = format_file(args.file, args.format, args.baseline)
     except ResultError as exc:
         raise UsageError(str(exc)) from None
     print(text, end="")

@@ -144,7 +144,10 @@ def main(argv=None) -> None:
             is_async = is_async_cell(loop, registry, cell)
             open_source = held.opener(workload)
             slow = (args.calibrate_loops or args.latency) and slow_setup(loop, workload, max(cell_sizes), open_source)
-            metadata = {"impl": cell.impl, "family": registry.get(cell.impl).family, "workload": cell.workload}
+            impl = registry.get(cell.impl)
+            # impl_module: a plug-in's impls get their ratio to the class form of their own module (analysis.table).
+            metadata = {"impl": cell.impl, "family": impl.family, "impl_module": impl.module,
+                        "workload": cell.workload}
             # A slow per-drain set-up: calibrating to min_time would pay it thousands of times per value.
             runner.args.min_time = ONE_DRAIN if slow and args.calibrate_loops else asked_min_time
             for n in cell_sizes:
