@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import sys
 from typing import Any, AsyncIterator, Iterable
 
 QUEUE_MAXSIZE = 64
@@ -168,14 +169,14 @@ async def http_source(n: int) -> AsyncIterator[HttpSource]:
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     port = 0
     try:
-        listener.bind(("127.0.0.1", 0))
+        listener.bind((LOOPBACK, 0))
         listener.listen(128)
         port = listener.getsockname()[1]
         owned = [(listener.fileno(), _identity(listener.fileno()))]
         await web.SockSite(runner, listener).start()
         # limit=0: as many connections as drains held at once (memory, profile), none waiting for another.
         async with ClientSession(connector=TCPConnector(limit=0)) as session:
-            yield HttpSource(session, f"http://127.0.0.1:{port}/lines")
+            yield HttpSource(session, f"http://{LOOPBACK}:{port}/lines")
     finally:
         await runner.cleanup()
         listener.close()
@@ -183,11 +184,21 @@ async def http_source(n: int) -> AsyncIterator[HttpSource]:
             _close_left_open(owned + _tcp_left_open(port))
 
 
-def _tcp_left_open(port: int) -> list[tuple[int, tuple[int, int]]]:
-    """This process's descriptors of TCP sockets on 127.0.0.1:``port``, either end (Linux; elsewhere none).
+#: The address the http source binds, and how /proc/net/tcp writes it (a 32-bit word in the host's byte order).
+LOOPBACK = "127.0.0.1"
+
+
+def _proc_address(host: str, port: int) -> str:
+    return "%08X:%04X" % (int.from_bytes(socket.inet_aton(host), sys.byteorder), port)
+
+
+def _tcp_left_open(port: int, host: str = LOOPBACK) -> list[tuple[int, tuple[int, int]]]:
+    """This process's descriptors of TCP sockets with ``host:port`` at either end (Linux; elsewhere none).
 
     rloop 0.5 leaves the sockets it accepted and connected open after their
-    transports close; the port is ours alone, so a socket on it is ours.
+    transports close. The address and port are ours alone (we bound them), so
+    a socket with them at one end is ours; one with the same port number on
+    another address is someone else's and is left alone.
     """
     try:
         with open("/proc/net/tcp") as table:
@@ -195,8 +206,8 @@ def _tcp_left_open(port: int) -> list[tuple[int, tuple[int, int]]]:
         fds = os.listdir("/proc/self/fd")
     except OSError:
         return []
-    suffix = ":%04X" % port
-    inodes = {int(row[9]) for row in rows if len(row) > 9 and (row[1].endswith(suffix) or row[2].endswith(suffix))}
+    ours = _proc_address(host, port)
+    inodes = {int(row[9]) for row in rows if len(row) > 9 and ours in (row[1], row[2])}
     owned = []
     for name in fds:
         with contextlib.suppress(OSError, ValueError):

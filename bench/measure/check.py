@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .sources import Held, workload_of
+
 
 #: Exit code of a worker that refused a cell for not yielding 0..n-1.
 EXIT_NOT_EQUIVALENT = 3
@@ -49,32 +51,62 @@ async def collect(iterator: Any) -> list:
     return list(iterator)
 
 
+def _workload(registry, name: str):
+    """The workload record the measuring code uses (``sources.workload_of``). The impls package is the one this
+    process loaded: ``boot.load_impls`` imports a side's, whatever its age, as ``aiterbench.impls``."""
+    import sys
+
+    impls = sys.modules.get("aiterbench.impls")
+    if impls is None:
+        import importlib
+
+        impls = importlib.import_module("aiterbench.impls")
+    return workload_of(impls, registry, name)
+
+
+#: How many drains go through one opened shared source in the check: as measuring does, more than one.
+SHARED_DRAINS = 2
+
+
 async def check_equivalence(registry, impl: str, workload: str, sizes, step=lambda text: None) -> None:
     """Raise NotEquivalent unless ``impl`` yields what ``workload`` says (0..n-1 by default) at 0, 1 and every size.
 
-    SetupFailed when the source itself raises; ``step(text)`` is told before each set-up.
+    The source is used as measuring uses it: a shared one (opened once, serving many drains) is opened once
+    per size and drained ``SHARED_DRAINS`` times through that one value, each drain yielding what the
+    workload says, so that a one-pass source declared shared is refused here rather than timed as an empty
+    iteration. SetupFailed when the source itself raises; ``step(text)`` is told before each set-up.
     """
-    expected = getattr(registry, "expected", None)  # older checkouts (ab --base-path): always range(n)
-    record = registry.workload(workload) if hasattr(registry, "workload") else None
-    where = f"workload {workload!r} of {record.module}" if record is not None else f"workload {workload!r}"
+    record = _workload(registry, workload)
+    factory = registry.factory(impl, workload)
+    where = f"workload {workload!r} of {record.module}"
+    what = "range(n)" if getattr(record, "expected", None) is None else f"{record.module}'s expected(n)"
     for n in sorted({0, 1, *sizes}):
         step(f"setting up {where} at n={n}")
-        want = expected(workload, n) if expected is not None else list(range(n))
-        got = await _collect_fed(registry, impl, workload, n, where)
-        diff = first_difference(want, got)
-        if diff:
-            what = "range(n)" if record is None or record.expected is None else f"{record.module}'s expected(n)"
-            raise NotEquivalent(f"{impl}/{workload} is not equivalent to {what} at n={n}: {diff}")
+        want = record.items(n)
+        held = Held()
+        try:
+            opener = held.opener(record)
+            drains = SHARED_DRAINS if record.shared else 1
+            for k in range(drains):
+                got = await _drain(opener, factory, n, where)
+                diff = first_difference(want, got)
+                if diff and k:
+                    raise NotEquivalent(
+                        f"{where} is declared shared, but drain {k + 1} through one opened source at n={n}: {diff} "
+                        f"(a source that serves one drain only must not be shared)")
+                if diff:
+                    raise NotEquivalent(f"{impl}/{workload} is not equivalent to {what} at n={n}: {diff}")
+        finally:
+            try:
+                await held.close()
+            except Exception as exc:
+                raise SetupFailed(f"{where}: tear-down at n={n} failed: {type(exc).__name__}: {exc}") from None
 
 
-async def _collect_fed(registry, impl: str, workload: str, n: int, where: str) -> list:
-    """Drain a fresh iterator over its own source; a source that raises is a SetupFailed naming it."""
-    if not hasattr(registry, "workload"):  # an older checkout's registry (ab --base-path): built-in sources only
-        async with registry.open(impl, n, workload) as iterator:
-            return await collect(iterator)
-    factory = registry.factory(impl, workload)
+async def _drain(opener, factory, n: int, where: str) -> list:
+    """One drain through ``opener`` (a ``Held`` opener); a source that raises is a SetupFailed naming it."""
     try:
-        cm = registry.workload(workload).open(n)
+        cm = opener(n)
         source = await cm.__aenter__()
     except KeyboardInterrupt:
         raise
@@ -127,10 +159,24 @@ def check_cell(loop, registry, cell, sizes, timeout: float | None, exits: bool =
             faulthandler.cancel_dump_traceback_later()
 
 
-def is_async_cell(loop, registry, cell) -> bool:
-    """Whether the cell's iterator is asynchronous (the sync baselines are not)."""
+def is_async_cell(loop, registry, cell, open_source=None, n: int = 0) -> bool:
+    """Whether the cell's iterator is asynchronous (the sync baselines are not).
+
+    ``open_source``: the process's opener (a ``Held`` one), so that a shared source is not set up once more
+    for the question (an ``http`` cell would start a server, a session and a request); ``n``: a size the
+    process opens anyway. Without it, the workload's own per-drain set-up at ``n``.
+    """
+    factory = registry.factory(cell.impl, cell.workload)
+    opener = open_source or _workload(registry, cell.workload).open
+
     async def probe() -> bool:
-        async with registry.open(cell.impl, 0, cell.workload) as it:
-            return hasattr(it, "__aiter__")
+        async with opener(n) as source:
+            iterator = factory(source)
+            try:
+                return hasattr(iterator, "__aiter__")
+            finally:
+                aclose = getattr(iterator, "aclose", None)
+                if aclose is not None:
+                    await aclose()
 
     return loop.run_until_complete(probe())

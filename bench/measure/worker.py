@@ -141,8 +141,10 @@ def main(argv=None) -> None:
             if not args.worker or args.calibrate_loops:
                 # Before anything of this cell is timed: it must yield what its workload says on this loop.
                 check_cell(loop, registry, cell, sizes, args.check_timeout)
-            is_async = is_async_cell(loop, registry, cell)
             open_source = held.opener(workload)
+            # Through the process's own opener, at a size it opens anyway: a shared source (http's server and
+            # session) is set up once per process and size, not once more for this question.
+            is_async = is_async_cell(loop, registry, cell, open_source, cell_sizes[0])
             slow = (args.calibrate_loops or args.latency) and slow_setup(loop, workload, max(cell_sizes), open_source)
             impl = registry.get(cell.impl)
             # impl_module: a plug-in's impls get their ratio to the class form of their own module (analysis.table).
