@@ -38,6 +38,14 @@ def workload_of(impls, registry, name: str):
     return _OlderWorkload(name, impls.SOURCES[name], shared=name in impls.STATELESS)
 
 
+def workloads_of(impls, registry) -> tuple:
+    """Every workload record the registry knows, an older checkout's built-in ones included (``workload_of``)."""
+    records = getattr(registry, "workloads", None)
+    if records is not None:
+        return tuple(records)
+    return tuple(workload_of(impls, registry, name) for name in impls.workloads())
+
+
 @dataclasses.dataclass(frozen=True)
 class _OlderWorkload:
     """What the measuring code uses of a ``Workload``, for an older checkout's built-in source: ``range(n)``
@@ -48,6 +56,10 @@ class _OlderWorkload:
     shared: bool
     module: str = "aiterbench.impls"
     each: None = None
+    expected: None = None
+    available: bool = True
+    requires: None = None
+    install: str = ""
 
     @property
     def batched(self) -> bool:

@@ -29,7 +29,7 @@ from ..model.environ import recorded
 from ..model.loops import LOOPS
 from .boot import FOLDERS, load_impls
 from .check import check_cell, is_async_cell
-from .sources import Held, slow_setup, workload_of
+from .sources import Held, slow_setup, workload_of, workloads_of
 from .timing import LATENCY, LATENCY_LOOPS, make_latency_func, make_time_func
 
 #: pyperf's minimum time while calibrating a cell whose every drain pays a slow set-up: its first
@@ -220,10 +220,8 @@ def probe(argv) -> None:
         impls = load_impls(args.side_path)
         registry = impls.registry().extended(args.impl_module)
         out["impls"] = [{"name": i.name, "family": i.family, "workloads": list(i.workloads)} for i in registry.impls]
-        records = getattr(registry, "workloads", None)  # an older checkout's registry has names only
-        out["workloads"] = ([{"name": w.name, "module": w.module, "available": w.available, "requires": w.requires,
-                              "install": w.install} for w in records] if records is not None
-                            else [{"name": name} for name in impls.workloads()])
+        out["workloads"] = [{"name": w.name, "module": w.module, "available": w.available, "requires": w.requires,
+                             "install": w.install} for w in workloads_of(impls, registry)]
     except Exception as exc:  # reported by the parent as bad input for this side
         out["error"] = f"{type(exc).__name__}: {exc}" if not isinstance(exc, ValueError) else str(exc)
     print(json.dumps(out))
