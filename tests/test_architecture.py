@@ -24,15 +24,34 @@ def _installed_tree(dest: Path) -> Path:
     return dest
 
 
-def test_the_import_contracts_hold(tmp_path):
+def _lint(tree: Path) -> subprocess.CompletedProcess:
+    """lint-imports with pyproject's contracts on the package laid out in ``tree``."""
     pytest.importorskip("importlinter")
-    tree = _installed_tree(tmp_path / "site")
     lint = Path(sys.executable).with_name("lint-imports")
-    proc = subprocess.run([str(lint), "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
+    return subprocess.run([str(lint), "--config", str(ROOT / "pyproject.toml"), "--no-cache"],
                           cwd=tree, capture_output=True, text=True, timeout=120,
                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tree)})
+
+
+def test_the_import_contracts_hold(tmp_path):
+    proc = _lint(_installed_tree(tmp_path / "site"))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "BROKEN" not in proc.stdout and "KEPT" in proc.stdout
+
+
+def test_a_cycle_inside_one_layer_breaks_a_contract_even_through_an_import_inside_a_function(tmp_path):
+    """The layers contract cannot see two modules of one subpackage importing each other; the acyclic one must,
+    lazy imports included (the worker and its memory and profile halves were such a cycle)."""
+    tree = _installed_tree(tmp_path / "site")
+    measure = tree / "aiterbench" / "measure"
+    (measure / "planted_a.py").write_text("from . import planted_b\n")
+    (measure / "planted_b.py").write_text("def later():\n    from . import planted_a\n")
+    proc = _lint(tree)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "No cycles between the modules of a package BROKEN" in proc.stdout, proc.stdout
+    report = proc.stdout.split("No cycles are allowed in aiterbench.measure.", 1)
+    assert len(report) == 2, proc.stdout
+    assert "planted_a" in report[1].split("No cycles are allowed in", 1)[0], proc.stdout
 
 
 def test_the_package_imports_no_bench_impls_or_reports_of_the_caller():

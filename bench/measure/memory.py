@@ -106,7 +106,7 @@ def memory_worker(argv) -> None:
 
     from .check import check_cell, is_async_cell
     from .sources import Held
-    from .worker import cell_setup, close_cell
+    from .cell import cell_setup, close_cell
 
     parser = argparse.ArgumentParser(prog="aiterbench.measure.worker --memory")
     parser.add_argument("--cell", required=True)

@@ -70,7 +70,7 @@ def profile_worker(argv) -> None:
     from .check import check_cell, is_async_cell
     from .timing import prime
     from .sources import Held
-    from .worker import cell_setup, close_cell
+    from .cell import cell_setup, close_cell
 
     parser = argparse.ArgumentParser(prog="aiterbench.measure.worker --profile")
     parser.add_argument("--cell", required=True)

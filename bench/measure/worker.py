@@ -28,6 +28,7 @@ from ..model.cells import Cell
 from ..model.environ import recorded
 from ..model.loops import LOOPS
 from .boot import FOLDERS, load_impls
+from .cell import close_cell
 from .check import check_cell, is_async_cell
 from .sources import Held, slow_setup, workload_of, workloads_of
 from .timing import LATENCY, LATENCY_LOOPS, make_latency_func, make_time_func
@@ -171,31 +172,6 @@ def main(argv=None) -> None:
                     runner.bench_time_func(name, time_func, metadata={**metadata, "aiterbench_metric": metric})
     finally:
         close_cell(loop, held)
-
-
-def cell_setup(cell_name: str, modules, side_path: str | None):
-    """For the count, memory and profile processes: the cell, its factory and source, and a fresh loop, made current.
-
-    Returns (impls package, registry, cell, factory, workload, loop); ``Held().opener(workload)(n)`` sets a
-    drain's source up; the caller ends with ``close_cell``.
-    """
-    impls = load_impls(side_path)
-    registry = impls.registry().extended(modules)
-    cell, _ = Cell.parse(cell_name)
-    factory = registry.factory(cell.impl, cell.workload)
-    workload = workload_of(impls, registry, cell.workload)
-    loop = LOOPS[cell.loop].new_loop()
-    asyncio.set_event_loop(loop)
-    return impls, registry, cell, factory, workload, loop
-
-
-def close_cell(loop, held: Held) -> None:
-    """The end of a count, memory or profile process: held sources torn down, then the loop closed."""
-    try:
-        loop.run_until_complete(held.close())
-    finally:
-        asyncio.set_event_loop(None)
-        loop.close()
 
 
 def probe(argv) -> None:
