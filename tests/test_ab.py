@@ -229,10 +229,11 @@ def test_each_side_runs_the_impls_of_its_own_checkout(tmp_path):
 
 
 def test_a_side_from_before_plug_in_workloads_measures_its_shared_and_per_drain_sources(tmp_path):
-    """tests/data/checkout-0.3.0: impls/ as 0.3.0 had it (sources only, no workload records): its ``none``
-    (one value for every drain) and ``queue`` (a source per drain) are measured from the sources it has."""
+    """tests/data/checkout-before-plugin-workloads: impls/ as of 09f59ec, before workload records (sources only):
+    its ``none`` (one value for every drain) and ``queue`` (a source per drain) are measured from the sources it
+    has."""
     old = tmp_path / "old"
-    shutil.copytree(Path(__file__).resolve().parent / "data" / "checkout-0.3.0", old)
+    shutil.copytree(Path(__file__).resolve().parent / "data" / "checkout-before-plugin-workloads", old)
     proc = cli("ab", "--base-path", str(old), "--new-path", str(ROOT), "-i", "asyncgen", "-w", "none,queue",
                "-l", "asyncio", "-o", str(tmp_path / "ab"), "--format", "json", *TINY_AB)
     assert proc.returncode in (0, 1), proc.stderr  # the verdict is the machine's
