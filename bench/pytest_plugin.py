@@ -24,11 +24,18 @@ same way, and records through pytest-benchmark all the same.
 
 The loop: ``loop=`` in the call, else ``--aiter-loop`` (asyncio, uvloop,
 rloop), else asyncio.
+
+pytest-benchmark's ``--benchmark-timer`` and ``--benchmark-disable-gc`` (or
+its ``benchmark`` marker's ``timer=`` and ``disable_gc=``) are honoured by
+both fixtures: the timer makes both clock reads, and the garbage collector is
+off between them only, never for set-up; ``extra_info`` says which were used.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import gc
 import inspect
 import math
 import statistics
@@ -63,13 +70,66 @@ def pytest_collection_modifyitems(config, items) -> None:
             names.append("benchmark")
 
 
+@dataclasses.dataclass(frozen=True)
+class _Timing:
+    """How the clock is read, as pytest-benchmark's options (or its ``benchmark`` marker) ask: ``timer`` makes both
+    reads, and with ``disable_gc`` the garbage collector is off between them."""
+
+    timer: object
+    disable_gc: bool
+    name: str
+
+    def info(self) -> dict:
+        return {"aiterbench_timer": self.name, "aiterbench_disable_gc": self.disable_gc}
+
+
+def _timer_name(timer) -> str:
+    """The timer by its dotted name (``time.perf_counter``); an instance by its class, without its address."""
+    if not callable(timer):
+        return repr(timer)
+    named = timer if hasattr(timer, "__name__") else type(timer)
+    module, name = getattr(named, "__module__", None), getattr(named, "__qualname__", None) or named.__name__
+    return f"{module}.{name}" if module else name
+
+
+def _timing_of(bench, who: str) -> _Timing:
+    """pytest-benchmark's timer and GC option for this test, the timer read once: one that cannot give seconds
+    fails the test in one line here, not with a traceback from inside a timed round. pytest-codspeed's fixture has
+    neither (it measures with its own instrument): the slope behind ``extra_info`` is timed by perf_counter."""
+    timer = getattr(bench, "_timer", None) or time.perf_counter  # looked up now: the tests inject a fake clock
+    timing = _Timing(timer, bool(getattr(bench, "_disable_gc", False)), _timer_name(timer))
+    try:
+        value = timer()
+    except Exception as exc:  # noqa: BLE001 - any failure of the user's timer is said in one line
+        pytest.fail(f"{who}: --benchmark-timer {timing.name} cannot be used: {type(exc).__name__}: {exc}",
+                    pytrace=False)
+    if not isinstance(value, float):  # an int is most likely nanoseconds (time.perf_counter_ns), read as seconds
+        pytest.fail(f"{who}: --benchmark-timer {timing.name} cannot be used: it returned {type(value).__name__}, "
+                    "not seconds as a float", pytrace=False)
+    return timing
+
+
+@contextlib.contextmanager
+def _gc_off(disable: bool):
+    """--benchmark-disable-gc: the garbage collector off for the block (the clock reads and what lies between
+    them), and back on after it if it was on."""
+    if not (disable and gc.isenabled()):
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 class _InnerClock:
-    """pytest-benchmark's timer during a measurement: it advances only by the time measured inside the loop."""
+    """pytest-benchmark's timer during a measurement: it advances only by the time measured inside the loop.
+    Its name, which pytest-benchmark stores as the timer, says which timer measured it."""
 
-    __name__ = "aiterbench.inner_perf_counter"
-
-    def __init__(self) -> None:
+    def __init__(self, timing: _Timing) -> None:
         self.now = 0.0
+        self.__name__ = f"{timing.name} via aiterbench"
 
     def __call__(self) -> float:
         return self.now
@@ -98,18 +158,21 @@ async def _opened(factory, n: int):
         yield obj
 
 
-async def _drained(factory, n: int) -> float:
+async def _drained(factory, n: int, timing: _Timing) -> float:
     """Seconds for one pass over a fresh ``factory(n)``.
 
     The timed region is ``async for`` over it and nothing else: the factory
     ran, was awaited or entered before t0, and the context manager is exited
-    after t1.
+    after t1. With --benchmark-disable-gc the collector is off from just
+    before t0 to just after t1, not while the factory runs.
     """
+    timer = timing.timer
     async with _opened(factory, n) as iterable:
-        t0 = time.perf_counter()
-        async for _ in iterable:
-            pass
-        t1 = time.perf_counter()
+        with _gc_off(timing.disable_gc):  # --benchmark-disable-gc: off for the two reads and the pass between
+            t0 = timer()  # pytest-benchmark's timer (--benchmark-timer): only the pass lies between t0 and t1
+            async for _ in iterable:
+                pass
+            t1 = timer()
     return t1 - t0
 
 
@@ -134,7 +197,7 @@ def _sizes(sizes) -> tuple[int, int]:
     return n1, n2
 
 
-async def _measured(factory, n1: int, n2: int, rounds: int, warmup_rounds: int,
+async def _measured(factory, n1: int, n2: int, rounds: int, warmup_rounds: int, timing: _Timing,
                     recorded: bool = True) -> tuple[dict, list, dict]:
     """Everything the fixture times, on the loop that runs it: (items per size, pytest-benchmark's rounds at
     n2, the slope's rounds per size).
@@ -151,29 +214,29 @@ async def _measured(factory, n1: int, n2: int, rounds: int, warmup_rounds: int,
     timed = []
     if recorded:
         for _ in range(warmup_rounds):
-            await _drained(factory, n2)
-        timed = [await _drained(factory, n2) for _ in range(rounds)]
+            await _drained(factory, n2, timing)
+        timed = [await _drained(factory, n2, timing) for _ in range(rounds)]
     by_size: dict = {n1: [], n2: []}
     for k in range(max(rounds, 6)):
         for n in ((n1, n2) if k % 2 == 0 else (n2, n1)):
-            by_size[n].append(await _drained(factory, n))
+            by_size[n].append(await _drained(factory, n, timing))
     return items, timed, by_size
 
 
-async def _guarded(factory, n1: int, n2: int, rounds: int, warmup_rounds: int,
+async def _guarded(factory, n1: int, n2: int, rounds: int, warmup_rounds: int, timing: _Timing,
                    recorded: bool = True) -> tuple[dict, list, dict]:
     """``_measured``, with a factory that gives no async iterable failing the test in one line."""
     try:
-        return await _measured(factory, n1, n2, rounds, warmup_rounds, recorded)
+        return await _measured(factory, n1, n2, rounds, warmup_rounds, timing, recorded)
     except _BadFactory as exc:
         pytest.fail(f"aiter_benchmark: {exc}", pytrace=False)
 
 
-def _record(bench, timed: list, iterations: int = 1) -> None:
+def _record(bench, timed: list, timing: _Timing, iterations: int = 1) -> None:
     """Hand pytest-benchmark rounds measured elsewhere (seconds per round of ``iterations`` calls): its timer
     advances only by them, so storage, ``--benchmark-compare`` and its JSON are its own (pedantic mode never
     calibrates)."""
-    clock = _InnerClock()
+    clock = _InnerClock(timing)
     pending = iter([t / iterations for t in timed for _ in range(iterations)])
 
     def replay() -> None:
@@ -273,15 +336,17 @@ class AiterBenchmark:
         """Benchmark ``factory`` on a loop of its own; returns (and records in ``extra_info``) the per-item figures."""
         n1, n2 = _sizes(sizes)
         _check_rounds(rounds, warmup_rounds)
+        timing = _timing_of(self._benchmark, "aiter_benchmark")
         with _own_loop("aiter_benchmark", loop or self._default_loop, "factory") as (event_loop, spec):
             codspeed = _is_codspeed(self._benchmark)
             measured = event_loop.run_until_complete(
-                _guarded(factory, n1, n2, *self._rounds(rounds, warmup_rounds), recorded=not codspeed))
+                _guarded(factory, n1, n2, *self._rounds(rounds, warmup_rounds), timing, recorded=not codspeed))
             if codspeed:
-                return self._codspeed(event_loop, factory, measured, n1, n2, spec, rounds, warmup_rounds)
-        return self._finish(measured, n1, n2, spec.name, spec.version)
+                return self._codspeed(event_loop, factory, measured, n1, n2, spec, rounds, warmup_rounds, timing)
+        return self._finish(measured, n1, n2, spec.name, spec.version, timing)
 
-    def _codspeed(self, event_loop, factory, measured, n1: int, n2: int, spec, rounds: int, warmup_rounds: int):
+    def _codspeed(self, event_loop, factory, measured, n1: int, n2: int, spec, rounds: int, warmup_rounds: int,
+                  timing: _Timing):
         """pytest-codspeed's own measurement: each round it runs ``run_until_complete`` of one drain at n2, the
         factory opened in its set-up and closed in its tear-down, outside what it measures."""
 
@@ -297,7 +362,7 @@ class AiterBenchmark:
             event_loop.run_until_complete(stack.aclose())
 
         self._benchmark.pedantic(drain, setup=setup, teardown=teardown, rounds=rounds, warmup_rounds=warmup_rounds)
-        return self._info(measured, n1, n2, spec.name, spec.version)
+        return self._info(measured, n1, n2, spec.name, spec.version, timing)
 
     async def in_running_loop(self, factory, *, sizes=(100, 1000), rounds: int = 20, warmup_rounds: int = 2) -> dict:
         """In an async test: benchmark ``factory`` on the test's own running loop (pytest-asyncio's, anyio's).
@@ -308,24 +373,25 @@ class AiterBenchmark:
         loop = _test_loop(self._benchmark, "aiter_benchmark", "factory")
         n1, n2 = _sizes(sizes)
         _check_rounds(rounds, warmup_rounds)
+        timing = _timing_of(self._benchmark, "aiter_benchmark")
         name, version = _loop_identity(loop)
-        measured = await _guarded(factory, n1, n2, *self._rounds(rounds, warmup_rounds))
-        return self._finish(measured, n1, n2, name, version)
+        measured = await _guarded(factory, n1, n2, *self._rounds(rounds, warmup_rounds), timing)
+        return self._finish(measured, n1, n2, name, version, timing)
 
     def _rounds(self, rounds: int, warmup_rounds: int) -> tuple[int, int]:
         """Rounds to time: none under --benchmark-disable (each size once, untimed, as a check)."""
         return (0, 0) if getattr(self._benchmark, "disabled", False) else (rounds, warmup_rounds)
 
-    def _finish(self, measured, n1: int, n2: int, loop_name: str, loop_version: str) -> dict:
+    def _finish(self, measured, n1: int, n2: int, loop_name: str, loop_version: str, timing: _Timing) -> dict:
         items, timed, by_size = measured
         bench = self._benchmark
         if not timed:  # --benchmark-disable: pytest-benchmark runs its target once, untimed
             bench.pedantic(lambda: None, rounds=1)
             return {}
-        _record(bench, timed)
-        return self._info(measured, n1, n2, loop_name, loop_version)
+        _record(bench, timed, timing)
+        return self._info(measured, n1, n2, loop_name, loop_version, timing)
 
-    def _info(self, measured, n1: int, n2: int, loop_name: str, loop_version: str) -> dict:
+    def _info(self, measured, n1: int, n2: int, loop_name: str, loop_version: str, timing: _Timing) -> dict:
         items, _, by_size = measured
         small, large = statistics.median(by_size[n1]), statistics.median(by_size[n2])
         info = {
@@ -335,6 +401,7 @@ class AiterBenchmark:
             "aiterbench_items": items[n2],
             "aiterbench_loop": loop_name,
             "aiterbench_loop_version": loop_version,
+            **timing.info(),
         }
         self._benchmark.extra_info.update(info)
         return info
@@ -353,39 +420,45 @@ async def _first_call(fn, args, kwargs):
     return await obj
 
 
-async def _timed_calls(fn, args, kwargs, loops: int) -> float:
-    """Seconds for ``loops`` calls of ``await fn(*args, **kwargs)``, one after another: nothing else is timed."""
-    calls = range(loops)
-    if kwargs:
-        t0 = time.perf_counter()
-        for _ in calls:
-            await fn(*args, **kwargs)
-        t1 = time.perf_counter()
-    else:  # no empty dict unpacked per call: a few ns of a call of tens
-        t0 = time.perf_counter()
-        for _ in calls:
-            await fn(*args)
-        t1 = time.perf_counter()
+async def _timed_calls(fn, args, kwargs, loops: int, timing: _Timing) -> float:
+    """Seconds for ``loops`` calls of ``await fn(*args, **kwargs)``, one after another: nothing else is timed
+    (with --benchmark-disable-gc, the collector is off from just before t0 to just after t1)."""
+    calls, timer = range(loops), timing.timer
+    with _gc_off(timing.disable_gc):
+        if kwargs:
+            t0 = timer()
+            for _ in calls:
+                await fn(*args, **kwargs)
+            t1 = timer()
+        else:  # no empty dict unpacked per call: a few ns of a call of tens
+            t0 = timer()
+            for _ in calls:
+                await fn(*args)
+            t1 = timer()
     return t1 - t0
 
 
-def _budget(bench) -> tuple[float, float, int]:
+def _budget(bench, timing: _Timing) -> tuple[float, float, int]:
     """pytest-benchmark's (minimum time per round, maximum time, minimum rounds), as its options set them."""
-    precision = bench._get_precision(time.perf_counter) if hasattr(bench, "_get_precision") else 1e-7
+    precision = bench._get_precision(timing.timer) if hasattr(bench, "_get_precision") else 1e-7
+    if not precision:  # pytest-benchmark's precision is None for a timer that did not move in a second of reads
+        pytest.fail(f"async_benchmark: --benchmark-timer {timing.name} cannot be used: it did not advance in a "
+                    "second of reads, so calls per round cannot be calibrated", pytrace=False)
     min_time = max(getattr(bench, "_min_time", 5e-6), precision * getattr(bench, "_calibration_precision", 10))
     return min_time, getattr(bench, "_max_time", 1.0), getattr(bench, "_min_rounds", 5)
 
 
-async def _calibrated(fn, args, kwargs, bench, rounds, iterations, warmup_rounds) -> tuple[list, int]:
+async def _calibrated(fn, args, kwargs, bench, rounds, iterations, warmup_rounds, timing) -> tuple[list, int]:
     """(seconds per round, calls per round): calibrated as pytest-benchmark calibrates a plain function, unless
     ``rounds`` and ``iterations`` are given. Calls per round grow until a round takes pytest-benchmark's minimum
     time (the fastest of three tries at each count); rounds fill its maximum time, at least its minimum rounds."""
-    min_time, max_time, min_rounds = _budget(bench)
     loops = iterations or 1
 
     async def fastest() -> float:  # of three: one slow moment of the machine does not pick the count
-        return min([await _timed_calls(fn, args, kwargs, loops) for _ in range(3)])
+        return min([await _timed_calls(fn, args, kwargs, loops, timing) for _ in range(3)])
 
+    if iterations is None or rounds is None:  # both given: pytest-benchmark's budget has no say
+        min_time, max_time, min_rounds = _budget(bench, timing)
     duration = await fastest()
     while iterations is None and duration < min_time:
         estimate = min_time * 5 / 10
@@ -394,8 +467,8 @@ async def _calibrated(fn, args, kwargs, bench, rounds, iterations, warmup_rounds
     if rounds is None:
         rounds = max(min_rounds, math.ceil(max_time / max(duration, 1e-9)))
     for _ in range(warmup_rounds):
-        await _timed_calls(fn, args, kwargs, loops)
-    return [await _timed_calls(fn, args, kwargs, loops) for _ in range(rounds)], loops
+        await _timed_calls(fn, args, kwargs, loops, timing)
+    return [await _timed_calls(fn, args, kwargs, loops, timing) for _ in range(rounds)], loops
 
 
 class AsyncBenchmark:
@@ -422,6 +495,7 @@ class AsyncBenchmark:
         """``fn(*args, **kwargs)`` timed on a loop of its own (``loop=``: asyncio, uvloop, rloop)."""
         kwargs = dict(kwargs or {})
         _check_calls(rounds, iterations, warmup_rounds)
+        timing = _timing_of(self._benchmark, "async_benchmark")
         with _own_loop("async_benchmark", loop or self._default_loop, "fn") as (event_loop, spec):
             result = event_loop.run_until_complete(self._guarded(_first_call(fn, args, kwargs)))
             bench = self._benchmark
@@ -434,21 +508,22 @@ class AsyncBenchmark:
                 else:
                     result = bench.pedantic(call, rounds=rounds or 1, iterations=iterations or 1,
                                             warmup_rounds=warmup_rounds)
-                bench.extra_info.update(self._info(spec.name, spec.version, 1))
+                bench.extra_info.update(self._info(spec.name, spec.version, 1, timing))
                 return result
             timed, loops = (None, 1) if getattr(bench, "disabled", False) else event_loop.run_until_complete(
-                _calibrated(fn, args, kwargs, bench, rounds, iterations, warmup_rounds))
-        return self._finish(result, timed, loops, spec.name, spec.version)
+                _calibrated(fn, args, kwargs, bench, rounds, iterations, warmup_rounds, timing))
+        return self._finish(result, timed, loops, spec.name, spec.version, timing)
 
     async def in_running_loop(self, fn, *args, **kwargs):
         """In an async test: ``fn(*args, **kwargs)`` timed on the test's running loop, recorded the same way."""
         loop = _test_loop(self._benchmark, "async_benchmark", "fn")
+        timing = _timing_of(self._benchmark, "async_benchmark")
         name, version = _loop_identity(loop)
         result = await self._guarded(_first_call(fn, args, kwargs))
         if getattr(self._benchmark, "disabled", False):
-            return self._finish(result, None, 1, name, version)
-        timed, loops = await _calibrated(fn, args, kwargs, self._benchmark, None, None, 1)
-        return self._finish(result, timed, loops, name, version)
+            return self._finish(result, None, 1, name, version, timing)
+        timed, loops = await _calibrated(fn, args, kwargs, self._benchmark, None, None, 1, timing)
+        return self._finish(result, timed, loops, name, version, timing)
 
     @staticmethod
     async def _guarded(coro):
@@ -457,19 +532,19 @@ class AsyncBenchmark:
         except _NotAwaitable as exc:
             pytest.fail(f"async_benchmark: {exc}", pytrace=False)
 
-    def _finish(self, result, timed, loops: int, loop_name: str, loop_version: str):
+    def _finish(self, result, timed, loops: int, loop_name: str, loop_version: str, timing: _Timing):
         bench = self._benchmark
         if timed is None:  # --benchmark-disable: called once, untimed, as pytest-benchmark does
             bench.pedantic(lambda: None, rounds=1)
             return result
-        _record(bench, timed, loops)
-        bench.extra_info.update(self._info(loop_name, loop_version, loops))
+        _record(bench, timed, timing, loops)
+        bench.extra_info.update(self._info(loop_name, loop_version, loops, timing))
         return result
 
     @staticmethod
-    def _info(loop_name: str, loop_version: str, loops: int) -> dict:
+    def _info(loop_name: str, loop_version: str, loops: int, timing: _Timing) -> dict:
         return {"aiterbench_loop": loop_name, "aiterbench_loop_version": loop_version,
-                "aiterbench_calls_per_round": loops}
+                "aiterbench_calls_per_round": loops, **timing.info()}
 
 
 def _check_calls(rounds, iterations, warmup_rounds) -> None:

@@ -4,7 +4,11 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import math
+import re
+import time
 
 import pytest
 
@@ -51,13 +55,14 @@ def test_only_the_awaited_calls_lie_between_the_clock_reads_on_one_loop(monkeypa
     result = AsyncBenchmark(bench, "asyncio").pedantic(fn, (1,), {"y": 2}, loop=loop, rounds=3, iterations=4,
                                                        warmup_rounds=1)
     assert result == 3 and len(loops_seen) == 1
-    # One untimed check call, then three calibration rounds (the fastest counts), one warm-up and three timed:
-    # clock, 4 calls, clock.
-    rounds = log[1:]
-    assert log[0] == "call" and rounds == ["clock", "call", "call", "call", "call", "clock"] * 7
+    # The timer read once as a check, one untimed check call, then three calibration rounds (the fastest counts),
+    # one warm-up and three timed: clock, 4 calls, clock.
+    rounds = log[2:]
+    assert log[:2] == ["clock", "call"] and rounds == ["clock", "call", "call", "call", "call", "clock"] * 7
     assert bench.recorded == pytest.approx([1e-6] * 3)
     assert bench.extra_info == {"aiterbench_loop": loop, "aiterbench_loop_version": LOOPS[loop].version,
-                                "aiterbench_calls_per_round": 4}
+                                "aiterbench_calls_per_round": 4, "aiterbench_timer": "tests.test_async_benchmark._Clock",
+                                "aiterbench_disable_gc": False}
 
 
 def test_calls_per_round_are_calibrated_to_pytest_benchmark_s_minimum_time(monkeypatch):
@@ -196,6 +201,220 @@ def test_both_fixtures_under_pytest_codspeed_walltime_outside_the_repository(tmp
     assert ("async_benchmark.in_running_loop: pytest-codspeed times a plain function, which cannot run the "
             "test's loop while it runs") in out
     assert "pytest_plugin.py" not in out
+
+
+def _gc_log(log: list, what: str) -> None:
+    log.append((what, gc.isenabled()))
+
+
+class _GcClock:
+    """A timer that logs whether the collector was on at each read."""
+
+    def __init__(self, log: list) -> None:
+        self.now, self.log = 0.0, log
+
+    def __call__(self) -> float:
+        _gc_log(self.log, "clock")
+        self.now += 1e-6
+        return self.now
+
+
+def _inside_and_out(log: list) -> tuple[list, list]:
+    """The log split into what happened between a t0 and its t1 (both reads included) and the rest; a first
+    read before anything else is the check of the timer."""
+    start = 1 if log[0][0] == "clock" and log[1][0] != "clock" else 0
+    inside, out, timing = [], log[:start], False
+    for what, on in log[start:]:
+        if what == "clock":
+            inside.append((what, on))
+            timing = not timing
+        else:
+            (inside if timing else out).append((what, on))
+    return inside, out
+
+
+def _run_both(fixture: str, bench, log: list) -> None:
+    from aiterbench.pytest_plugin import AiterBenchmark
+
+    if fixture == "aiter_benchmark":
+        async def numbers(n):
+            for i in range(n):
+                _gc_log(log, "item")
+                yield i
+
+        def factory(n):  # set-up: never with the collector off
+            _gc_log(log, "factory")
+            return numbers(n)
+
+        AiterBenchmark(bench, "asyncio")(factory, sizes=(2, 4), rounds=3, warmup_rounds=1)
+    else:
+        async def fn():
+            _gc_log(log, "call")
+
+        AsyncBenchmark(bench, "asyncio").pedantic(fn, rounds=3, iterations=2)
+
+
+@pytest.mark.parametrize("disable_gc", [True, False])
+@pytest.mark.parametrize("fixture", ["aiter_benchmark", "async_benchmark"])
+def test_benchmark_disable_gc_turns_the_collector_off_between_the_clock_reads_only(monkeypatch, fixture, disable_gc):
+    log: list = []
+    bench = _RecordingBenchmark()
+    bench._disable_gc = disable_gc
+    monkeypatch.setattr(pytest_plugin.time, "perf_counter", _GcClock(log))  # the default timer (none is set)
+    _run_both(fixture, bench, log)
+    inside, out = _inside_and_out(log)
+    assert {what for what, _ in inside} == {"clock", "item" if fixture == "aiter_benchmark" else "call"}
+    assert all(on is not disable_gc for _, on in inside)  # t0, what it times, t1
+    assert all(on for _, on in out) and gc.isenabled()  # the timer's check, set-up, untimed passes; and after
+    assert bench.extra_info["aiterbench_disable_gc"] is disable_gc
+
+
+@pytest.mark.parametrize("fixture", ["aiter_benchmark", "async_benchmark"])
+def test_the_collector_is_left_as_it_was_after_a_failing_round_and_when_the_test_turned_it_off(fixture):
+    from aiterbench.pytest_plugin import AiterBenchmark
+
+    passes = []
+
+    async def broken(n):
+        passes.append(n)
+        yield 0
+        if len(passes) > 2:  # the two untimed checks go through; the first timed round fails
+            raise ConnectionResetError("peer went away")
+
+    async def fn():
+        passes.append(1)
+        if len(passes) > 1:
+            raise ConnectionResetError("peer went away")
+
+    bench = _RecordingBenchmark()
+    bench._disable_gc = True
+    with pytest.raises(ConnectionResetError):
+        if fixture == "aiter_benchmark":
+            AiterBenchmark(bench, "asyncio")(broken, sizes=(2, 4), rounds=2)
+        else:
+            AsyncBenchmark(bench, "asyncio").pedantic(fn, rounds=2, iterations=1)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        _run_both(fixture, bench, [])
+        assert not gc.isenabled()  # the test's own choice, not ours to undo
+    finally:
+        gc.enable()
+
+
+@pytest.mark.parametrize("fixture", ["aiter_benchmark", "async_benchmark"])
+@pytest.mark.parametrize("timer, said", [
+    (time.perf_counter_ns, "time.perf_counter_ns cannot be used: it returned int, not seconds as a float"),
+    (math.pi, "3.141592653589793 cannot be used: TypeError: 'float' object is not callable"),
+    (lambda: 1 / 0, "cannot be used: ZeroDivisionError: division by zero"),
+])
+def test_a_timer_that_cannot_give_seconds_fails_the_test_in_one_line(fixture, timer, said):
+    bench = _RecordingBenchmark()
+    bench._timer = timer
+    _fails(f"{fixture}: --benchmark-timer .*{re.escape(said)}", lambda: _run_both(fixture, bench, []))
+
+
+def test_in_running_loop_both_fixtures_time_with_pytest_benchmark_s_timer():
+    from aiterbench.pytest_plugin import AiterBenchmark
+
+    clock = _Clock([])
+
+    async def costly(n):
+        for i in range(n):
+            clock.now += 1e-6
+            yield i
+
+    async def call():
+        clock.now += 2e-6
+
+    items, calls = _RecordingBenchmark(), _RecordingBenchmark()
+    items._timer = calls._timer = clock
+    calls._max_time, calls._min_rounds, calls._get_precision = 1e-4, 3, lambda timer: 1e-9
+
+    async def body():
+        await AiterBenchmark(items, "asyncio").in_running_loop(costly, sizes=(10, 100), rounds=3)
+        await AsyncBenchmark(calls, "asyncio").in_running_loop(call)
+
+    on_plain_loop("asyncio", body)
+    # 1 call (2 us) is under half of the 5 us minimum -> 10 calls a round; 100 us of rounds of 20 us -> 5 rounds.
+    assert items.recorded == pytest.approx([100e-6] * 3) and calls.recorded == pytest.approx([2e-6] * 5)
+    assert calls.extra_info["aiterbench_calls_per_round"] == 10
+    assert items.extra_info["aiterbench_seconds_per_item"] == pytest.approx(1e-6)
+    assert items.extra_info["aiterbench_timer"] == calls.extra_info["aiterbench_timer"] == "tests.test_async_benchmark._Clock"
+
+
+COSTLY_TEST = '''
+    import fakeclock
+
+
+    class Costly:
+        """An async iterator whose every item costs 50 us on the fake clock, and nothing else does."""
+
+        def __init__(self, n):
+            self.i, self.n = 0, n
+
+        def __aiter__(self):
+            return self
+
+        async def __anext__(self):
+            if self.i >= self.n:
+                raise StopAsyncIteration
+            self.i += 1
+            fakeclock.now += 50e-6
+            return self.i
+
+
+    async def costly_call():
+        fakeclock.now += 50e-6
+
+
+    def test_items(aiter_benchmark):
+        aiter_benchmark(Costly, sizes=(10, 100), rounds=5)
+
+
+    def test_calls(async_benchmark):
+        async_benchmark.pedantic(costly_call, rounds=4, iterations=3)
+
+
+    def test_not_a_benchmark():
+        pass
+'''
+FAKE_CLOCK = "now = 0.0\n\n\ndef clock():\n    return now\n"
+
+
+def test_pytest_benchmark_stores_the_figures_measured_with_its_timer_not_its_own_timing_of_the_replay(tmp_path):
+    """With a fake clock as --benchmark-timer, each item or call costs exactly 50 us and nothing else moves it:
+    had pytest-benchmark timed the replay itself, its figures would be 0 (its timer, the fake clock, never moves
+    while replaying) or the replay's hundred nanoseconds (perf_counter), not 5 ms per round of 100 items."""
+    (tmp_path / "fakeclock.py").write_text(FAKE_CLOCK)
+    proc = _pytest_outside(tmp_path, COSTLY_TEST, "--benchmark-timer", "fakeclock.clock", "--benchmark-disable-gc",
+                           "--benchmark-json", "out.json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    records = {b["name"]: b for b in json.loads((tmp_path / "out.json").read_text())["benchmarks"]}
+    items, calls = records["test_items"], records["test_calls"]
+    assert items["stats"]["rounds"] == 5 and calls["stats"]["rounds"] == 4
+    for field in ("min", "median", "max", "mean"):
+        assert items["stats"][field] == pytest.approx(100 * 50e-6)  # a round is one pass over 100 items
+        assert calls["stats"][field] == pytest.approx(50e-6)  # per call, three calls a round
+    assert items["extra_info"]["aiterbench_seconds_per_item"] == pytest.approx(50e-6)
+    assert items["extra_info"]["aiterbench_fixed_seconds"] == pytest.approx(0, abs=1e-12)
+    assert calls["extra_info"]["aiterbench_calls_per_round"] == 3
+    for record in (items, calls):
+        assert record["extra_info"]["aiterbench_timer"] == "fakeclock.clock"
+        assert record["extra_info"]["aiterbench_disable_gc"] is True
+        assert record["options"]["timer"] == "fakeclock.clock via aiterbench"
+        assert record["options"]["disable_gc"] is True
+
+
+def test_an_unusable_benchmark_timer_fails_each_fixture_in_one_line_and_nothing_else(tmp_path):
+    proc = _pytest_outside(tmp_path, COSTLY_TEST.replace("import fakeclock", "fakeclock = None"),
+                           "--benchmark-timer", "time.perf_counter_ns")
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "2 failed, 1 passed" in proc.stdout, proc.stdout  # the plain test is not touched
+    for fixture in ("aiter_benchmark", "async_benchmark"):
+        assert (f"{fixture}: --benchmark-timer time.perf_counter_ns cannot be used: it returned int, not seconds "
+                "as a float") in proc.stdout, proc.stdout
+    assert "pytest_plugin.py" not in proc.stdout
 
 
 class _CodspeedLike:

@@ -182,9 +182,11 @@ def _clock_events(monkeypatch, events):
 
 
 def _passes(events):
-    """The events split at each pair of clock reads: what happened between t0 and t1, pass by pass."""
+    """The events split at each pair of clock reads: what happened between t0 and t1, pass by pass (after the one
+    read that checks the timer, before anything else)."""
+    assert events[0] == "clock" and events[1] != "clock"
     inside, out, timing = [], [], False
-    for e in events:
+    for e in events[1:]:
         if e == "clock":
             if timing:
                 inside.append(out)
@@ -226,9 +228,9 @@ def test_an_async_context_manager_is_entered_before_the_clock_and_exited_after(m
     info = AiterBenchmark(_RecordingBenchmark(), "asyncio")(session, sizes=(10, 100), rounds=3, warmup_rounds=0)
     assert info["aiterbench_sizes"] == [10, 100] and info["aiterbench_items"] == 100
     assert all(inside == [] for inside in _passes(events))
-    # Each timed pass: enter, t0, t1, exit; the two check passes have no clock reads.
-    assert events[:4] == ["enter", "exit", "enter", "exit"]
-    assert events[4:8] == ["enter", "clock", "clock", "exit"]
+    # The timer read once as a check; each timed pass: enter, t0, t1, exit; the two check passes have no clock reads.
+    assert events[:5] == ["clock", "enter", "exit", "enter", "exit"]
+    assert events[5:9] == ["enter", "clock", "clock", "exit"]
     assert events.count("enter") == events.count("exit") == 2 + 3 + 2 * 6
 
 
