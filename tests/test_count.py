@@ -108,7 +108,9 @@ def test_ctrl_c_keeps_the_cells_counted_and_leaves_no_valgrind(tmp_path):
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "wrote the cells finished so far" in err
     counted = json.loads(cli("show", str(out), "--format", "json").stdout)["cells"]
-    assert 1 <= len(counted) < 6
+    # Every cell reported before Ctrl-C is kept, its process killed or not (all six when the second group's
+    # cells had all reported while valgrind was still ending): tests/test_count_interrupt.py stops one mid-group.
+    assert 1 <= len(counted) <= 6
     # Killed with their group: gone within moments (a SIGKILLed valgrind may take a little while to exit).
     import time
 

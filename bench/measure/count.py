@@ -15,13 +15,16 @@ def count_worker(argv) -> None:
     (interpreter, imports, registry), whatever cells were counted before it, so
     a cell counts the same alone or in any group. Each child checks its cell
     (unless the native run did), warms it up, then iterates at each size inside
-    ``functools.reduce``: two dumps per child. One JSON line per cell on stdout
-    says which child counted it and how it ended.
+    ``functools.reduce``: two dumps per child. One JSON line per cell, appended
+    to the ``--reports`` file the moment its child is done, says which child
+    counted it, how it ended and how long it took: a parent that kills this
+    process keeps every cell reported before (its dumps are complete by then).
     """
     import argparse
     import json
     import os
     import sys
+    import time
 
     from ..model.cells import Cell
     from ..model.loops import LOOPS  # noqa: F401 - imported before the forks: every child starts with it
@@ -31,6 +34,7 @@ def count_worker(argv) -> None:
     parser = argparse.ArgumentParser(prog="aiterbench.measure.worker --count")
     parser.add_argument("--cell", action="append", required=True)
     parser.add_argument("--sizes", required=True)
+    parser.add_argument("--reports", required=True, help="file to append one JSON line per finished cell to")
     parser.add_argument("--impl-module", action="append", default=[])
     parser.add_argument("--side-path", default=None)
     parser.add_argument("--check-timeout", type=float, default=None, help="watchdog on the check (not under valgrind)")
@@ -40,11 +44,21 @@ def count_worker(argv) -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     impls = load_impls(args.side_path)
     registry = impls.registry().extended(args.impl_module)
+
+    def report(line: dict) -> None:
+        # One write to a file opened for appending: the line is whole or absent, whoever is killed when.
+        fd = os.open(args.reports, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, (json.dumps(line) + "\n").encode())
+        finally:
+            os.close(fd)
+
     for name in args.cell:
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
         if pid == 0:  # the child: count this cell, say how it went, and leave without clean-up
+            start = time.monotonic()
             code = 0
             try:
                 _count_one(impls, registry, Cell.parse(name)[0], sizes, None if args.no_check else args.check_timeout,
@@ -54,15 +68,16 @@ def count_worker(argv) -> None:
                 code, error = REPORTED, str(exc)
             except BaseException as exc:  # noqa: BLE001 - reported to the parent, which decides
                 code, error = REPORTED, f"{type(exc).__name__}: {exc}"
-            print(json.dumps({"cell": name, "pid": os.getpid(), "error": error}), flush=True)
             sys.stderr.flush()
+            # Last, after its counted calls have returned (callgrind dumped each as it returned).
+            report({"cell": name, "pid": os.getpid(), "error": error, "seconds": time.monotonic() - start})
             os._exit(code)
         _, status = os.waitpid(pid, 0)
         if not os.WIFEXITED(status):
-            print(json.dumps({"cell": name, "pid": pid, "error": f"the counting child died ({status})"}), flush=True)
+            report({"cell": name, "pid": pid, "error": f"the counting child died ({status})"})
         elif os.WEXITSTATUS(status) not in (0, REPORTED) and args.check_timeout:  # the check's watchdog (faulthandler: 1)
-            print(json.dumps({"cell": name, "pid": pid, "error": "hung in its equivalence check: no answer within "
-                                                                 f"{args.check_timeout:g} s"}), flush=True)
+            report({"cell": name, "pid": pid, "error": "hung in its equivalence check: no answer within "
+                                                       f"{args.check_timeout:g} s"})
     if args.metadata:
         import pyperf
 
@@ -114,6 +129,8 @@ def _count_one(impls, registry, cell, sizes, check_timeout, no_check: bool) -> N
                     # Counted region: callgrind counts only inside functools.reduce, which calls the
                     # lambda once: run_until_complete of the iteration (creation, every __anext__, the
                     # last). The source was set up above and is torn down below, outside the count.
+                    # A call to functools.reduce outside this one (the impl's, a library's) dumps a count
+                    # of its own, and the parent refuses the cell; one inside is counted with the rest.
                     functools.reduce(lambda acc, _: loop.run_until_complete(drain(source)), [None], None)
                 else:
                     loop.run_until_complete(drain(source))

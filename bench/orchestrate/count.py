@@ -3,12 +3,15 @@
 Cells run in one process under callgrind per loop (and side), each in a child
 forked from one prepared state, so that a cell counts the same whatever was
 counted with it. callgrind counts only inside ``functools.reduce``
-(``--toggle-collect``): the child wraps exactly the iteration in a call to it,
-once at each of two sizes, and callgrind dumps the count after each call. The difference quotient (I(n2) - I(n1)) / (n2 - n1) is
+(``--toggle-collect``, its C name on each CPython: ``TOGGLES``): the child
+wraps exactly the iteration in a call to it, once at each of two sizes, and
+callgrind dumps the count after each call; a child that dumps any other number
+of counts is refused. The difference quotient (I(n2) - I(n1)) / (n2 - n1) is
 the per-item cost: interpreter start-up, imports and the loop's creation are
 outside the counted calls, and what the two calls share (``run_until_complete``,
 the iterator's creation) cancels. With hash randomization and address-space
-randomization off, repeats give identical counts.
+randomization off, repeats give identical counts. Each child reports as it
+finishes, so Ctrl-C keeps every cell counted before it, in a group too.
 
 Counts miss what instructions do not show: time spent waiting in the loop's
 selector and in the kernel (syscalls are not counted), cache misses and branch
@@ -28,8 +31,14 @@ from typing import Sequence
 import tempfile
 import time
 
-#: The C function callgrind counts inside; ``functools_reduce`` on CPython 3.10 to 3.13.
-TOGGLE = "functools_reduce"
+#: The C function of ``functools.reduce``, which callgrind counts inside: ``functools_reduce`` on CPython 3.10
+#: to 3.13; from 3.14 on, Argument Clinic's ``_functools_reduce`` (the wrapper, which calls
+#: ``_functools_reduce_impl``). A binary has one of the two. callgrind matches whole names, so each pattern
+#: matches one function of one call chain and a call toggles collection once: a wrapper and its impl both
+#: matched would toggle twice, collection off inside the call.
+TOGGLES = ("functools_reduce", "_functools_reduce")
+#: What the count files record as the tool.
+COUNT_TOOL = "callgrind " + " ".join(f"--toggle-collect={name}" for name in TOGGLES)
 #: valgrind is ~50x slower than the CPU: a cell gets this long.
 COUNT_TIMEOUT = 600.0
 
@@ -43,7 +52,7 @@ class Count:
     cell: object
     sizes: tuple[int, int]
     instructions: tuple[int, int]
-    seconds: float  # wall time of the counting process, under valgrind
+    seconds: float  # wall time of the cell's counting child, under valgrind (the shared start-up not in it)
 
     @property
     def per_item(self) -> float:
@@ -55,14 +64,17 @@ def _valgrind(outfile: str) -> list:
     setarch = shutil.which("setarch")
     if setarch:
         prefix = [setarch, os.uname().machine, "-R"]  # no address-space randomization: identical repeats
-    return prefix + [shutil.which("valgrind"), "--tool=callgrind", "--collect-atstart=no",
-                     f"--toggle-collect={TOGGLE}", f"--dump-after={TOGGLE}", f"--callgrind-out-file={outfile}"]
+    # A dump after each counted call: a child's dumps are its counted regions, and how many says whether
+    # anything else called functools.reduce.
+    regions = [arg for name in TOGGLES for arg in (f"--toggle-collect={name}", f"--dump-after={name}")]
+    return prefix + [shutil.which("valgrind"), "--tool=callgrind", "--collect-atstart=no", *regions,
+                     f"--callgrind-out-file={outfile}"]
 
 
-def _worker(cells, sizes, modules, side=None) -> list:
+def _worker(cells, sizes, modules, side, reports: str) -> list:
     from .workers import command
 
-    args = ["--sizes", ",".join(map(str, sizes))]
+    args = ["--sizes", ",".join(map(str, sizes)), "--reports", reports]
     for cell in cells:
         args += ["--cell", cell.name]
     return command("--count", args, modules, getattr(side, "path", None), getattr(side, "python", None))
@@ -86,6 +98,37 @@ def _totals(outfile: str) -> list[int]:
     return out
 
 
+def _regions_refused(totals: list[int], expected: int) -> str | None:
+    """Why a child's dumps are not its cell's counts (one line), or None: one dump per counted call, none empty."""
+    if not totals:
+        return (f"callgrind saw no counted region: this interpreter's binary has no symbol {' or '.join(TOGGLES)} "
+                "(use an unstripped build, such as pyenv's)")
+    if len(totals) != expected:
+        return (f"callgrind saw {len(totals)} counted regions, expected {expected}: something else in the process "
+                "calls functools.reduce (the impl, its source or a library), and its calls cannot be told from the "
+                "count's")
+    if 0 in totals:
+        return f"callgrind counted nothing inside {' or '.join(TOGGLES)}"
+    return None
+
+
+def _read_reports(path: str) -> dict:
+    """Cell name -> its counting child's report, for every cell reported so far (one JSON line each)."""
+    import json
+
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except FileNotFoundError:
+        return {}
+    out = {}
+    for line in text.splitlines(keepends=True):
+        if line.endswith("\n"):  # whole lines only: one write each, so a kill leaves none half written
+            report = json.loads(line)
+            out[report["cell"]] = report
+    return out
+
+
 @dataclasses.dataclass(frozen=True)
 class Group:
     """Cells counted in one process under valgrind, one after the other (their start-up paid once)."""
@@ -103,36 +146,36 @@ def count_group(group: Group, sizes, modules, env, tmpdir: str) -> tuple[list[Co
     """Count a group's cells in one valgrind process, a forked child per cell.
 
     Returns (counts, the interpreter's pyperf metadata, failures as (cell, reason)); RuntimeError with a
-    one-line reason when the whole process fails.
+    one-line reason when the whole process fails before any cell is counted. After Ctrl-C (the children
+    killed) or a hang, the cells whose children had reported are kept: each child's counts are whole.
     """
     import hashlib
     import json
 
-    from .children import CHECK_TIMEOUT, failure_reason, run_child
-
-    def reports(proc) -> tuple[dict, dict]:
-        lines = [json.loads(ln) for ln in proc.stdout.splitlines() if ln.startswith("{")]
-        metadata = next((ln["metadata"] for ln in lines if "metadata" in ln), {})
-        return {ln["cell"]: ln for ln in lines if "cell" in ln}, metadata
+    from .children import CHECK_TIMEOUT, CHILDREN, failure_reason, run_child
 
     # A name of fixed length, the same in every run: valgrind's arguments shift the process's addresses
     # (address-space randomization is off), and addresses steer hash orders, so a random name would move
-    # the counts by a few instructions from one run to the next. %p: each child's own dumps.
+    # the counts by a few instructions from one run to the next (the reports file's name, which the counted
+    # process is given, too). %p: each child's own dumps.
     key = "|".join([getattr(group.side, "name", "")] + [c.name for c in group.cells])
-    outfile = os.path.join(tmpdir, hashlib.sha256(key.encode()).hexdigest()[:16] + ".%p")
-    worker = _worker(group.cells, sizes, modules, group.side)
+    base = os.path.join(tmpdir, hashlib.sha256(key.encode()).hexdigest()[:16])
+    outfile = base + ".%p"
     # First without valgrind, with the equivalence check at the real sizes under a watchdog: a wrong,
     # broken or hung cell fails in seconds, the interpreter says what it is (pyperf metadata), and any
     # bytecode cache the imports write is written now (a process that writes .pyc files allocates
     # differently from one that reads them, which would shift the counts by a few hundred instructions).
-    native = worker + ["--check-timeout", repr(CHECK_TIMEOUT), "--metadata"]
+    native = _worker(group.cells, sizes, modules, group.side, base + ".checked") + [
+        "--check-timeout", repr(CHECK_TIMEOUT), "--metadata"]
     limit = 60.0 + 2 * CHECK_TIMEOUT * len(group.cells)
     try:
         proc = run_child(native, limit, env)
     except subprocess.TimeoutExpired:
         raise RuntimeError(f"hung: the check did not finish within {limit:g} s") from None
     try:
-        checked, metadata = reports(proc)
+        checked = _read_reports(base + ".checked")
+        lines = [json.loads(ln) for ln in proc.stdout.splitlines() if ln.startswith("{")]
+        metadata = next((ln["metadata"] for ln in lines if "metadata" in ln), {})
     except ValueError:
         checked, metadata = {}, {}
     if proc.returncode != 0 or not metadata:
@@ -142,31 +185,41 @@ def count_group(group: Group, sizes, modules, env, tmpdir: str) -> tuple[list[Co
     good = [c for c in group.cells if c not in {f[0] for f in failures}]
     if not good:
         return [], metadata, failures
-    timeout = COUNT_TIMEOUT * len(good)
-    start = time.monotonic()
+    # Each child appends its line once its counts are dumped, so what was reported survives the process.
+    timeout, stopped, interrupted = COUNT_TIMEOUT * len(good), None, False
     try:
-        proc = run_child(_valgrind(outfile) + _worker(good, sizes, modules, group.side) + ["--no-check"], timeout, env)
+        proc = run_child(_valgrind(outfile) + _worker(good, sizes, modules, group.side, base + ".counted")
+                         + ["--no-check"], timeout, env)
+        if proc.returncode != 0:
+            stopped = failure_reason(proc, CHECK_TIMEOUT, "counting", ignore=lambda ln: ln.startswith("=="))
     except subprocess.TimeoutExpired:
-        raise RuntimeError(f"hung: no count within {timeout:g} s") from None
-    if proc.returncode != 0:
-        raise RuntimeError(failure_reason(proc, CHECK_TIMEOUT, "counting", ignore=lambda ln: ln.startswith("==")))
-    seconds = (time.monotonic() - start) / len(good)
+        stopped = f"hung: no count within {timeout:g} s"
+    except KeyboardInterrupt:
+        if not CHILDREN.requested:
+            raise
+        interrupted = True  # Ctrl-C killed the process: the cells not reported are not counted, nor failed
     try:
-        counted, _ = reports(proc)
-    except ValueError as exc:
+        counted = _read_reports(base + ".counted")
+    except (ValueError, KeyError) as exc:
         raise RuntimeError(f"unreadable report from the counting process ({exc})") from None
+    if stopped and not counted:
+        raise RuntimeError(stopped)
     counts = []
     for cell in good:
         report = counted.get(cell.name)
-        if report is None or report.get("error"):
-            failures.append((cell, (report or {}).get("error") or "no report from its counting child"))
+        if report is None:
+            if not interrupted:
+                failures.append((cell, stopped or "no report from its counting child"))
+            continue
+        if report.get("error"):
+            failures.append((cell, report["error"]))
             continue
         totals = _totals(outfile.replace("%p", str(report["pid"])))
-        if len(totals) < 2 or 0 in totals[-2:]:
-            failures.append((cell, f"callgrind counted nothing inside {TOGGLE}: this interpreter's binary has no "
-                                   "symbols (use an unstripped build, such as pyenv's)"))
+        refused = _regions_refused(totals, len(sizes))
+        if refused:
+            failures.append((cell, refused))
             continue
-        counts.append(Count(cell, tuple(sizes), tuple(totals[-2:]), seconds))
+        counts.append(Count(cell, tuple(sizes), tuple(totals), report["seconds"]))
     return counts, metadata, failures
 
 
@@ -227,7 +280,7 @@ def _suite(counted, family, env, side: str = ""):
                 "impl": c.cell.impl, "family": family(c.cell.impl), "workload": c.cell.workload,
                 "loop": spec.name, "loop_module": spec.module,
                 "loop_version": metadata.get(f"aiterbench_loop_{spec.name}", spec.version), "n": n,
-                "sizes": ",".join(map(str, c.sizes)), "instructions": total, "count_tool": f"callgrind --toggle-collect={TOGGLE}",
+                "sizes": ",".join(map(str, c.sizes)), "instructions": total, "count_tool": COUNT_TOOL,
             }
             if side:
                 md["aiterbench_side"] = side

@@ -1,0 +1,133 @@
+"""count's region: callgrind counts inside functools.reduce, whatever CPython names it, and nothing else may call it."""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aiterbench.orchestrate import count as count_module
+
+from .test_cli import cli
+from .test_count import needs_valgrind
+
+pytestmark = pytest.mark.xdist_group("test_count_regions")
+
+#: CPython's C function behind functools.reduce: a function of its own up to 3.13, Argument Clinic's wrapper
+#: and impl from 3.14 on (Modules/_functoolsmodule.c and Modules/clinic/_functoolsmodule.c.h).
+C_NAMES = {"3.10": "functools_reduce", "3.13": "functools_reduce", "3.14": "_functools_reduce", "3.15": "_functools_reduce"}
+
+
+def test_the_counted_region_is_functools_reduce_by_either_name_each_toggled_and_dumped_once():
+    cmd = count_module._valgrind("/tmp/x.%p")
+    toggles = [a.split("=", 1)[1] for a in cmd if a.startswith("--toggle-collect=")]
+    dumps = [a.split("=", 1)[1] for a in cmd if a.startswith("--dump-after=")]
+    assert sorted(toggles) == sorted(dumps) == sorted(set(C_NAMES.values()))
+    # Whole names, no wildcard: "_functools_reduce*" would match the impl too, and toggle off inside the call.
+    assert not any("*" in t or "?" in t or t.endswith("_impl") for t in toggles)
+    assert "--collect-atstart=no" in cmd
+
+
+def _libpythons() -> list[str]:
+    """libpython of every pyenv CPython 3.10 or later here (none where pyenv is not)."""
+    root = shutil.which("pyenv") and subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip()
+    found = []
+    for version in sorted(glob.glob(os.path.join(root or "/nonexistent", "versions", "3.1[0-9]*"))):
+        found += glob.glob(os.path.join(version, "lib", "libpython3.*.so.1.0"))[:1]
+    return found
+
+
+@pytest.mark.skipif(shutil.which("nm") is None or not _libpythons(), reason="needs nm and pyenv's CPythons")
+@pytest.mark.parametrize("lib", _libpythons() or [None])
+def test_each_interpreter_here_has_exactly_one_of_the_counted_names(lib):
+    symbols = subprocess.run(["nm", lib], capture_output=True, text=True).stdout.split("\n")
+    functions = {ln.split()[-1] for ln in symbols if len(ln.split()) == 3 and ln.split()[1] in "tT"}
+    assert len(functions & set(count_module.TOGGLES)) == 1, lib
+
+
+CLINIC_LIKE = r"""
+volatile long sink;
+__attribute__((noinline)) long _functools_reduce_impl(long n) { for (long i = 0; i < n; i++) sink += i; return sink; }
+__attribute__((noinline)) long _functools_reduce(long n) { long r = _functools_reduce_impl(n); sink += 1; return r; }
+int main(void) { _functools_reduce(1000); _functools_reduce(3000); return 0; }
+"""
+
+
+@needs_valgrind
+@pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
+def test_a_clinic_wrapper_and_its_impl_are_counted_whole_once_per_call(tmp_path):
+    """3.14's layout in a small binary: the toggles catch the wrapper, not the impl it calls (no double toggle)."""
+    source = tmp_path / "clinic.c"
+    source.write_text(CLINIC_LIKE)
+    binary = tmp_path / "clinic"
+    subprocess.run(["cc", "-O1", "-o", str(binary), str(source)], check=True)
+    outfile = str(tmp_path / "out.%p")
+    proc = subprocess.run(count_module._valgrind(outfile) + [str(binary)], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    (pid,) = {Path(p).name.split(".")[1] for p in glob.glob(str(tmp_path / "out.*"))}
+    first, second = count_module._totals(outfile.replace("%p", pid))  # exactly two regions
+    # The impl's loop is inside: thousands of instructions, three times as many for three times the work.
+    assert first > 1000 and 2.9 < second / first < 3.1
+
+
+LATE_AND_PER_ITEM = """
+import asyncio
+import functools
+
+
+async def per_item(n):  # the warm-up's drain calls it outside the counted calls: dumps of its own
+    for i in range(n):
+        yield functools.reduce(max, [i], 0)
+
+
+async def late(n):  # a library's callback, run after the count, in the source's teardown
+    for i in range(n):
+        yield i
+    loop = asyncio.get_running_loop()
+    loop.call_soon(loop.call_soon, functools.reduce, max, [0], None)
+
+
+IMPLS = {"per_item": {"family": "asyncgen", "workloads": {"none": per_item}},
+         "late": {"family": "asyncgen", "workloads": {"none": late}}}
+"""
+
+
+@needs_valgrind
+def test_an_impl_that_calls_functools_reduce_fails_its_cell_instead_of_giving_a_number(tmp_path):
+    plugin = tmp_path / "reducing.py"
+    plugin.write_text(LATE_AND_PER_ITEM)
+    out = tmp_path / "c.json"
+    proc = cli("count", "--impl-module", str(plugin), "-i", "per_item,late,sync_iter", "-w", "none", "-l", "asyncio",
+               "--sizes", "10,30", "-o", str(out))
+    assert proc.returncode == 1, proc.stderr  # a failed cell
+    assert "Traceback" not in proc.stderr
+    failed = {ln.split(":", 1)[0][len("FAILED "):]: ln for ln in proc.stderr.splitlines() if ln.startswith("FAILED ")}
+    assert set(failed) == {"per_item/none/asyncio", "late/none/asyncio"}, proc.stderr
+    for line in failed.values():
+        assert "counted regions, expected 2: something else in the process calls functools.reduce" in line, line
+    import json
+
+    cells = json.loads(cli("show", str(out), "--format", "json").stdout)["cells"]
+    assert [c["cell"] for c in cells] == ["sync_iter/none/asyncio"]  # the others are counted and kept
+
+
+def _python_with_pyperf(version: str) -> str | None:
+    root = shutil.which("pyenv") and subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip()
+    for python in glob.glob(os.path.join(root or "/nonexistent", "versions", f"{version}.*", "bin", "python3")):
+        if subprocess.run([python, "-c", "import pyperf"], capture_output=True).returncode == 0:
+            return python
+    return None
+
+
+@needs_valgrind
+@pytest.mark.skipif(_python_with_pyperf("3.13") is None, reason="needs pyenv's CPython 3.13 with pyperf")
+def test_a_count_on_cpython_3_13(tmp_path):
+    proc = cli("ab", "--count", "--base-python", _python_with_pyperf("3.13"), "--new-python", sys.executable,
+               "-i", "sync_iter", "-w", "none", "-l", "asyncio", "--sizes", "10,30",
+               "-o", str(tmp_path / "ab"))
+    assert proc.returncode in (0, 1) and "FAILED" not in proc.stderr, proc.stderr
