@@ -314,6 +314,17 @@ def test_a_timer_that_cannot_give_seconds_fails_the_test_in_one_line(fixture, ti
     _fails(f"{fixture}: --benchmark-timer .*{re.escape(said)}", lambda: _run_both(fixture, bench, []))
 
 
+def test_a_timer_that_never_advances_fails_calibration_in_one_line_instead_of_calling_forever():
+    bench = _RecordingBenchmark()
+    bench._timer, bench._get_precision = lambda: 1.0, lambda timer: None  # pytest-benchmark's None: no tick seen
+
+    async def fn():
+        pass
+
+    _fails(r"async_benchmark: --benchmark-timer .*<lambda> cannot be used: it did not advance",
+           lambda: AsyncBenchmark(bench, "asyncio")(fn))
+
+
 def test_in_running_loop_both_fixtures_time_with_pytest_benchmark_s_timer():
     from aiterbench.pytest_plugin import AiterBenchmark
 
