@@ -22,6 +22,8 @@ pytest.importorskip("ruptures")
 DATA = Path(__file__).resolve().parent / "data"
 PY311, PY312 = DATA / "results-py311.json", DATA / "results-py312.json"
 V2 = DATA / "format-v2.json"
+#: One ``ab`` as it writes its two files: sides ``base`` and ``new``, one run id that pairs their rounds.
+AB_BASE, AB_NEW = DATA / "format-v3-ab-base.json", DATA / "format-v3-ab-new.json"
 
 
 def synthetic(seed: int, runs: int = 30, at: int | None = 15, step: float = 0.05, noise: float = 0.02) -> list[float]:
@@ -345,3 +347,49 @@ def test_an_environment_field_from_a_later_version_is_read(tmp_path, capsys):
     conn.close()
     code, out, err = _cli(capsys, "show", "--db", db)
     assert code == 0, err
+
+
+def _ab_run_ids() -> set:
+    return {r["metadata"]["aiterbench_run"] for path in (AB_BASE, AB_NEW)
+            for b in json.loads(path.read_text())["benchmarks"] for r in b["runs"]
+            if "aiterbench_run" in r.get("metadata", {})}
+
+
+def _sides(capsys, db) -> dict:
+    code, out, err = _cli(capsys, "show", "--db", db, "--format", "json")
+    assert code == 0, err
+    return {(c["cell"], c["environment"]): c["runs"] for c in json.loads(out)["cells"]}
+
+
+@pytest.mark.parametrize("together", [True, False], ids=["one-add", "one-after-the-other"])
+def test_both_files_of_an_ab_go_into_the_history_as_two_sides(tmp_path, capsys, together):
+    """ab's two files share one run id (it pairs their rounds): each side is a run of its own in the history."""
+    assert len(_ab_run_ids()) == 1  # the fixture is the case: one id on both sides
+    db = tmp_path / "h.sqlite"
+    if together:
+        code, out, err = _cli(capsys, "add", AB_BASE, AB_NEW, "--db", db, "--revision", "pr1")
+        assert code == 0, err
+    else:
+        assert _cli(capsys, "add", AB_BASE, "--db", db, "--revision", "pr1")[0] == 0
+        code, out, err = _cli(capsys, "add", AB_NEW, "--db", db, "--revision", "pr1")
+        assert code == 0, err
+    assert "added format-v3-ab-new.json" in out
+    assert _sides(capsys, db) == {(cell, f"3.11 · ab {side}"): 1 for side in ("base", "new")
+                                  for cell in ("asyncgen/none/asyncio", "class_anext/none/asyncio")}
+    for path in (AB_BASE, AB_NEW):  # each side, once stored, is refused again
+        code, _, err = _cli(capsys, "add", path, "--db", db)
+        assert code == 2
+        assert_one_error_line(err, path.name, "already in the history")
+
+
+def test_a_history_that_stored_an_ab_base_by_its_bare_run_id_takes_the_new_side(tmp_path, capsys):
+    """Histories written before sides were told apart keyed ab-base's runs by the run id alone."""
+    db = tmp_path / "h.sqlite"
+    assert _cli(capsys, "add", AB_BASE, "--db", db)[0] == 0
+    (rid,) = _ab_run_ids()
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE run_ids SET rid = ?", (rid,))
+    conn.close()
+    assert _cli(capsys, "add", AB_NEW, "--db", db)[0] == 0
+    code, _, err = _cli(capsys, "add", AB_BASE, "--db", db)
+    assert code == 2 and "already in the history" in err

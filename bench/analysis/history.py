@@ -14,6 +14,17 @@ from ..model.units import NS
 from ..stats.changes import MIN_SEGMENT, PENALTY, steps
 
 
+def run_id(rid: str, side: str) -> str:
+    """What the history keys a measuring run by: its run id, and the ``ab`` side that measured it.
+
+    Both files of one ``ab`` share its run id (``aiterbench_run`` pairs their
+    rounds), yet each holds the runs of its own side: ``rid/base`` and
+    ``rid/new`` are two runs. A ``run`` file has no side and keeps the bare id,
+    as histories written before sides were told apart stored it.
+    """
+    return f"{rid}/{side}" if side else rid
+
+
 def prepare(paths: Sequence[str]) -> list[Run]:
     """Read result files (or folders) into runs, before anything is opened for writing (HistoryError)."""
     from ..model.results import ResultError, expand, kind_of, load_results, load_suite
@@ -36,7 +47,8 @@ def prepare(paths: Sequence[str]) -> list[Run]:
                 data = sorted((c.name, sorted((str(k).rsplit("#", 1)[-1], sorted(v.items()))
                                               for k, v in d.per_round.items())) for c, d in rs.cells.items())
                 key = hashlib.sha256(json.dumps([env.key, env.loops, data], default=str).encode()).hexdigest()
-                rids = tuple(sorted({str(k).split(":")[0] for d in rs.cells.values() for k in d.per_round
+                rids = tuple(sorted({run_id(str(k).split(":")[0], env.side) for d in rs.cells.values()
+                                     for k in d.per_round
                                      if ":" in str(k) and not str(k).startswith(":") and "#" not in str(k)}))
                 out.append(Run(path, env, key, dates[0] if dates else "", estimates, rids))
     except ResultError as exc:

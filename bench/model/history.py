@@ -197,7 +197,8 @@ class Run:
     date: str
     #: (cell name, per-item Estimate in seconds) for every cell with an estimate.
     estimates: tuple
-    #: The measuring runs (``run``'s run ids) it holds: one already in the history is refused, even in a grown file.
+    #: The measuring runs it holds (run id, and ``/side`` for ``ab``'s files, whose two sides share one run id):
+    #: one already in the history is refused, even in a grown file.
     run_ids: tuple = ()
 
 
