@@ -21,7 +21,8 @@ pytestmark = pytest.mark.xdist_group("test_count_regions")
 
 #: CPython's C function behind functools.reduce: a function of its own up to 3.13, Argument Clinic's wrapper
 #: and impl from 3.14 on (Modules/_functoolsmodule.c and Modules/clinic/_functoolsmodule.c.h).
-C_NAMES = {"3.10": "functools_reduce", "3.13": "functools_reduce", "3.14": "_functools_reduce", "3.15": "_functools_reduce"}
+C_NAMES = {"3.10": "functools_reduce", "3.13": "functools_reduce",
+           "3.14": "_functools_reduce", "3.15": "_functools_reduce"}
 
 
 def test_the_counted_region_is_functools_reduce_by_either_name_each_toggled_and_dumped_once():
