@@ -16,7 +16,7 @@ from ..analysis import (LATENCY_HEADERS, NS, format_md, table_headers, latency_r
 
 from ._charts import Chart, Rendered
 from ._findings import Finding
-from ._model import Dataset
+from ._model import Dataset, ReportError
 
 CSV_FIELDS = (
     "python", "python_version", "implementation", "impl", "family", "workload", "loop", "loop_version", "n",
@@ -231,8 +231,42 @@ def write_report(dataset: Dataset, findings: list[Finding], rendered: list[Rende
     return [os.path.join(outdir, name) for name, _ in files]
 
 
-#: The files the last report wrote into its folder: only those are ever removed by the next one.
+#: The files the last report wrote into its folder: only those are ever removed by the next one. It is also
+#: how a folder is known to be a report's: one that holds nothing but the files its manifest names.
 MANIFEST = ".aiterbench-report.json"
+
+
+def check_folder(outdir: str, force: bool = False) -> None:
+    """Refuse (ReportError, one line) to write into a folder that holds anything but an earlier report.
+
+    A report replaces its own files and removes charts it no longer draws, so
+    only a missing or empty folder, or one that holds an earlier report (its
+    manifest and the files it names, and leftovers of an interrupted write,
+    ``.aiterbench-*``), is written without ``force``, as every command asks
+    before it replaces a file. With ``force`` the report goes in beside the
+    folder's other files, which are never touched.
+    """
+    if not os.path.exists(outdir):
+        return
+    if not os.path.isdir(outdir):
+        raise ReportError(f"-o {outdir}: is a file, expected a folder for the report")
+    if force:
+        return
+    try:
+        names = os.listdir(outdir)
+        ours = {MANIFEST}
+        if MANIFEST in names:
+            with open(os.path.join(outdir, MANIFEST), encoding="utf-8") as f:
+                listed = json.load(f)
+            ours |= {n for n in listed if isinstance(n, str)} if isinstance(listed, list) else set()
+    except (OSError, ValueError) as exc:
+        raise ReportError(f"-o {outdir}: cannot tell whether it holds an earlier report ({exc}); "
+                          "pass --force to write into it") from None
+    strangers = sorted(n for n in names if n not in ours and not n.startswith(".aiterbench-"))
+    if strangers:
+        more = f" and {len(strangers) - 3} more" if len(strangers) > 3 else ""
+        raise ReportError(f"-o {outdir}: holds files that are not an earlier report ({', '.join(strangers[:3])}"
+                          f"{more}); pass --force to write the report beside them, or name another folder")
 
 
 def _remove_stale(outdir: str, written: list[str]) -> None:

@@ -120,14 +120,57 @@ def test_a_new_report_removes_only_the_charts_its_predecessor_wrote(tmp_path):
     out = tmp_path / "out"
     assert main(["report", *RESULTS, "-o", str(out)]) == 0
     assert (out / "per_item_py3_12.svg").exists()
-    (out / "notes.svg").write_text("<svg/>")  # the user's own file
-    assert main(["report", RESULTS[0], "-o", str(out)]) == 0
+    (out / "notes.svg").write_text("<svg/>")  # the user's own file: writing beside it takes --force
+    assert main(["report", RESULTS[0], "-o", str(out), "--force"]) == 0
     assert not (out / "per_item_py3_12.svg").exists() and not (out / "per_item_py3_12.png").exists()
     assert (out / "per_item_py3_11.svg").exists() and (out / "notes.svg").exists()
 
 
 def _snapshot(folder: Path) -> dict:
     return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+
+@pytest.mark.parametrize("where", ["folder", "cwd"], ids=["-o docs", "-o ."])
+def test_a_folder_that_holds_other_files_is_refused_in_one_line_and_left_alone(tmp_path, monkeypatch, capsys, where):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "ci.md").write_text("the team's own page\n")
+    if where == "cwd":
+        monkeypatch.chdir(docs)
+    target = "." if where == "cwd" else str(docs)
+    assert main(["report", RESULTS[0], "-o", target]) == 2
+    assert_one_error_line(capsys.readouterr().err, f"-o {target}", "ci.md", "--force")
+    assert [p.name for p in docs.iterdir()] == ["ci.md"] and (docs / "ci.md").read_text() == "the team's own page\n"
+
+
+def test_an_earlier_report_is_replaced_without_force(tmp_path):
+    out = tmp_path / "report"
+    assert main(["report", RESULTS[0], "-o", str(out)]) == 0
+    before = _snapshot(out)
+    assert main(["report", *RESULTS, "-o", str(out)]) == 0  # two Pythons now: the page and summary change
+    after = _snapshot(out)
+    assert after["summary.md"] != before["summary.md"] and "per_item_py3_12.svg" in after
+
+
+def test_force_writes_beside_other_files_and_never_touches_them(tmp_path, capsys):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "ci.md").write_text("the team's own page\n")
+    assert main(["report", RESULTS[0], "-o", str(docs), "--force"]) == 0
+    assert (docs / "index.html").exists() and (docs / "ci.md").read_text() == "the team's own page\n"
+    assert main(["report", *RESULTS, "-o", str(docs)]) == 2  # still not a report's folder alone
+    assert_one_error_line(capsys.readouterr().err, "ci.md", "--force")
+    assert main(["report", *RESULTS, "-o", str(docs), "--force"]) == 0
+    assert (docs / "ci.md").read_text() == "the team's own page\n"
+
+
+def test_a_file_named_as_the_output_folder_is_one_line(tmp_path, capsys):
+    taken = tmp_path / "report"
+    taken.write_text("not a folder\n")
+    for force in ([], ["--force"]):
+        assert main(["report", RESULTS[0], "-o", str(taken), *force]) == 2
+        assert_one_error_line(capsys.readouterr().err, "is a file")
+    assert taken.read_text() == "not a folder\n"
 
 
 def test_a_report_that_fails_while_writing_leaves_the_folder_as_it_was(tmp_path, monkeypatch, capsys):

@@ -30,12 +30,14 @@ def cmd_report(args) -> int:
     except ImportError as exc:
         raise UsageError(f"reports need {exc.name}: pip install 'aiterbench[report]'") from None
     from .. import reports
+    from ..reports._writers import check_folder
 
     try:
         if not args.results and not args.history:
             raise UsageError("report needs RESULTS, --history DB, or both")
         if args.history and importlib.util.find_spec("ruptures") is None:
             raise UsageError("report --history needs ruptures for its change points: pip install 'aiterbench[history]'")
+        check_folder(args.output, args.force)  # before reading anything: a folder of someone else's is never written
         written = reports.build(args.results, args.output, args.history)
     except reports.ReportError as exc:
         raise UsageError(str(exc)) from None
