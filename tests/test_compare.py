@@ -230,3 +230,64 @@ def test_fail_on_inconclusive_makes_an_undecided_cell_exit_1(tmp_path, capsys):
     assert run_compare(capsys, PY311, noisy)[0] == 0
     assert run_compare(capsys, PY311, noisy, "--fail-on", "inconclusive")[0] == 1
     assert run_compare(capsys, PY311, PY311, "--fail-on", "inconclusive")[0] == 0
+
+
+AB_BASE, AB_NEW = DATA / "format-v3-ab-base.json", DATA / "format-v3-ab-new.json"
+
+
+def _with_metadata(src: Path, dst: Path, **changes) -> Path:
+    """A copy of an ab file with its metadata changed (None: removed), on the suite and on every run."""
+    data = json.loads(src.read_text())
+    blocks = [data.get("metadata", {})] + [run.setdefault("metadata", {}) for bench in data["benchmarks"]
+                                           for run in bench["runs"]]
+    for md in blocks:
+        for key, value in changes.items():
+            md.pop(key, None)
+            if value is not None and md is blocks[0]:
+                md[key] = value
+    dst.write_text(json.dumps(data))
+    return dst
+
+
+def test_ab_files_say_their_design_and_the_job_s_number_of_cells(capsys):
+    code, out, _ = run_compare(capsys, AB_BASE, AB_NEW, "--format", "json")
+    doc = json.loads(out)
+    assert (doc["sequential"], doc["family"]) == (3, 2)
+    code, out, _ = run_compare(capsys, AB_BASE, AB_NEW)
+    assert "all 2 cells of the job together" in out
+
+
+def test_files_of_design_2_are_replayed_and_said_to_be_design_2(tmp_path, capsys):
+    base = _with_metadata(AB_BASE, tmp_path / "b.json", aiterbench_sequential=2, aiterbench_family=None)
+    new = _with_metadata(AB_NEW, tmp_path / "n.json", aiterbench_sequential=2, aiterbench_family=None)
+    code, out, _ = run_compare(capsys, base, new, "--format", "json")
+    doc = json.loads(out)
+    assert (doc["sequential"], doc["family"]) == (2, None)
+    assert all(c["verdict"] is not None and c["look"] is not None for c in doc["cells"])
+
+
+@pytest.mark.parametrize("family", [None, 5])
+def test_design_3_files_without_one_job_size_are_refused_per_cell_in_one_line(tmp_path, capsys, family):
+    """Without the job's number of cells (or with two), the looks ab read cannot be replayed: no verdict."""
+    new = _with_metadata(AB_NEW, tmp_path / "n.json", aiterbench_family=family)
+    code, out, _ = run_compare(capsys, AB_BASE, new, "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and all(c["verdict"] is None for c in doc["cells"])
+    assert all("aiterbench_family" in c["problem"] and "\n" not in c["problem"] for c in doc["cells"])
+
+
+def test_ab_between_rounds_judges_a_cell_among_the_job_s_cells_its_files_record():
+    """settled takes the job's size; files that record another are not judged (ab and compare would differ)."""
+    import pyperf
+
+    from aiterbench.analysis.compare import judge_cell, settled
+    from aiterbench.model.results import cells
+
+    base, new = (cells(pyperf.BenchmarkSuite.load(str(p))) for p in (AB_BASE, AB_NEW))
+    live = sorted(set(base) & set(new))
+    for cell in live:
+        assert judge_cell(base[cell], new[cell], 0.05, final=False, family=2).problem in (None, "undecided")
+        assert "judged as one of 16" in judge_cell(base[cell], new[cell], 0.05, final=False, family=16).problem
+    assert settled(base, new, 0.05, live, 16) == []
+    with pytest.raises(TypeError):
+        settled(base, new, 0.05, live)  # the job's size is not optional

@@ -8,8 +8,8 @@ import random
 import pytest
 
 from aiterbench.stats.fit import Estimate, fit_cell
-from aiterbench.stats.verdict import (_rank, _rank_sum_counts, _signed_rank_counts, compare_slopes, hodges_lehmann_paired,
-                            hodges_lehmann_shift, judge, parse_threshold)
+from aiterbench.stats.intervals import _rank, _rank_sum_counts, _signed_rank_counts
+from aiterbench.stats.verdict import compare_slopes, hodges_lehmann_paired, hodges_lehmann_shift, judge, parse_threshold
 
 SIZES = (16, 256, 4096)
 
@@ -240,47 +240,49 @@ def test_without_an_interval_it_asks_for_the_first_one():
     assert paired.kind == "inconclusive" and paired.paired and paired.more == 2
 
 
-def test_calibrate_arithmetic_on_known_figures():
-    """se scales as 1/sqrt(pairs); the floor is 1.96 se; 'detects' is (1.96 + 1.645) se; the suggestion rounds up."""
-    import math
+def _inconclusive_look(design, family, heading_unchanged):
+    """Pairs whose final look (design, family) is inconclusive, the estimate within the threshold or past it."""
+    from aiterbench.stats import sequential
 
-    from aiterbench.orchestrate.calibrate import Calibration, CellCalibration, Z_POWER, Z_SIGNIFICANT
-
-    aa = E(1.0, 0.99, 1.01)
-    k = CellCalibration("c", aa, pairs=40, se=0.01, quick_pairs=160)
-    assert k.se_quick == pytest.approx(0.005)
-    assert k.floor_quick == pytest.approx(math.expm1(Z_SIGNIFICANT * 0.005))
-    assert k.detects(0.01) == pytest.approx(math.expm1((Z_SIGNIFICANT + Z_POWER) * 0.01))
-    assert (Z_SIGNIFICANT, Z_POWER) == (pytest.approx(1.959964, abs=1e-6), pytest.approx(1.644854, abs=1e-6))
-    worse = CellCalibration("d", aa, pairs=40, se=0.02, quick_pairs=40)  # floor 4.0%: suggested 4.0%
-    assert worse.floor_quick == pytest.approx(0.0400, abs=2e-4)
-    c = Calibration((k, worse), rounds=40, seconds=60.0, notes=(), failures=(), interrupted=False)
-    assert c.suggested == math.ceil(worse.floor_quick * 200) / 200 and c.suggested >= worse.floor_quick
-    quiet = CellCalibration("q", aa, pairs=40, se=0.0001, quick_pairs=40)
-    assert Calibration((quiet,), 40, 1.0, (), (), False).suggested == 0.005  # never below half a percent
+    rng = random.Random(17)
+    for _ in range(2000):
+        logs = [rng.gauss(0.03, 0.06) if heading_unchanged else rng.gauss(0.07, 0.15) for _ in range(24)]
+        v = sequential.sequential_verdict(logs, 0.05, 24, 24, design=design, family=family)
+        if v.kind == "inconclusive" and v.more and (abs(math.log(v.ratio.value)) < math.log1p(0.05)) == heading_unchanged:
+            return logs, v, sequential.plan(24, design, family)[-1]
+    raise AssertionError("no such pairs")
 
 
-def test_what_calibrate_says_it_detects_is_detected_95_percent_of_the_time():
-    """A/A log ratios -> se and floor; a planted change of 'detects' at that floor is a regression ~95% of the
-    time, and A/A at the floor almost never is."""
-    import math
-    import random
+@pytest.mark.parametrize("design, family", [(2, None), (3, 1), (3, 16)])
+def test_how_many_more_reads_the_interval_each_claim_is_decided_on(design, family):
+    """A look decides ``unchanged`` on its 1 - 2a interval and a change on its 1 - a one (for one cell of 16: a
+    much wider one): the pairs it asks for come from the interval of the claim the estimate heads to."""
+    logs, v, look = _inconclusive_look(design, family, heading_unchanged=True)
+    narrow = hodges_lehmann_paired(logs, 1 - 2 * look.unchanged)
+    wide = hodges_lehmann_paired(logs, 1 - look.change)
+    on_narrow = judge(narrow, 0.05, True, 24, 24, 1 - 2 * look.unchanged).more
+    on_wide = judge(wide, 0.05, True, 24, 24, 1 - look.change).more
+    assert v.more == on_narrow and on_narrow < on_wide  # the wider interval asked for more than it takes
+    logs, v, look = _inconclusive_look(design, family, heading_unchanged=False)
+    wide = hodges_lehmann_paired(logs, 1 - look.change)
+    assert v.more == judge(wide, 0.05, True, 24, 24, 1 - look.change).more
 
-    from aiterbench.orchestrate.calibrate import from_log_ratios
-    from aiterbench.stats.verdict import compare_slopes
 
-    rng = random.Random(11)
-    sigma, pairs = 0.02, 40
-    cal = from_log_ratios("c", [rng.gauss(0, sigma) for _ in range(pairs)], quick_pairs=pairs)
-    assert cal.se == pytest.approx(sigma / math.sqrt(pairs), rel=0.35)
-    shift, threshold = math.log1p(cal.detects(cal.se)), cal.floor_quick
-    caught = alarms = 0
-    trials = 300
-    for _ in range(trials):
-        base = {f"r:{i}": 1.0 for i in range(pairs)}
-        planted = {f"r:{i}": math.exp(shift + rng.gauss(0, sigma)) for i in range(pairs)}
-        same = {f"r:{i}": math.exp(rng.gauss(0, sigma)) for i in range(pairs)}
-        caught += compare_slopes(base, planted, threshold).kind == "regression"
-        alarms += compare_slopes(base, same, threshold).kind == "regression"
-    assert abs(caught / trials - 0.95) <= 0.06, caught / trials
-    assert alarms / trials <= 0.05, alarms / trials
+def test_design_1_asks_on_the_one_interval_it_reads():
+    from aiterbench.stats import sequential
+
+    logs, v, look = _inconclusive_look(1, None, heading_unchanged=True)
+    wide = hodges_lehmann_paired(logs, 1 - look.change)
+    assert v.more == judge(wide, 0.05, True, 24, 24, 1 - look.change).more
+
+
+def test_without_an_interval_at_its_level_it_asks_for_the_first_one():
+    """A final look among many cells may have too few pairs for an interval at its level: it says how many."""
+    from aiterbench.stats import sequential
+    from aiterbench.stats.intervals import first_interval
+
+    logs = [0.2 + 0.01 * i for i in range(8)]  # a clear change, but 8 pairs give no interval at 5% / 1000
+    v = sequential.sequential_verdict(logs, 0.05, 8, 8, design=3, family=1000)
+    look = sequential.plan(8, 3, 1000)[-1]
+    assert v.kind == "inconclusive" and v.ratio.low != v.ratio.low and v.look == 0
+    assert v.more == first_interval(1 - look.change) - 8 == 16 - 8

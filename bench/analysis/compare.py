@@ -27,6 +27,9 @@ class CellVerdict:
     #: Seconds from the first process of either file (calibration included) to the end of the last round the
     #: verdict used: the time ``ab`` took to decide this cell. None when the files carry no dates.
     seconds: float | None = None
+    #: The sequential design that judged it (``ab``'s files), and the job's number of cells it shared 5% with.
+    design: int | None = None
+    family: int | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +67,12 @@ class Comparison:
         """Judged by ``ab``'s sequential looks (files that name the design)."""
         return any(cv.verdict is not None and cv.verdict.look is not None for cv in self.cells)
 
+    @property
+    def design(self) -> tuple[int | None, int | None]:
+        """(design, family) of the sequential verdicts, the highest design when files of several are compared."""
+        judged = [(cv.design, cv.family) for cv in self.cells if cv.verdict is not None and cv.design]
+        return max(judged, key=lambda d: (d[0], d[1] or 0), default=(None, None))
+
 
 _ORDER = {"regression": 0, "inconclusive": 1, "improvement": 2, "unchanged": 3}
 
@@ -86,25 +95,38 @@ def compare_sets(base: ResultSet, new: ResultSet, threshold: float, failed=()) -
                       tuple(sorted(set(new.cells) - set(base.cells))), tuple(failed))
 
 
-def _design(b: CellData, n: CellData) -> int | None:
-    """The sequential design both sides were measured under (``ab``), or None."""
+def _design(b: CellData, n: CellData) -> tuple[int | None, int | None]:
+    """The sequential design both sides were measured under (``ab``) and, from design 3, the number of cells
+    of their job (``aiterbench_family``); (None, None) for files judged at a fixed 95%."""
     designs = {cd.metadata.get("aiterbench_sequential") for cd in (b, n)}
     if len(designs) != 1 or None in designs:
-        return None
+        return None, None
     design = int(designs.pop())
     if design > sequential.DESIGN:
         raise ValueError(f"judged by sequential design {design}, newer than this aiterbench's "
                          f"({sequential.DESIGN}): upgrade aiterbench")
-    return design
+    if design < 3:
+        return design, None
+    families = {cd.metadata.get("aiterbench_family") for cd in (b, n)}
+    if len(families) != 1 or None in families:
+        raise ValueError(f"sequential design {design} without the job's number of cells on both sides "
+                         "(aiterbench_family): these files cannot be judged as ab judged them")
+    family = families.pop()
+    if not isinstance(family, int) or family < 1:
+        raise ValueError(f"aiterbench_family {family!r}: expected the job's number of cells")
+    return design, family
 
 
-def judge_cell(b: CellData, n: CellData, threshold: float, kind: str = "time", final: bool = True) -> CellVerdict:
+def judge_cell(b: CellData, n: CellData, threshold: float, kind: str = "time", final: bool = True,
+               family: int | None = None) -> CellVerdict:
     """One cell's verdict; ``final=False`` (``ab`` between rounds): a CellVerdict without a verdict while
-    its sequential looks have not decided."""
+    its sequential looks have not decided. ``family`` (``ab`` between rounds): the job's number of cells,
+    which the files must record too (else what ``ab`` decides and ``compare`` replays could differ)."""
     try:
         fb, fn = fit_cell(b.per_round), fit_cell(n.per_round)
     except ValueError as exc:
         return CellVerdict(b.cell, None, None, None, f"no fit: {exc}")
+    design = recorded = None
     try:
         if kind == KIND_COUNT:  # deterministic: the ratio is exact
             if not (fb.per_item.value > 0 and fn.per_item.value > 0):
@@ -113,12 +135,16 @@ def judge_cell(b: CellData, n: CellData, threshold: float, kind: str = "time", f
             verdict = judge(Estimate(e, e, e, 1), threshold, False, 1, 1)
         else:
             bs, ns = _paired_keys(fb.slopes, "base"), _paired_keys(fn.slopes, "new")
-            verdict = compare_slopes(bs, ns, threshold, sequential=_design(b, n) or 0, final=final)
+            design, recorded = _design(b, n)
+            if family is not None and design and design >= 3 and recorded != family:
+                raise ValueError(f"the files record a job of {recorded} cells, judged as one of {family}")
+            verdict = compare_slopes(bs, ns, threshold, sequential=design or 0, final=final, family=recorded)
     except ValueError as exc:
         return CellVerdict(b.cell, None, fb.per_item, fn.per_item, str(exc))
     if verdict is None:
-        return CellVerdict(b.cell, None, fb.per_item, fn.per_item, "undecided")
-    return CellVerdict(b.cell, verdict, fb.per_item, fn.per_item, seconds=_seconds(b, n, verdict, fb.slopes, fn.slopes))
+        return CellVerdict(b.cell, None, fb.per_item, fn.per_item, "undecided", design=design, family=recorded)
+    return CellVerdict(b.cell, verdict, fb.per_item, fn.per_item, seconds=_seconds(b, n, verdict, fb.slopes, fn.slopes),
+                       design=design, family=recorded)
 
 
 def _seconds(b: CellData, n: CellData, verdict: Verdict, bs, ns) -> float | None:
@@ -133,12 +159,14 @@ def _seconds(b: CellData, n: CellData, verdict: Verdict, bs, ns) -> float | None
     return max(b.dates[used[-1]], n.dates[used[-1]]) - min(starts)
 
 
-def settled(base: dict, new: dict, threshold: float, live) -> list[Cell]:
+def settled(base: dict, new: dict, threshold: float, live, family: int) -> list[Cell]:
     """The cells of ``live`` whose sequential verdict is decided on what ``base`` and ``new`` hold so far
-    ({cell: CellData}, as ``aiterbench.model.results.cells`` reads them): ``ab`` gives them no more rounds."""
+    ({cell: CellData}, as ``aiterbench.model.results.cells`` reads them): ``ab`` gives them no more rounds.
+    ``family``: the number of cells in the job (all it measures, decided or not), as its workers record it."""
     out = []
     for cell in live:
-        if cell in base and cell in new and judge_cell(base[cell], new[cell], threshold, final=False).verdict:
+        if cell in base and cell in new and judge_cell(base[cell], new[cell], threshold, final=False,
+                                                       family=family).verdict:
             out.append(cell)
     return out
 
@@ -207,7 +235,7 @@ def summary(c: Comparison) -> str:
     how = "instruction counts (exact)" if c.kind == KIND_COUNT else (
         "paired by round" if any(cv.verdict and cv.verdict.paired for cv in c.cells) else "unpaired (separate runs)")
     if c.sequential:
-        how += f", {sequential.describe()}"
+        how += f", {sequential.describe(*c.design)}"
     return f"threshold {c.threshold:.1%}, {how}: {counts}"
 
 
@@ -285,7 +313,10 @@ def format_md(c: Comparison) -> str:
     notes = _notes(c)
     if notes:
         lines += [""] + [f"- {n}" for n in notes]
-    which = ("the interval of the look that decided (wider than a 95% one, so that all looks together hold 95%)"
+    design, family = c.design
+    together = (f"all looks of all {family} cells of the job" if design and design >= 3 and family and family > 1
+                else "all looks")
+    which = (f"the interval of the look that decided (wider than a 95% one, so that {together} together hold 95%)"
              if c.sequential else "the 95% interval")
     lines += ["", f"A verdict is on NEW/BASE per item: `regression` means {which} lies above 1 and the "
               f"estimate exceeds 1 + {c.threshold:.1%}; `unchanged` means the whole interval lies within the threshold."]
@@ -311,7 +342,8 @@ def format_json(c: Comparison) -> str:
         "counts": {k: c.count(k) for k in ("regression", "improvement", "unchanged", "inconclusive")},
         "regressed": c.regressed,
         "undecided": undecided(c),
-        "sequential": (sequential.DESIGN if c.sequential else None),
+        "sequential": c.design[0] if c.sequential else None,
+        "family": c.design[1] if c.sequential else None,
         "cells": [
             {
                 "cell": cv.cell.name,

@@ -90,6 +90,9 @@ def main(argv=None) -> None:
                         help="index that rotates the cell and size orders (default: the round; ab: round // 2)")
     parser.add_argument("--sequential", type=int, default=None,
                         help="the sequential design whose looks judge these rounds (ab), recorded in the metadata")
+    parser.add_argument("--family", type=int, default=None,
+                        help="the number of cells in the ab job, among which the sequential design shares its error "
+                             "rate (design 3 on), recorded in the metadata")
     parser.add_argument("--run-id", default="", help="identifies one 'aiterbench run' invocation; pairs its rounds")
     parser.add_argument("--size-loops", default="{}", help="JSON {benchmark name: loops} (worker mode)")
     parser.add_argument("--side-path", default=None, help="folder put first on sys.path for impls and plug-ins")
@@ -125,6 +128,8 @@ def main(argv=None) -> None:
         runner.metadata["aiterbench_side"] = args.side
     if args.sequential is not None:
         runner.metadata["aiterbench_sequential"] = args.sequential
+    if args.family is not None:
+        runner.metadata["aiterbench_family"] = args.family
     if args.round is not None:
         runner.metadata["aiterbench_round"] = args.round
         runner.metadata["aiterbench_run"] = args.run_id
