@@ -46,7 +46,9 @@ def test_ab_a_a_end_to_end(two_copies, tmp_path):
     assert all(c["paired"] and c["verdict"] in ("regression", "improvement", "unchanged", "inconclusive")
                for c in data["cells"])
     assert proc.returncode == (1 if data["regressed"] else 0)
-    assert all(c["ratio"]["low"] <= c["ratio"]["value"] <= c["ratio"]["high"] for c in data["cells"])
+    # A tiny job's few pairs may hold no exact interval at a look's share of the job's 5%: then none is shown.
+    assert all(c["ratio"]["low"] is None or c["ratio"]["low"] <= c["ratio"]["value"] <= c["ratio"]["high"]
+               for c in data["cells"])
     base, new = Path(f"{prefix}-base.json"), Path(f"{prefix}-new.json")
     for path, side in ((base, "base"), (new, "new")):
         meta = json.loads(path.read_text())
@@ -189,13 +191,6 @@ def test_ctrl_c_after_a_round_keeps_both_files_and_judges_them(tmp_path):
     assert "asyncgen/none/asyncio" in out
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x-base.json", "x-new.json"]
     assert main(["compare", str(tmp_path / "x-base.json"), str(tmp_path / "x-new.json")]) in (0, 1)
-
-
-def test_calibrate_reports_what_this_machine_detects():
-    proc = cli("calibrate", "-i", "asyncgen", "-w", "none", "-l", "asyncio", "--budget", "1")
-    assert proc.returncode == 0, proc.stderr
-    assert "A/A on this machine:" in proc.stdout and "asyncgen/none/asyncio" in proc.stdout
-    assert "Suggested: 'ab --quick --threshold " in proc.stdout
 
 
 @pytest.mark.parametrize("budget", ["0", "-5", "nan", "inf"])

@@ -8,7 +8,7 @@ from typing import Sequence
 
 from ..model.cells import Cell
 from ..model.identity import differences, labels
-from ..model.results import KIND_COUNT, CellData, ResultSet
+from ..model.results import KIND_COUNT, CellData, ResultSet, paired_keys
 from ..model.documents import dumps
 from ..model.units import NS
 from ..stats import sequential
@@ -134,7 +134,7 @@ def judge_cell(b: CellData, n: CellData, threshold: float, kind: str = "time", f
             e = math.log(fn.per_item.value / fb.per_item.value)
             verdict = judge(Estimate(e, e, e, 1), threshold, False, 1, 1)
         else:
-            bs, ns = _paired_keys(fb.slopes, "base"), _paired_keys(fn.slopes, "new")
+            bs, ns = paired_keys(fb.slopes, "base"), paired_keys(fn.slopes, "new")
             design, recorded = _design(b, n)
             if family is not None and design and design >= 3 and recorded != family:
                 raise ValueError(f"the files record a job of {recorded} cells, judged as one of {family}")
@@ -169,11 +169,6 @@ def settled(base: dict, new: dict, threshold: float, live, family: int) -> list[
                                                        family=family).verdict:
             out.append(cell)
     return out
-
-
-def _paired_keys(slopes, side: str) -> dict:
-    """Round keys that can pair across files carry a run id (``RUN:ROUND``); a plain pyperf file's ``runN`` cannot."""
-    return {(k if ":" in str(k) and not str(k).startswith(":") else (side, k)): v for k, v in slopes.items()}
 
 
 def _pct(x: float) -> str:

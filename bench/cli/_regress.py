@@ -94,20 +94,17 @@ def _select(probes, args):
 
 
 def cmd_ab(args) -> int:
-    from ..analysis.compare import render
     from ..model.files import OutputError, default_output, prepare_output
-    from ..orchestrate.progress import progress
-    from ..orchestrate.rounds import AB_QUICK, SaveError, below_steady, run_to_files, steps
-    from ..orchestrate.sides import describe
-    from ..stats.sequential import DESIGN, looks_until
+    from ..orchestrate.ab import run_ab, run_ab_count
+    from ..orchestrate.rounds import AB_QUICK
 
-    threshold = _threshold(args, "time")  # a bad threshold is bad input before anything runs
+    threshold = _threshold(args, "count" if args.count else "time")  # bad input before anything runs
     if args.output and os.path.isdir(args.output):
         raise UsageError(f"-o {args.output}: is a directory, expected a file prefix")
     sizes = _count_sizes(args) if args.count else None
+    budget = None if args.count else common.budget(args, AB_QUICK)
     probes, env, env_note = _probe_sides(args)
     cells, notes = _select(probes, args)
-    budget = None if args.count else common.budget(args, AB_QUICK)
     prefix = args.output or default_output("ab", suffix="")
     paths = [f"{prefix}-{p.side.name}.json" for p in probes]
     try:
@@ -115,64 +112,44 @@ def cmd_ab(args) -> int:
             prepare_output(path, default=args.output is None, force=args.force)
     except OutputError as exc:
         raise UsageError(str(exc)) from None
+    notes = notes + ([env_note] if env_note else [])
     if args.count:
-        return _ab_count(args, probes, cells, sizes, env, notes + ([env_note] if env_note else []), paths)
+        ignored = [f"--{n.replace('_', '-')}" for n in ("quick", "rounds", "values", "min_time", "seconds", "latency")
+                   if getattr(args, n, None) not in (None, False)]
+        if ignored:
+            notes.append(f"note: {', '.join(ignored)} set the timing budget; counts have none, so "
+                         f"{'it is' if len(ignored) == 1 else 'they are'} not used")
+        outcome = run_ab_count(probes, cells, sizes, common.modules(args), env, paths, notes)
+    else:
+        outcome = run_ab(probes, cells, budget, common.modules(args), env, paths, threshold, notes)
+    return _ab_result(outcome, args)
 
-    sides = [p.side for p in probes]
-    bar = progress(steps(cells, budget, len(sides), sequential=True))
-    low = below_steady(cells, budget)
-    for note in notes + ([env_note] if env_note else []) + ([low] if low else []):
-        bar.note(note)
-    bar.note(f"ab: {describe(probes)}")
-    bar.note(f"measuring {len(cells)} cells on both sides into {', '.join(paths)}, each until its verdict is decided "
-             f"(looks at {', '.join(map(str, looks_until(24)))}, ... pairs) or the budget is spent: "
-             f"{_budget_text(budget)}")
-    try:
-        outcome, written = run_to_files(cells, budget, common.modules(args), paths, bar, sides=sides, env=env,
-                                        settle=_settle(threshold), worker_args=["--sequential", str(DESIGN)])
-    except SaveError as exc:
-        common.say(f"aiterbench: error: {exc}")
+
+def _ab_result(outcome, args) -> int:
+    """Print what an ``ab`` job did: its FAILED cells, the verdicts ``compare`` gives its files, and the exit code."""
+    from ..analysis.compare import render
+
+    if outcome.error:
+        common.say(f"aiterbench: error: {outcome.error}")
         return EXIT_FAILED
-    failed = tuple((f.cell.name, f.side or "both", f.reason) for f in outcome.failures)
-    for cell, side, reason in failed:
+    counted = "counted" if args.count else "measured"
+    for cell, side, reason in outcome.failed:
         print(f"FAILED {cell} ({side} side): {reason}", file=sys.stderr)
-    if not written:
+    if not outcome.written:
         if outcome.interrupted:
-            common.say("aiterbench: interrupted before the first round was measured: nothing written")
+            common.say(f"aiterbench: interrupted before any cell was {counted} on both sides: nothing written")
             return EXIT_INTERRUPTED
-        common.say("no cell was measured on both sides; nothing written")
+        common.say(f"no cell was {counted} on both sides; nothing written")
         return EXIT_FAILED
-    comparison = _compare([paths[0]], [paths[1]], args, failed)
+    base, new = outcome.paths
+    comparison = _compare([base], [new], args, outcome.failed)
     print(render(comparison, args.format), end="")
-    common.say(f"wrote {paths[0]} and {paths[1]} (re-judge with: aiterbench compare {paths[0]} {paths[1]})")
+    common.say(f"wrote {base} and {new} (re-judge with: aiterbench compare {base} {new})")
     if outcome.interrupted:
-        common.say(f"aiterbench: interrupted after {common.plural(outcome.rounds_done, 'full round')}; verdicts on "
-                   "what was measured")
+        done = f"after {common.plural(outcome.rounds_done, 'full round')}" if not args.count else "before the end"
+        common.say(f"aiterbench: interrupted {done}; verdicts on what was {counted} on both sides")
         return EXIT_INTERRUPTED
     return _verdict_exit(comparison, args)
-
-
-def _budget_text(budget) -> str:
-    rounds = -(-budget.rounds // 2) * 2
-    return f"{rounds} rounds" + (f" and {budget.seconds:g} s of rounds" if budget.seconds else "")
-
-
-def _settle(threshold: float):
-    """ab's question after every second round: which cells are decided (``analysis.compare.settled``)."""
-
-    def settle(benchmarks, live):
-        import pyperf
-
-        from ..analysis.compare import settled
-        from ..model.results import ResultError, cells
-
-        try:
-            base, new = (cells(pyperf.BenchmarkSuite(list(b.values()))) if b else {} for b in benchmarks)
-        except (ResultError, ValueError):
-            return []  # nothing judged yet: measure on; the files are judged in full at the end
-        return settled(base, new, threshold, live)
-
-    return settle
 
 
 def _count_sizes(args) -> tuple[int, int]:
@@ -184,46 +161,6 @@ def _count_sizes(args) -> tuple[int, int]:
         raise UsageError(str(exc)) from None
     except ValueError:
         raise UsageError(f"--sizes {args.sizes!r}: expected two comma-separated integers with --count") from None
-
-
-def _ab_count(args, probes, cells, sizes, env, notes, paths) -> int:
-    """``ab --count``: both sides under callgrind, then compare's verdicts on instructions per item."""
-    from ..analysis.compare import render
-    from ..model.files import dump_suite
-    from ..orchestrate.count import run_ab_counts
-    from ..orchestrate.sides import describe
-
-    ignored = [f"--{n.replace('_', '-')}" for n in ("quick", "rounds", "values", "min_time", "seconds", "latency")
-               if getattr(args, n, None) not in (None, False)]
-    notes = list(notes) + [f"ab: {describe(probes)}"]
-    if ignored:
-        notes.append(f"note: {', '.join(ignored)} set the timing budget; counts have none, so "
-                     f"{'it is' if len(ignored) == 1 else 'they are'} not used")
-    notes.append(f"counting {len(cells)} cells at n={sizes[0]},{sizes[1]} under callgrind on both sides into "
-                 f"{', '.join(paths)}")
-    families = {i.name: i.family for p in probes for i in p.impls}
-    suites, failures, interrupted = run_ab_counts(cells, [p.side for p in probes], sizes, common.modules(args), env,
-                                                  notes, families)
-    failed = tuple((cell.name, side, reason) for cell, side, reason in failures)
-    if not all(suites):
-        if interrupted:
-            common.say("aiterbench: interrupted before any cell was counted on both sides: nothing written")
-            return EXIT_INTERRUPTED
-        common.say("no cell was counted on both sides; nothing written")
-        return EXIT_FAILED
-    try:
-        for suite, path in zip(suites, paths):
-            dump_suite(suite, path)
-    except OSError as exc:
-        common.say(f"aiterbench: error: cannot write {exc.filename or paths[0]}: {exc.strerror or exc}")
-        return EXIT_FAILED
-    comparison = _compare([paths[0]], [paths[1]], args, failed)
-    print(render(comparison, args.format), end="")
-    common.say(f"wrote {paths[0]} and {paths[1]} (re-judge with: aiterbench compare {paths[0]} {paths[1]})")
-    if interrupted:
-        common.say("aiterbench: interrupted; verdicts on the cells counted on both sides")
-        return EXIT_INTERRUPTED
-    return _verdict_exit(comparison, args)
 
 
 def cmd_calibrate(args) -> int:

@@ -283,4 +283,11 @@ def check_appendable(suite, path: str, environ: str) -> None:
 
 
 __all__ = ["KIND_COUNT", "KIND_MEMORY", "CellData", "ResultError", "ResultSet", "cells", "check_appendable",
-           "expand", "kind_of", "load_results", "load_suite", "split", "write_atomic"]
+           "expand", "kind_of", "load_results", "load_suite", "paired_keys", "split", "write_atomic"]
+
+
+def paired_keys(slopes: Mapping, side: str) -> dict:
+    """A cell's per-round figures keyed for pairing across two files: round keys that carry a run id
+    (``RUN:ROUND``, as ``ab`` writes them on both sides) pair; a plain pyperf file's ``runN`` cannot, so it is
+    made the ``side``'s own."""
+    return {(k if ":" in str(k) and not str(k).startswith(":") else (side, k)): v for k, v in slopes.items()}

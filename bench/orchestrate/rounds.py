@@ -340,8 +340,7 @@ def run_matrix(
                 units = [balance_unit(len(g), sz, len(sides)) for g, sz in zip(groups, sizes)]
             else:  # sequential: the sides balance every second round, and that is where a group may stop
                 units = [len(sides)] * len(groups)
-            planned = [-(-budget.rounds // u) * u if settle else balanced_rounds(budget.rounds, len(g), sz, len(sides))
-                       for g, sz, u in zip(groups, sizes, units)]
+            planned = [_rounds_of(g, budget, len(sides), settle is not None) for g in groups]
             running = [True] * len(groups)
             until = time.monotonic() + budget.seconds
             total = max(planned, default=0)
@@ -393,7 +392,10 @@ def _process_groups(cells: Sequence[Cell], budget: Budget, sequential: bool = Tr
 
 
 def _rounds_of(group: Sequence[Cell], budget: Budget, sides: int, sequential: bool) -> int:
-    if sequential:  # ab: whole pairs of rounds (at most; decided cells stop sooner)
+    """The rounds ``budget.rounds`` gives a group, rounded up (the one place that rounds them): whole balance
+    units (``balanced_rounds``), or for ``ab``'s sequential rounds whole sets of sides (at most: decided cells
+    stop sooner)."""
+    if sequential:
         return -(-budget.rounds // max(sides, 1)) * max(sides, 1)
     return balanced_rounds(budget.rounds, len(group), len(budget.sizes_for(group[0].workload)), sides)
 
