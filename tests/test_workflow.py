@@ -11,6 +11,7 @@ appended to the measuring command; a step that installs system packages with
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -23,6 +24,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.xdist_group("test_workflow"),
               pytest.mark.skipif(shutil.which("valgrind") is None, reason="the ab job counts under valgrind")]
+#: The version string the pull request's harness says: a harness that says it judged the pull request.
+PR_VERSION = "0.0.0+pull-request"
 TINY_RUN = ["--rounds", "2", "--values", "1", "--min-time", "0.002", "--sizes", "8,64", "-i", "sync_iter,asyncgen",
             "-w", "none"]
 
@@ -80,10 +83,13 @@ def ran(tmp_path_factory):
     workflow, artifacts = _workflow(), root / "artifacts"
     artifacts.mkdir()
     out = {}
-    # The ab job: the pull request in new/, the base branch in base/.
+    # The ab job: the pull request in new/, the base branch in base/. The pull request also touches the
+    # harness (its version string stands for the timed region or the verdict code): which harness judged it shows.
     ab = root / "ab"
     _checkout(ab / "new")
     _checkout(ab / "base")
+    version = ab / "new" / "bench" / "_version.py"
+    version.write_text(re.sub(r'__version__ = ".*"', f'__version__ = "{PR_VERSION}"', version.read_text()))
     out["ab"] = (_run_steps(workflow["jobs"]["ab"], ab, {"github.base_ref": "main"}, root / "ab-summary.md",
                             artifacts), ab, root / "ab-summary.md")
     # One cell of the matrix: this Python on this runner.
@@ -112,3 +118,36 @@ def test_the_matrix_and_report_jobs_hand_their_files_on(ran):
     assert [c for c in m_codes + r_codes if c[1] != 0] == [], m_codes + r_codes
     assert list((measure / "results").glob("aiterbench-*-ubuntu-latest.json"))
     assert (report / "report" / "index.html").exists() and "## " in summary.read_text()
+
+
+def test_the_ab_job_judges_with_the_base_branch_s_harness_installed_not_editable(ran):
+    """A pull request must not bring the timed region or the verdict code that judge it: its harness never runs."""
+    (codes, workspace, _), _ = ran[0]["ab"], ran[1]
+    assert [c for c in codes if c[1] != 0] == [], codes
+    proc = subprocess.run([str(workspace / ".venv" / "bin" / "python"), "-c",
+                           "import aiterbench; print(aiterbench.__version__); print(aiterbench.__file__)"],
+                          capture_output=True, text=True, timeout=60, cwd=workspace)
+    version, where = proc.stdout.split()
+    assert version != PR_VERSION and "site-packages" in where  # a copy of base/, not a link into a checkout
+    assert not Path(where).resolve().is_relative_to((workspace / "new").resolve())
+    for side in ("base", "new"):  # the harness that wrote both sides' files, and so measured them
+        data = json.loads((workspace / "results" / f"ab-{side}.json").read_text())
+        assert data["metadata"]["aiterbench_version"] != PR_VERSION
+
+
+def test_the_ab_job_installs_nothing_from_the_pull_request():
+    steps = " ".join(str(s.get("run", "")) for s in _workflow()["jobs"]["ab"]["steps"])
+    assert "pip install -q './base[uvloop]'" in steps and "./new" not in steps and " -e " not in steps
+
+
+def test_the_report_job_runs_when_a_matrix_leg_failed():
+    report = _workflow()["jobs"]["report"]
+    assert report["needs"] == "measure" and re.fullmatch(r"\$\{\{\s*!cancelled\(\)\s*\}\}", report["if"])
+
+
+def test_3_15_is_a_release_in_the_matrix():
+    """3.15.0 was due in October 2026 (PEP 790): no leg of the matrix asks for a pre-release."""
+    measure = _workflow()["jobs"]["measure"]
+    assert "3.15" in measure["strategy"]["matrix"]["python"]
+    setup = [s for s in measure["steps"] if s.get("uses", "").startswith("actions/setup-python@")]
+    assert setup and all("allow-prereleases" not in s.get("with", {}) for s in setup)
