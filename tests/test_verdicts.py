@@ -248,7 +248,8 @@ def _inconclusive_look(design, family, heading_unchanged):
     for _ in range(2000):
         logs = [rng.gauss(0.03, 0.06) if heading_unchanged else rng.gauss(0.07, 0.15) for _ in range(24)]
         v = sequential.sequential_verdict(logs, 0.05, 24, 24, design=design, family=family)
-        if v.kind == "inconclusive" and v.more and (abs(math.log(v.ratio.value)) < math.log1p(0.05)) == heading_unchanged:
+        within = abs(math.log(v.ratio.value)) < math.log1p(0.05)
+        if v.kind == "inconclusive" and v.more and within == heading_unchanged:
             return logs, v, sequential.plan(24, design, family)[-1]
     raise AssertionError("no such pairs")
 
