@@ -17,10 +17,10 @@ import functools
 from typing import Any, AsyncIterator
 
 from ._registry import Impl, Registry, RegistryError, load_module
-from ._sources import SOURCES, STATELESS, STEADY_FROM, WORKLOADS
+from ._sources import SOURCES, STATELESS, STEADY_FROM, WORKLOADS, owned, release
 
 __all__ = ["Impl", "Registry", "RegistryError", "SOURCES", "STATELESS", "STEADY_FROM", "WORKLOADS", "load_module", "names", "workloads",
-           "make", "open", "registry"]
+           "make", "open", "owned", "registry", "release"]
 
 
 @functools.lru_cache(maxsize=None)

@@ -83,7 +83,7 @@ async def stream_source(n: int, lines: Iterable[bytes] | None = None) -> AsyncIt
     if lines is None:
         lines = (b"%d\n" % i for i in range(n))
     rsock, wsock = socket.socketpair()
-    owned = [(s.fileno(), _identity(s.fileno())) for s in (rsock, wsock)]
+    handed = owned(rsock, wsock)
     reader_writer = writer = task = None
     try:
         reader, reader_writer = await asyncio.open_connection(sock=rsock)
@@ -100,9 +100,7 @@ async def stream_source(n: int, lines: Iterable[bytes] | None = None) -> AsyncIt
                     w.close()
                     with contextlib.suppress(ConnectionError):
                         await w.wait_closed()
-            rsock.close()
-            wsock.close()
-            _close_left_open(owned)
+            release(handed)
 
 
 def _identity(fd: int) -> tuple[int, int]:
@@ -110,19 +108,35 @@ def _identity(fd: int) -> tuple[int, int]:
     return st.st_dev, st.st_ino
 
 
-def _close_left_open(owned) -> None:
-    """Close our socket descriptors if the loop's transports left them open.
+def owned(*socks: socket.socket | None) -> list:
+    """What ``release`` needs of sockets handed to a loop: each with its descriptor and that descriptor's
+    identity now, while it is surely ours."""
+    return [(s, s.fileno(), _identity(s.fileno())) for s in socks if s is not None and s.fileno() != -1]
 
-    rloop 0.5 takes the descriptor over and does not close it when its
-    transport closes. A descriptor still open on the same device and inode
-    is ours; a reused number points elsewhere and is left alone.
+
+def release(sockets) -> None:
+    """The one way descriptors handed to an event loop are given back, whatever the loop did with them.
+
+    ``sockets``: ``owned(...)`` records, or ``(None, fd, identity)`` for a
+    descriptor with no socket object. A descriptor still open with the same
+    device and inode is ours and is closed (rloop 0.5 takes transports'
+    descriptors over and leaves them open, listening, after they close); a
+    number that is closed or now points elsewhere is not ours and is left
+    alone. Either way the socket object lets go of its number (``detach``),
+    so that the garbage collector never closes it a second time, under whoever
+    reuses it (rloop 0.5 closes its self-pipe on the Rust side and leaves the
+    Python objects to warn as unclosed).
     """
-    for fd, identity in owned:
+    for sock, fd, identity in sockets:
         try:
-            if _identity(fd) == identity:
-                os.close(fd)
+            ours = _identity(fd) == identity
         except OSError:
-            pass  # already closed, as it should be
+            ours = False  # already closed, as it should be
+        if sock is not None and sock.fileno() == fd:
+            sock.detach()
+        if ours:
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
 
 async def _stop(task: asyncio.Future) -> None:
@@ -167,21 +181,21 @@ async def http_source(n: int) -> AsyncIterator[HttpSource]:
     # Our own listening socket, so that we can close it: rloop 0.5 keeps a server's
     # descriptor open (and listening) after the server is closed. Port 0: never "in use".
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    port = 0
+    port, handed = 0, []
     try:
         listener.bind((LOOPBACK, 0))
         listener.listen(128)
         port = listener.getsockname()[1]
-        owned = [(listener.fileno(), _identity(listener.fileno()))]
+        handed = owned(listener)
         await web.SockSite(runner, listener).start()
         # limit=0: as many connections as drains held at once (memory, profile), none waiting for another.
         async with ClientSession(connector=TCPConnector(limit=0)) as session:
             yield HttpSource(session, f"http://{LOOPBACK}:{port}/lines")
     finally:
         await runner.cleanup()
-        listener.close()
         if port:
-            _close_left_open(owned + _tcp_left_open(port))
+            release(handed + _tcp_left_open(port))
+        listener.close()  # never handed to the loop (set-up failed first); a no-op once released
 
 
 #: The address the http source binds, and how /proc/net/tcp writes it (a 32-bit word in the host's byte order).
@@ -192,7 +206,7 @@ def _proc_address(host: str, port: int) -> str:
     return "%08X:%04X" % (int.from_bytes(socket.inet_aton(host), sys.byteorder), port)
 
 
-def _tcp_left_open(port: int, host: str = LOOPBACK) -> list[tuple[int, tuple[int, int]]]:
+def _tcp_left_open(port: int, host: str = LOOPBACK) -> list:
     """This process's descriptors of TCP sockets with ``host:port`` at either end (Linux; elsewhere none).
 
     rloop 0.5 leaves the sockets it accepted and connected open after their
@@ -208,13 +222,13 @@ def _tcp_left_open(port: int, host: str = LOOPBACK) -> list[tuple[int, tuple[int
         return []
     ours = _proc_address(host, port)
     inodes = {int(row[9]) for row in rows if len(row) > 9 and ours in (row[1], row[2])}
-    owned = []
+    found = []
     for name in fds:
         with contextlib.suppress(OSError, ValueError):
             identity = _identity(int(name))
             if os.readlink(f"/proc/self/fd/{name}").startswith("socket:") and identity[1] in inodes:
-                owned.append((int(name), identity))
-    return owned
+                found.append((None, int(name), identity))
+    return found
 
 
 @contextlib.asynccontextmanager

@@ -123,8 +123,29 @@ def test_only_sockets_on_the_source_s_own_address_and_port_count_as_its_own():
         except OSError:
             pytest.skip("127.0.0.2 cannot be bound here")
         stranger.listen()
-        found = {fd for fd, _ in _tcp_left_open(port)}
+        found = {fd for _, fd, _ in _tcp_left_open(port)}
         assert ours.fileno() in found and stranger.fileno() not in found
     finally:
         ours.close()
         stranger.close()
+
+
+def test_release_closes_what_is_still_ours_and_never_a_reused_number(tmp_path):
+    """One way back for every socket handed to a loop (stream and http sources, rloop's self-pipe): a
+    descriptor the loop left open is closed; one it closed is forgotten, even when its number was reused."""
+    import os
+    import socket
+
+    from aiterbench.impls import owned, release
+
+    left_open, closed_by_loop = socket.socketpair()
+    handed = owned(left_open, closed_by_loop)
+    fd_left, fd_closed = left_open.fileno(), closed_by_loop.fileno()
+    os.close(fd_closed)  # as rloop closes its self-pipe on the Rust side
+    with open(tmp_path / "reuser", "w") as reuser:  # takes the freed number
+        assert reuser.fileno() == fd_closed
+        release(handed)
+        os.fstat(reuser.fileno())  # still open: not closed under its new owner
+    assert left_open.fileno() == closed_by_loop.fileno() == -1  # let go: the collector closes nothing later
+    with pytest.raises(OSError):
+        os.fstat(fd_left)  # the one still ours was closed

@@ -41,18 +41,20 @@ class LoopSpec:
 def mend_rloop(loop) -> None:
     """rloop 0.5 closes its self-pipe descriptors on the Rust side at the end of
     every run but leaves the Python socket objects to the garbage collector, which
-    reports them as unclosed (a ResourceWarning per run, not the code under test's):
-    detach them, so that the warnings that remain are ours."""
+    reports them as unclosed (a ResourceWarning per run, not the code under test's)
+    and would close their numbers again under whoever reuses them. They are given
+    back as every socket handed to a loop is (``impls.release``): what is still ours
+    is closed, and the objects let go of their numbers."""
     stop = getattr(loop, "_ssock_stop", None)
     if stop is None:  # a later rloop changed its internals: nothing to mend
         return
 
     def ssock_stop():
-        pair = (loop._ssock_r, loop._ssock_w)
+        from ..impls import owned, release
+
+        handed = owned(loop._ssock_r, loop._ssock_w)
         stop()
-        for sock in pair:
-            if sock is not None:
-                sock.detach()
+        release(handed)
 
     loop._ssock_stop = ssock_stop
 
