@@ -6,8 +6,9 @@ Imports matplotlib (lazily, inside the chart code): never imported by a measurin
 from __future__ import annotations
 
 from ._model import Dataset, ReportError, load
+from ._writers import check_folder
 
-__all__ = ["Dataset", "ReportError", "build", "load"]
+__all__ = ["Dataset", "ReportError", "build", "check_folder", "load"]
 
 
 def build(paths, outdir: str, history: str | None = None) -> list[str]:

@@ -30,7 +30,7 @@ def cmd_report(args) -> int:
     except ImportError as exc:
         raise UsageError(f"reports need {exc.name}: pip install 'aiterbench[report]'") from None
     from .. import reports
-    from ..reports._writers import check_folder
+    from ..reports import check_folder
 
     try:
         if not args.results and not args.history:
