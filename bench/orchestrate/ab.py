@@ -16,7 +16,8 @@ from typing import Callable, Sequence
 from ..analysis.compare import settled
 from ..model.cells import Cell
 from ..model.results import ResultError, cells as result_cells
-from ..stats.sequential import DESIGN, looks_until
+from ..stats.sequential import DESIGN
+from ..stats.sequential import describe as describe_design
 from .rounds import Budget, SaveError, below_steady, planned_rounds, run_to_files, steps
 from .sides import Probe, describe
 
@@ -82,8 +83,7 @@ def run_ab(probes: Sequence[Probe], cells: Sequence[Cell], budget: Budget, modul
         bar.note(note)
     bar.note(f"ab: {describe(probes)}")
     bar.note(f"measuring {len(cells)} cells on both sides into {', '.join(paths)}, each until its verdict is decided "
-             f"(looks at {', '.join(map(str, looks_until(24)))}, ... pairs) or the budget is spent: "
-             f"{budget_text(cells, budget)}")
+             f"or the budget is spent ({budget_text(cells, budget)}); {describe_design(DESIGN, len(cells))}")
     try:
         outcome, written = run_to_files(cells, budget, modules, paths, bar, sides=sides, env=env,
                                         settle=settle(threshold, len(cells)), worker_args=worker_args(len(cells)))
