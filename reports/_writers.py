@@ -244,7 +244,9 @@ def check_folder(outdir: str, force: bool = False) -> None:
     manifest and the files it names, and leftovers of an interrupted write,
     ``.aiterbench-*``), is written without ``force``, as every command asks
     before it replaces a file. With ``force`` the report goes in beside the
-    folder's other files, which are never touched.
+    folder's other files: a file of one of the report's own names (``index.html``,
+    ``summary.md``, ...) is replaced, as ``--force`` replaces a file in every
+    command; the others are never touched.
     """
     if not os.path.exists(outdir):
         return

@@ -34,10 +34,15 @@ def test_the_suggested_threshold_is_the_smallest_at_which_ab_decides_every_windo
         assert any(_ab(w, below, family).kind != "unchanged" for w in windows)
 
 
-def test_a_job_of_more_cells_needs_a_larger_threshold_on_the_same_noise():
-    """Each look's error rate is shared by the job's cells, as ab shares it: narrower intervals for one cell."""
+def test_the_job_s_size_moves_what_is_detected_not_the_threshold():
+    """unchanged keeps 5% per cell, so its threshold is the cell's own; regression shares 5% among the job's
+    cells, so a larger job flags a change no sooner (and no smaller one) than a job of one."""
     logs = _aa(0.02, 48, seed=5)
-    assert replay("c", logs, 48, 1).unchanged_from <= replay("c", logs, 48, 16).unchanged_from
+    one, many = replay("c", logs, 48, 1), replay("c", logs, 48, 16)
+    assert one.unchanged_from == many.unchanged_from is not None
+    one = at_threshold(one, logs, 48, 1, one.unchanged_from)
+    many = at_threshold(many, logs, 48, 16, many.unchanged_from)
+    assert one.detects <= many.detects
 
 
 def test_what_it_detects_is_flagged_in_every_window_and_a_smaller_change_is_not():

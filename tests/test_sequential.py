@@ -157,7 +157,7 @@ def simulate_quiet(seed, shift=0.0, rounds=BUDGET):
 MODELS = {"regimes": simulate_ab, "contended": simulate_host, "quiet": simulate_quiet}
 #: For a cell of a 16-cell job, per model: the share of A/A cells called unchanged within the budget, the share
 #: called so at an interim look (before the budget's end), and the share of +10% cells called regressions.
-POWER = {"regimes": (0.85, 0.40, 0.95), "contended": (0.30, 0.0, 0.75), "quiet": (0.95, 0.95, 0.95)}
+POWER = {"regimes": (0.85, 0.40, 0.95), "contended": (0.30, None, 0.75), "quiet": (0.95, 0.95, 0.95)}
 #: The median pairs at which A/A is called unchanged and +10% a regression, where it comes before the budget.
 MEDIAN_PAIRS = {"regimes": (None, 48), "contended": (None, None), "quiet": (8, 12)}
 
@@ -186,7 +186,8 @@ def test_a_a_cells_of_a_job_are_called_unchanged(model):
     assert not [v for v in verdicts if v.kind in ("regression", "improvement")]
     unchanged = [v for v in verdicts if v.kind == "unchanged"]
     assert len(unchanged) / SEEDS >= POWER[model][0]
-    assert sum(bool(v.look) for v in unchanged) / SEEDS >= POWER[model][1]
+    if POWER[model][1] is not None:  # a contended host decides A/A at the final look: nothing to hold there
+        assert sum(bool(v.look) for v in unchanged) / SEEDS >= POWER[model][1]
     if MEDIAN_PAIRS[model][0]:
         assert statistics.median(v.ratio.samples for v in unchanged) <= MEDIAN_PAIRS[model][0]
 

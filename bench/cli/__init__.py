@@ -103,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--history", metavar="DB", help="also draw each cell's trend from this history database")
     p.add_argument("-o", "--output", metavar="DIR", default="report", help="output folder (default: report)")
     p.add_argument("--force", action="store_true",
-                   help="write into a folder that holds other files than an earlier report (they are left as they are)")
+                   help="write into a folder that holds other files than an earlier report: files of the report's names "
+                        "(index.html, summary.md, data.csv, charts) are replaced, all others are left as they are")
 
     p = sub.add_parser("compare", help="regression verdicts: NEW against BASE",
                        description="One verdict per cell (regression, improvement, unchanged, inconclusive) on NEW/BASE "

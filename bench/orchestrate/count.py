@@ -29,7 +29,6 @@ import shutil
 import subprocess
 from typing import Sequence
 import tempfile
-import time
 
 #: The C function of ``functools.reduce``, which callgrind counts inside: ``functools_reduce`` on CPython 3.10
 #: to 3.13; from 3.14 on, Argument Clinic's ``_functools_reduce`` (the wrapper, which calls
