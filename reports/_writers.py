@@ -11,7 +11,7 @@ import os
 import re
 
 from .._version import __version__
-from ..analysis import (LATENCY_HEADERS, NS, format_md, table_headers, latency_rows, memory_table, render_table,
+from ..analysis import (LATENCY_HEADERS, NS, format_md, table_headers, table_notes, latency_rows, memory_table, render_table,
                          table_rows, uninterrupted, write_atomic)
 
 from ._charts import Chart, Rendered
@@ -171,7 +171,7 @@ def index_html(dataset: Dataset, findings: list[Finding], rendered: list[tuple[C
     history = [{"title": f"Python {h.label}", "where": _where(h.environment), "source": h.source,
                 "head": HISTORY_HEADERS, "rows": _history_rows(h)} for h in dataset.history]
     groups = [{"label": g.label, "where": _where(g.environment), "sources": list(g.sources),
-               "head": table_headers(list(g.rows)), "rows": table_rows(list(g.rows)),
+               "head": table_headers(list(g.rows)), "rows": table_rows(list(g.rows)), "notes": table_notes(list(g.rows)),
                "latency_head": LATENCY_HEADERS, "latency": latency_rows(list(g.rows))} for g in dataset.groups]
     memory = []
     for m in dataset.memory:

@@ -83,3 +83,14 @@ def test_show_refuses_a_baseline_the_file_lacks(capsys, tmp_path):
     assert_one_error_line(capsys.readouterr().err, "--baseline nope:")
     assert main(["show", str(data), "--baseline", "asyncgen"]) == 0
     assert "ratio to asyncgen" in capsys.readouterr().out
+
+
+def test_the_report_page_says_what_http_s_figures_include(tmp_path):
+    """The producer's share is said beside the table on the page too, not only in summary.md."""
+    from pathlib import Path
+
+    out = tmp_path / "report"
+    data = Path(__file__).parent / "data" / "http-py311.json.gz"
+    assert main(["report", str(data), "-o", str(out)]) == 0
+    page = (out / "index.html").read_text()
+    assert "a producer on the same loop runs inside the timed region" in page

@@ -26,6 +26,7 @@ from .history import format_history
 from .memory import format_memory, memory_table
 from .table import HEADERS as TABLE_HEADERS
 from .table import headers as table_headers
+from .table import notes as table_notes
 from .table import LATENCY_HEADERS, latency_rows
 from .table import render as render_table
 from .table import REFERENCE_IMPL, SYNC_IMPL, Row, analyze, format_json, format_md, format_text, table_rows
@@ -38,6 +39,6 @@ __all__ = [
     "Cell", "CellData", "CellFit", "Environment", "Estimate", "ResultError", "ResultSet", "Row",
     "analyze", "cells", "difference", "differences", "expand", "fit_cell", "format_json", "format_md", "format_text",
     "group_by_environment", "Memory", "format_memory", "kind_of", "labels", "load_results", "load_suite", "median_ci",
-    "memory_of", "ratio", "split", "uninterrupted", "write_atomic", "TABLE_HEADERS", "table_headers", "table_rows", "memory_table", "render_table",
+    "memory_of", "ratio", "split", "uninterrupted", "write_atomic", "TABLE_HEADERS", "table_headers", "table_notes", "table_rows", "memory_table", "render_table",
     "LATENCY_HEADERS", "latency_rows", "HistoryError", "format_history", "read_history", "history_steps",
 ]

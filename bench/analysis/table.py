@@ -220,6 +220,11 @@ def format_md(rows: Sequence[Row]) -> str:
     return render(headers(rows), [_cells(r) for r in rows], "md") + "\n" + _footer(rows) + _latency(rows, "md")
 
 
+def notes(rows: Sequence[Row]) -> list[str]:
+    """The table's notes that say what a figure includes: each row's reference, and the producers' share."""
+    return [n.strip() for n in (_references_note(rows), _producers_note(rows)) if n]
+
+
 def _footer(rows: Sequence[Row]) -> str:
     rounds = sorted({r.fit.per_item.samples for r in rows if r.fit})
     md = rows[0].metadata if rows else {}
