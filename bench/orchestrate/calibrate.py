@@ -81,21 +81,20 @@ def replay(cell, logs: Sequence[float], window: int, family: int) -> CellCalibra
     """What ``ab`` decides on this cell's A/A pairs (in round order), window by window (``window`` pairs each)."""
     e = hodges_lehmann_paired(logs)
     aa = Estimate(math.exp(e.value), math.exp(e.low), math.exp(e.high), e.samples)
-    chunks = [logs[i:i + window] for i in range(0, max(len(logs) - window + 1, 1), window)] or [logs]
-    unchanged_from = None
-    for t in GRID:
-        if all(_verdict(c, t, family).kind == "unchanged" for c in chunks):
-            unchanged_from = t
-            break
-    if unchanged_from is None:
-        return CellCalibration(cell, aa, len(logs), len(chunks), None)
+    chunks = _windows(logs, window)
+    unchanged_from = next((t for t in GRID if all(_verdict(c, t, family).kind == "unchanged" for c in chunks)), None)
     return CellCalibration(cell, aa, len(logs), len(chunks), unchanged_from)
+
+
+def _windows(logs: Sequence[float], window: int) -> list:
+    """The pairs in round order cut into whole windows of ``window`` (all of them, when fewer were measured)."""
+    return [logs[i:i + window] for i in range(0, max(len(logs) - window + 1, 1), window)] or [logs]
 
 
 def at_threshold(k: CellCalibration, logs: Sequence[float], window: int, family: int,
                  threshold: float) -> CellCalibration:
     """``k`` with what ``ab`` does at ``threshold``: the pairs to decide unchanged, the smallest change it flags."""
-    chunks = [logs[i:i + window] for i in range(0, max(len(logs) - window + 1, 1), window)] or [logs]
+    chunks = _windows(logs, window)
     verdicts = [_verdict(c, threshold, family) for c in chunks]
     to_unchanged = sorted(v.ratio.samples for v in verdicts if v.kind == "unchanged")
     detects = pairs = None
@@ -112,7 +111,7 @@ def at_threshold(k: CellCalibration, logs: Sequence[float], window: int, family:
 
 
 def calibrate(cells, sides, modules, env, budget_seconds: float, notes=()) -> Calibration:
-    """Measure A/A with ``ab``'s design for ``budget_seconds`` (at least ``ab --quick``'s rounds), then replay."""
+    """Measure A/A with ``ab``'s design for ``budget_seconds`` (at least the first look's pairs), then replay."""
     from .progress import progress
 
     # ab's budget but for its rounds: at least the first look's pairs, then as many as the seconds buy.
