@@ -25,14 +25,16 @@ C_NAMES = {"3.10": "functools_reduce", "3.13": "functools_reduce",
            "3.14": "_functools_reduce", "3.15": "_functools_reduce"}
 
 
-def test_the_counted_region_is_functools_reduce_by_either_name_each_toggled_and_dumped_once():
+def test_the_counted_region_is_functools_reduce_by_either_name_dumped_before_and_after_once():
     cmd = count_module._valgrind("/tmp/x.%p")
-    toggles = [a.split("=", 1)[1] for a in cmd if a.startswith("--toggle-collect=")]
-    dumps = [a.split("=", 1)[1] for a in cmd if a.startswith("--dump-after=")]
-    assert sorted(toggles) == sorted(dumps) == sorted(set(C_NAMES.values()))
-    # Whole names, no wildcard: "_functools_reduce*" would match the impl too, and toggle off inside the call.
-    assert not any("*" in t or "?" in t or t.endswith("_impl") for t in toggles)
-    assert "--collect-atstart=no" in cmd
+    before = [a.split("=", 1)[1] for a in cmd if a.startswith("--dump-before=")]
+    after = [a.split("=", 1)[1] for a in cmd if a.startswith("--dump-after=")]
+    assert sorted(before) == sorted(after) == sorted(set(C_NAMES.values()))
+    # Whole names, no wildcard: "_functools_reduce*" would match the impl too, and split the call in two.
+    assert not any("*" in t or "?" in t or t.endswith("_impl") for t in before + after)
+    # Collection stays on: callgrind counts calls with collection off too, and a region's calls would hold
+    # every call since the process started.
+    assert not any(a.startswith(("--toggle-collect", "--collect-atstart")) for a in cmd)
 
 
 def _libpythons() -> list[str]:
@@ -63,7 +65,7 @@ int main(void) { _functools_reduce(1000); _functools_reduce(3000); return 0; }
 @needs_valgrind
 @pytest.mark.skipif(shutil.which("cc") is None, reason="needs a C compiler")
 def test_a_clinic_wrapper_and_its_impl_are_counted_whole_once_per_call(tmp_path):
-    """3.14's layout in a small binary: the toggles catch the wrapper, not the impl it calls (no double toggle)."""
+    """3.14's layout in a small binary: the dumps catch the wrapper, not the impl it calls (no region split)."""
     source = tmp_path / "clinic.c"
     source.write_text(CLINIC_LIKE)
     binary = tmp_path / "clinic"
@@ -72,7 +74,7 @@ def test_a_clinic_wrapper_and_its_impl_are_counted_whole_once_per_call(tmp_path)
     proc = subprocess.run(count_module._valgrind(outfile) + [str(binary)], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     (pid,) = {Path(p).name.split(".")[1] for p in glob.glob(str(tmp_path / "out.*"))}
-    first, second = count_module._totals(outfile.replace("%p", pid))  # exactly two regions
+    files, (first, second) = count_module._regions(count_module._dumps(outfile.replace("%p", pid)))  # two regions
     # The impl's loop is inside: thousands of instructions, three times as many for three times the work.
     assert first > 1000 and 2.9 < second / first < 3.1
 

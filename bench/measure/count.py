@@ -1,7 +1,7 @@
 """``count``, inside the counted process: the iteration wrapped in ``functools.reduce`` for callgrind.
 
-callgrind counts only inside ``functools.reduce`` (``--toggle-collect``), which
-each forked child calls once per size around exactly the iteration; the parent
+callgrind dumps its counts before and after each call to ``functools.reduce``,
+which each forked child calls once per size around exactly the iteration; the parent
 half (``aiterbench.orchestrate.count``) runs the process under valgrind and
 reads each child's totals.
 """
@@ -40,6 +40,9 @@ def count_worker(argv) -> None:
     parser.add_argument("--check-timeout", type=float, default=None, help="watchdog on the check (not under valgrind)")
     parser.add_argument("--no-check", action="store_true", help="the native run before this one checked the cells")
     parser.add_argument("--metadata", action="store_true", help="print this interpreter's pyperf metadata (JSON)")
+    parser.add_argument("--bytecodes", action="store_true",
+                        help="also count the bytecode instructions each Python function executes at each size "
+                             "(explain; in the run without valgrind)")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     impls = load_impls(args.side_path)
@@ -59,10 +62,10 @@ def count_worker(argv) -> None:
         pid = os.fork()
         if pid == 0:  # the child: count this cell, say how it went, and leave without clean-up
             start = time.monotonic()
-            code = 0
+            code, bytecodes = 0, None
             try:
-                _count_one(impls, registry, Cell.parse(name)[0], sizes, None if args.no_check else args.check_timeout,
-                           args.no_check)
+                bytecodes = _count_one(impls, registry, Cell.parse(name)[0], sizes,
+                                       None if args.no_check else args.check_timeout, args.no_check, args.bytecodes)
                 error = None
             except Refused as exc:  # refused by its check: the line says why
                 code, error = REPORTED, str(exc)
@@ -70,7 +73,10 @@ def count_worker(argv) -> None:
                 code, error = REPORTED, f"{type(exc).__name__}: {exc}"
             sys.stderr.flush()
             # Last, after its counted calls have returned (callgrind dumped each as it returned).
-            report({"cell": name, "pid": os.getpid(), "error": error, "seconds": time.monotonic() - start})
+            line = {"cell": name, "pid": os.getpid(), "error": error, "seconds": time.monotonic() - start}
+            if bytecodes is not None and error is None:
+                line["bytecodes"] = bytecodes
+            report(line)
             os._exit(code)
         _, status = os.waitpid(pid, 0)
         if not os.WIFEXITED(status):
@@ -94,7 +100,9 @@ def count_worker(argv) -> None:
 REPORTED = 2
 
 
-def _count_one(impls, registry, cell, sizes, check_timeout, no_check: bool) -> None:
+def _count_one(impls, registry, cell, sizes, check_timeout, no_check: bool, bytecodes: bool = False):
+    """Count one cell at each size; with ``bytecodes`` (never under valgrind), return the bytecode
+    instructions each Python function executed inside each counted call, for the report line."""
     import asyncio
     import functools
 
@@ -121,25 +129,42 @@ def _count_one(impls, registry, cell, sizes, check_timeout, no_check: bool) -> N
 
         drain = drain_async if is_async_cell(loop, registry, cell) else drain_sync
 
-        def once(n: int, counted: bool) -> None:
+        def once(n: int, counted: bool, around=None) -> None:
             source_cm = open_source(n)
             source = loop.run_until_complete(source_cm.__aenter__())
             try:
                 if counted:
-                    # Counted region: callgrind counts only inside functools.reduce, which calls the
+                    # Counted region: callgrind dumps before and after functools.reduce, which calls the
                     # lambda once: run_until_complete of the iteration (creation, every __anext__, the
                     # last). The source was set up above and is torn down below, outside the count.
-                    # A call to functools.reduce outside this one (the impl's, a library's) dumps a count
-                    # of its own, and the parent refuses the cell; one inside is counted with the rest.
-                    functools.reduce(lambda acc, _: loop.run_until_complete(drain(source)), [None], None)
+                    # Any other call to functools.reduce (the impl's, a library's, inside this one or not)
+                    # dumps counts of its own, and the parent refuses the cell.
+                    def region():
+                        functools.reduce(lambda acc, _: loop.run_until_complete(drain(source)), [None], None)
+
+                    region() if around is None else around(region)
                 else:
                     loop.run_until_complete(drain(source))
             finally:
                 loop.run_until_complete(source_cm.__aexit__(None, None, None))
 
         once(sizes[0], counted=False)  # warm-up: specialization and caches settle before counting
+        if not bytecodes:
+            for n in sizes:
+                once(n, counted=True)
+            return None
+        import sys
+
+        from .bytecodes import count_bytecodes
+
+        tool = "sys.monitoring" if sys.version_info >= (3, 12) else "sys.settrace"
+
+        per_size = {}
         for n in sizes:
-            once(n, counted=True)
+            found = {}
+            once(n, counted=True, around=lambda region: found.update(count_bytecodes(region)))
+            per_size[str(n)] = [[q, f, line, ops] for (q, f, line), ops in sorted(found.items())]
+        return {"tool": tool, "counts": per_size}
     finally:
         asyncio.set_event_loop(None)
         loop.close()

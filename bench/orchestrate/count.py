@@ -2,16 +2,17 @@
 
 Cells run in one process under callgrind per loop (and side), each in a child
 forked from one prepared state, so that a cell counts the same whatever was
-counted with it. callgrind counts only inside ``functools.reduce``
-(``--toggle-collect``, its C name on each CPython: ``TOGGLES``): the child
-wraps exactly the iteration in a call to it, once at each of two sizes, and
-callgrind dumps the count after each call; a child that dumps any other number
-of counts is refused. The difference quotient (I(n2) - I(n1)) / (n2 - n1) is
-the per-item cost: interpreter start-up, imports and the loop's creation are
+counted with it. The counted region is a call to ``functools.reduce`` (its C
+name on each CPython: ``TOGGLES``): the child wraps exactly the iteration in
+it, once at each of two sizes, and callgrind dumps before and after each such
+call; the dumps after are the regions, and a child with any other number of
+them is refused. The difference quotient (I(n2) - I(n1)) / (n2 - n1) is the
+per-item cost: interpreter start-up, imports and the loop's creation are
 outside the counted calls, and what the two calls share (``run_until_complete``,
-the iterator's creation) cancels. With hash randomization and address-space
+the iteration's creation) cancels. With hash randomization and address-space
 randomization off, repeats give identical counts. Each child reports as it
-finishes, so Ctrl-C keeps every cell counted before it, in a group too.
+finishes, so Ctrl-C keeps every cell counted before it, in a group too. The
+dumps are whole callgrind profiles: ``explain`` keeps them, parsed.
 
 Counts miss what instructions do not show: time spent waiting in the loop's
 selector and in the kernel (syscalls are not counted), cache misses and branch
@@ -30,14 +31,16 @@ import subprocess
 from typing import Sequence
 import tempfile
 
-#: The C function of ``functools.reduce``, which callgrind counts inside: ``functools_reduce`` on CPython 3.10
+from ..analysis.callgrind import CallgrindError, parse
+
+#: The C function of ``functools.reduce``, around whose calls callgrind dumps: ``functools_reduce`` on CPython 3.10
 #: to 3.13; from 3.14 on, Argument Clinic's ``_functools_reduce`` (the wrapper, which calls
 #: ``_functools_reduce_impl``). A binary has one of the two. callgrind matches whole names, so each pattern
-#: matches one function of one call chain and a call toggles collection once: a wrapper and its impl both
-#: matched would toggle twice, collection off inside the call.
+#: matches one function of one call chain and a call is dumped around once: a wrapper and its impl both
+#: matched would split the call into two regions.
 TOGGLES = ("functools_reduce", "_functools_reduce")
 #: What the count files record as the tool.
-COUNT_TOOL = "callgrind " + " ".join(f"--toggle-collect={name}" for name in TOGGLES)
+COUNT_TOOL = "callgrind " + " ".join(f"--dump-before={name} --dump-after={name}" for name in TOGGLES)
 #: valgrind is ~50x slower than the CPU: a cell gets this long.
 COUNT_TIMEOUT = 600.0
 
@@ -52,6 +55,11 @@ class Count:
     sizes: tuple[int, int]
     instructions: tuple[int, int]
     seconds: float  # wall time of the cell's counting child, under valgrind (the shared start-up not in it)
+    #: ``explain``: callgrind's two dumps, parsed (self instructions per function, calls per caller).
+    profiles: tuple | None = None
+    #: ``explain``: bytecode instructions per Python function at each size, from the run without valgrind,
+    #: and how they were counted: ((counts at n1, counts at n2), tool), or None.
+    bytecodes: tuple | None = None
 
     @property
     def per_item(self) -> float:
@@ -63,10 +71,13 @@ def _valgrind(outfile: str) -> list:
     setarch = shutil.which("setarch")
     if setarch:
         prefix = [setarch, os.uname().machine, "-R"]  # no address-space randomization: identical repeats
-    # A dump after each counted call: a child's dumps are its counted regions, and how many says whether
-    # anything else called functools.reduce.
-    regions = [arg for name in TOGGLES for arg in (f"--toggle-collect={name}", f"--dump-after={name}")]
-    return prefix + [shutil.which("valgrind"), "--tool=callgrind", "--collect-atstart=no", *regions,
+    # A dump after each counted call: those are a child's counted regions, and how many says whether anything
+    # else called functools.reduce. Collection on throughout, and a dump before and after each counted call: the after-dumps are the counted
+    # regions. callgrind counts calls on an arc even while collection is off and resets them only when it dumps
+    # the arc with a cost, so with collection toggled a region's calls would include every call since the arc
+    # was last dumped (warm-up, set-up): with collection on, the dump before the call takes all of those.
+    regions = [arg for name in TOGGLES for arg in (f"--dump-before={name}", f"--dump-after={name}")]
+    return prefix + [shutil.which("valgrind"), "--tool=callgrind", *regions,
                      f"--callgrind-out-file={outfile}"]
 
 
@@ -79,8 +90,8 @@ def _worker(cells, sizes, modules, side, reports: str) -> list:
     return command("--count", args, modules, getattr(side, "path", None), getattr(side, "python", None))
 
 
-def _totals(outfile: str) -> list[int]:
-    """The instruction totals of callgrind's dumps, in dump order."""
+def _dumps(outfile: str) -> list[tuple[str, bool, int]]:
+    """callgrind's dumps of one process, in dump order: (file, whether it was dumped after a counted call, total)."""
     def number(path: str) -> int:
         m = re.search(r"\.(\d+)$", path)
         return int(m.group(1)) if m else 0
@@ -89,26 +100,49 @@ def _totals(outfile: str) -> list[int]:
     for path in sorted(glob.glob(outfile + ".*"), key=number):
         if number(path) == 0:
             continue
+        after, total = False, None
         with open(path, encoding="utf-8", errors="replace") as f:
             for line in f:
-                if line.startswith("totals:") or line.startswith("summary:"):
-                    out.append(int(line.split()[1]))
+                if line.startswith("desc: Trigger:"):
+                    after = "--dump-after=" in line
+                elif line.startswith("totals:") or line.startswith("summary:"):
+                    total = int(line.split()[1])
                     break
+        if total is not None:
+            out.append((path, after, total))
     return out
 
 
-def _regions_refused(totals: list[int], expected: int) -> str | None:
+def _regions(dumps: list[tuple[str, bool, int]]) -> tuple[list[str], list[int]]:
+    """The files and totals of the counted regions: the dumps after each counted call (those before hold
+    nothing: collection is off outside the regions)."""
+    kept = [(path, total) for path, after, total in dumps if after]
+    return [p for p, _ in kept], [t for _, t in kept]
+
+
+def _regions_refused(totals: list[int], expected: int, before: int | None = None) -> str | None:
     """Why a child's dumps are not its cell's counts (one line), or None: one dump per counted call, none empty."""
     if not totals:
         return (f"callgrind saw no counted region: this interpreter's binary has no symbol {' or '.join(TOGGLES)} "
                 "(use an unstripped build, such as pyenv's)")
-    if len(totals) != expected:
-        return (f"callgrind saw {len(totals)} counted regions, expected {expected}: something else in the process "
+    if len(totals) != expected or (before is not None and before != expected):
+        n = max(len(totals), before or 0)
+        return (f"callgrind saw {n} counted regions, expected {expected}: something else in the process "
                 "calls functools.reduce (the impl, its source or a library), and its calls cannot be told from the "
                 "count's")
     if 0 in totals:
         return f"callgrind counted nothing inside {' or '.join(TOGGLES)}"
     return None
+
+
+def _bytecodes(report: dict, sizes) -> tuple | None:
+    """((counts at n1, counts at n2), tool) from a checking child's report line; counts: (qualname, file, line)
+    -> {opname: executed}. None when the child counted none."""
+    data = report.get("bytecodes")
+    if not data:
+        return None
+    per_size = tuple({(q, f, int(ln)): dict(ops) for q, f, ln, ops in data["counts"][str(n)]} for n in sizes)
+    return per_size, str(data.get("tool", ""))
 
 
 def _read_reports(path: str) -> dict:
@@ -141,12 +175,13 @@ class Group:
         return (self.cells[0].name if len(self.cells) == 1 else f"{len(self.cells)} cells") + where
 
 
-def count_group(group: Group, sizes, modules, env, tmpdir: str) -> tuple[list[Count], dict, list]:
+def count_group(group: Group, sizes, modules, env, tmpdir: str, explain: bool = False) -> tuple[list[Count], dict, list]:
     """Count a group's cells in one valgrind process, a forked child per cell.
 
     Returns (counts, the interpreter's pyperf metadata, failures as (cell, reason)); RuntimeError with a
     one-line reason when the whole process fails before any cell is counted. After Ctrl-C (the children
     killed) or a hang, the cells whose children had reported are kept: each child's counts are whole.
+    ``explain``: each count also keeps its dumps, parsed, and the run without valgrind counts bytecodes.
     """
     import hashlib
     import json
@@ -165,7 +200,7 @@ def count_group(group: Group, sizes, modules, env, tmpdir: str) -> tuple[list[Co
     # bytecode cache the imports write is written now (a process that writes .pyc files allocates
     # differently from one that reads them, which would shift the counts by a few hundred instructions).
     native = _worker(group.cells, sizes, modules, group.side, base + ".checked") + [
-        "--check-timeout", repr(CHECK_TIMEOUT), "--metadata"]
+        "--check-timeout", repr(CHECK_TIMEOUT), "--metadata"] + (["--bytecodes"] if explain else [])
     limit = 60.0 + 2 * CHECK_TIMEOUT * len(group.cells)
     try:
         proc = run_child(native, limit, env)
@@ -213,12 +248,19 @@ def count_group(group: Group, sizes, modules, env, tmpdir: str) -> tuple[list[Co
         if report.get("error"):
             failures.append((cell, report["error"]))
             continue
-        totals = _totals(outfile.replace("%p", str(report["pid"])))
-        refused = _regions_refused(totals, len(sizes))
+        dumps = _dumps(outfile.replace("%p", str(report["pid"])))
+        files, totals = _regions(dumps)
+        refused = _regions_refused(totals, len(sizes), sum(1 for _, after, _ in dumps if not after))
         if refused:
             failures.append((cell, refused))
             continue
-        counts.append(Count(cell, tuple(sizes), tuple(totals), report["seconds"]))
+        try:
+            profiles = tuple(parse(f) for f in files) if explain else None
+        except CallgrindError as exc:
+            failures.append((cell, f"unreadable callgrind output: {exc}"))
+            continue
+        counts.append(Count(cell, tuple(sizes), tuple(totals), report["seconds"], profiles,
+                            _bytecodes(checked.get(cell.name, {}), sizes) if explain else None))
     return counts, metadata, failures
 
 
@@ -242,7 +284,7 @@ def groups(cells, sides=(None,), parallel: int = 2) -> list[Group]:
     return [Group(tuple(part), side) for part in parts for side in sides]
 
 
-def count_groups(todo: Sequence[Group], sizes, modules, env, notes=()) -> tuple[list, list, bool]:
+def count_groups(todo: Sequence[Group], sizes, modules, env, notes=(), explain: bool = False) -> tuple[list, list, bool]:
     """Count every group, two at a time (counts do not mind a neighbour); a cell that fails is reported and
     the others of its group are counted.
 
@@ -254,7 +296,7 @@ def count_groups(todo: Sequence[Group], sizes, modules, env, notes=()) -> tuple[
     env = {**env, "PYTHONHASHSEED": "0"}  # set iteration orders fixed: identical repeats
     with tempfile.TemporaryDirectory(prefix="aiterbench-count-") as tmpdir:
         def measure(group: Group):
-            counts, metadata, failed = count_group(group, sizes, modules, env, tmpdir)
+            counts, metadata, failed = count_group(group, sizes, modules, env, tmpdir, explain)
             return ([(group, counts, metadata)] if counts else []), [(dataclasses.replace(group, cells=(cell,)), reason)
                                                                      for cell, reason in failed]
 
@@ -326,15 +368,16 @@ def run_counts(cells, sizes, modules, env, notes=()):
     return _suite(counted, _families(registry), env), failures, interrupted
 
 
-def run_ab_counts(cells, sides, sizes, modules, env, notes=(), families=None):
+def run_ab_counts(cells, sides, sizes, modules, env, notes=(), families=None, explain: bool = False):
     """``ab --count``: both sides' cells, each side in its own processes, the sides interleaved.
 
-    Returns ([base suite or None, new suite or None], failures as (cell, side name, reason), interrupted).
-    Only cells counted on both sides are kept in the suites. ``families``: impl -> family, as the sides'
+    Returns ([base suite or None, new suite or None], failures as (cell, side name, reason), interrupted,
+    side name -> cell -> (Count, that process's metadata)). Only cells counted on both sides are kept. ``families``: impl -> family, as the sides'
     probes reported them (the plug-in modules are the sides' to import, on their paths, not the parent's).
+    ``explain``: the counts keep their parsed dumps and bytecodes (``Count.profiles``, ``Count.bytecodes``).
     """
     families = dict(families or {})
-    counted, failures, interrupted = count_groups(groups(cells, sides), sizes, modules, env, notes)
+    counted, failures, interrupted = count_groups(groups(cells, sides), sizes, modules, env, notes, explain)
     by_side: dict = {side.name: [] for side in sides}
     for group, counts, metadata in counted:
         by_side[group.side.name].append((group, counts, metadata))
@@ -345,4 +388,7 @@ def run_ab_counts(cells, sides, sizes, modules, env, notes=(), families=None):
         kept = [(g, [c for c in cs if c.cell in both], md) for g, cs, md in by_side[side.name]]
         kept = [k for k in kept if k[1]]
         suites.append(_suite(kept, lambda impl: families.get(impl, "?"), env, side.name) if kept else None)
-    return suites, [(cell, group.side.name, reason) for group, reason in failures for cell in group.cells], interrupted
+    per_side = {side.name: {c.cell: (c, md) for _, cs, md in by_side[side.name] for c in cs if c.cell in both}
+                for side in sides}
+    return (suites, [(cell, group.side.name, reason) for group, reason in failures for cell in group.cells],
+            interrupted, per_side)
