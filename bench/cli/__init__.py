@@ -1,6 +1,6 @@
 """``python -m aiterbench`` / ``aiterbench``: argument parsing, and one function per command picked from one table.
 
-The commands live in ``_measure`` (list, run, count, memory, profile),
+The commands live in ``_measure`` (list, run, count, memory, profile), ``_explain`` (explain),
 ``_regress`` (compare, ab, calibrate) and ``_results`` (show, report, history);
 what they share in ``_common``; exit codes in ``_exit``.
 """
@@ -13,6 +13,8 @@ from typing import Sequence
 
 from .._version import __version__
 from ._exit import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
+from ._explain import add_parser as _add_explain
+from ._explain import cmd_explain
 from ._measure import cmd_count, cmd_list, cmd_memory, cmd_profile, cmd_run
 from ._regress import cmd_ab, cmd_calibrate, cmd_compare
 from ._results import cmd_history, cmd_report, cmd_show
@@ -22,7 +24,7 @@ __all__ = ["COMMANDS", "build_parser", "main"]
 
 COMMANDS = {"list": cmd_list, "run": cmd_run, "show": cmd_show, "report": cmd_report, "compare": cmd_compare,
             "ab": cmd_ab, "calibrate": cmd_calibrate, "count": cmd_count, "memory": cmd_memory,
-            "profile": cmd_profile, "history": cmd_history}
+            "profile": cmd_profile, "history": cmd_history, "explain": cmd_explain}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -130,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--count", action="store_true",
                    help="judge instructions per item under valgrind instead of time: exact, unmoved by the "
                         "machine's load (threshold 1%%; --sizes N1,N2, default 1000,3000)")
+    p.add_argument("--explain", action="store_true",
+                   help="with --count: for every cell that is not unchanged, the functions whose instructions per item "
+                        "differ, from the same callgrind runs (largest rows in text and md, all in json and in "
+                        "PREFIX-explain-CELL.json)")
 
     p = sub.add_parser("calibrate", help="A/A runs: the smallest change this machine detects",
                        description="Measure the same side twice (A/A) within a time budget and report, per cell, the "
@@ -144,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sizes", default="1000,3000", metavar="N1,N2", help="the two sizes (default 1000,3000)")
     p.add_argument("-o", "--output", metavar="FILE", help="count file (default: results/count-<time>.json)")
     p.add_argument("--force", action="store_true", help="replace an existing count file")
+
+    _add_explain(sub)
 
     p = sub.add_parser("memory", help="bytes a suspended iterator holds, allocations per item (tracemalloc, memray)",
                        description="Per cell: bytes held by a live suspended iterator (alone, and with the loop's "

@@ -99,6 +99,8 @@ def cmd_ab(args) -> int:
     from ..orchestrate.rounds import AB_QUICK
 
     threshold = _threshold(args, "count" if args.count else "time")  # bad input before anything runs
+    if getattr(args, "explain", False) and not args.count:
+        raise UsageError("--explain needs --count: the functions behind a difference are counted by callgrind")
     if args.output and os.path.isdir(args.output):
         raise UsageError(f"-o {args.output}: is a directory, expected a file prefix")
     sizes = _count_sizes(args) if args.count else None
@@ -119,7 +121,8 @@ def cmd_ab(args) -> int:
         if ignored:
             notes.append(f"note: {', '.join(ignored)} set the timing budget; counts have none, so "
                          f"{'it is' if len(ignored) == 1 else 'they are'} not used")
-        outcome = run_ab_count(probes, cells, sizes, common.modules(args), env, paths, notes)
+        outcome = run_ab_count(probes, cells, sizes, common.modules(args), env, paths, notes,
+                               explain=getattr(args, "explain", False))
     else:
         outcome = run_ab(probes, cells, budget, common.modules(args), env, paths, threshold, notes)
     return _ab_result(outcome, args)
@@ -143,13 +146,60 @@ def _ab_result(outcome, args) -> int:
         return EXIT_FAILED
     base, new = outcome.paths
     comparison = _compare([base], [new], args, outcome.failed)
-    print(render(comparison, args.format), end="")
+    explained = _explanations(outcome, comparison, args)
+    print(_with_explanations(render(comparison, args.format), explained, args.format), end="")
     common.say(f"wrote {base} and {new} (re-judge with: aiterbench compare {base} {new})")
     if outcome.interrupted:
         done = f"after {common.plural(outcome.rounds_done, 'full round')}" if not args.count else "before the end"
         common.say(f"aiterbench: interrupted {done}; verdicts on what was {counted} on both sides")
         return EXIT_INTERRUPTED
     return _verdict_exit(comparison, args)
+
+
+#: Functions an explanation shows in text and md after ``ab``'s verdicts.
+EXPLAIN_TOP = 10
+
+
+def _explanations(outcome, comparison, args) -> list:
+    """``ab --count --explain``: (cell name, Explanation, its file) for every cell that is not unchanged, each
+    written beside the result files (all rows)."""
+    if not getattr(args, "explain", False):
+        return []
+    import json
+
+    from ..analysis.explain import to_document
+    from ..model.files import write_atomic
+    from ..orchestrate.explain import explain_path
+
+    names = [v.cell.name for v in comparison.cells if v.verdict is None or v.verdict.kind != "unchanged"]
+    prefix = outcome.paths[0][: -len("-base.json")]
+    out = []
+    for name, explanation in outcome.explain(names):
+        path = explain_path(prefix, name)
+        write_atomic(path, json.dumps(to_document(explanation), indent=2) + "\n")
+        out.append((name, explanation, path))
+    if out:
+        common.say(f"wrote {len(out)} explanation{'s' if len(out) > 1 else ''}: {', '.join(p for _, _, p in out)}")
+    return out
+
+
+def _with_explanations(text: str, explained, fmt: str) -> str:
+    """The verdicts, then each explanation: its largest rows in text and md; every row in json."""
+    if not explained:
+        return text
+    from ..analysis.explain import format_explanation, to_document
+
+    if fmt == "json":
+        import json
+
+        data = json.loads(text)
+        data["explanations"] = [{"cell": name, "file": path, **to_document(e)} for name, e, path in explained]
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    parts = [text]
+    for name, e, _ in explained:
+        body = format_explanation(e, fmt, EXPLAIN_TOP)
+        parts.append(f"\n{body}" if fmt == "md" else f"\nWhy {name} differs: {body}")
+    return "".join(parts)
 
 
 def _count_sizes(args) -> tuple[int, int]:

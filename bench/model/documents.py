@@ -12,7 +12,7 @@ import json
 from typing import Mapping
 
 #: Every document and its version. 1: the first versioned documents (0.3.0).
-VERSIONS = {"list": 1, "timings": 1, "count": 1, "memory": 1, "profile": 1, "compare": 1, "history": 1}
+VERSIONS = {"list": 1, "timings": 1, "count": 1, "memory": 1, "profile": 1, "compare": 1, "history": 1, "explain": 1}
 NAME = "aiterbench_document"
 VERSION = "document_version"
 

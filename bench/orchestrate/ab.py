@@ -11,7 +11,7 @@ design of ``stats`` whether each cell is decided.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 from ..analysis.compare import settled
 from ..model.cells import Cell
@@ -34,6 +34,19 @@ class AbOutcome:
     rounds_done: int = 0
     #: A file could not be written (a full disk, a folder removed): measuring stopped there.
     error: str | None = None
+    #: ``ab --count --explain``: side name -> cell -> (Count with its parsed dumps, metadata); None otherwise.
+    counted: Mapping | None = dataclasses.field(default=None, compare=False, repr=False)
+    probes: tuple = dataclasses.field(default=(), compare=False, repr=False)
+
+    def explain(self, names: Sequence[str]) -> list:
+        """(cell name, Explanation) for each of the named cells counted on both sides, from this job's own runs."""
+        from .explain import explain_ab
+
+        if not self.counted:
+            return []
+        wanted = {Cell.parse(n)[0] for n in names}
+        cells = [c for c in next(iter(self.counted.values()), {}) if c in wanted]
+        return explain_ab(self.counted, self.probes, sorted(cells))
 
 
 def worker_args(family: int) -> list[str]:
@@ -94,9 +107,10 @@ def run_ab(probes: Sequence[Probe], cells: Sequence[Cell], budget: Budget, modul
 
 
 def run_ab_count(probes: Sequence[Probe], cells: Sequence[Cell], sizes: tuple[int, int], modules, env,
-                 paths: Sequence[str], notes: Sequence[str] = ()) -> AbOutcome:
+                 paths: Sequence[str], notes: Sequence[str] = (), explain: bool = False) -> AbOutcome:
     """``ab --count``: both sides under callgrind; the cells counted on both sides go into the two files
-    (those counted before Ctrl-C too)."""
+    (those counted before Ctrl-C too). ``explain``: the same runs keep every function's count, for
+    ``AbOutcome.explain(cells)``."""
     from ..model.files import dump_suite
     from .count import run_ab_counts
 
@@ -104,8 +118,8 @@ def run_ab_count(probes: Sequence[Probe], cells: Sequence[Cell], sizes: tuple[in
                            f"counting {len(cells)} cells at n={sizes[0]},{sizes[1]} under callgrind on both sides "
                            f"into {', '.join(paths)}"]
     families = {i.name: i.family for p in probes for i in p.impls}
-    suites, failures, interrupted = run_ab_counts(cells, [p.side for p in probes], sizes, modules, env, notes,
-                                                  families)
+    suites, failures, interrupted, per_side = run_ab_counts(cells, [p.side for p in probes], sizes, modules, env,
+                                                            notes, families, explain)
     failed = tuple((cell.name, side, reason) for cell, side, reason in failures)
     if not all(suites):
         return AbOutcome(tuple(paths), False, interrupted, failed)
@@ -115,4 +129,5 @@ def run_ab_count(probes: Sequence[Probe], cells: Sequence[Cell], sizes: tuple[in
     except OSError as exc:
         return AbOutcome(tuple(paths), False, interrupted, failed,
                          error=f"cannot write {exc.filename or paths[0]}: {exc.strerror or exc}")
-    return AbOutcome(tuple(paths), True, interrupted, failed)
+    return AbOutcome(tuple(paths), True, interrupted, failed, counted=per_side if explain else None,
+                     probes=tuple(probes))
