@@ -14,7 +14,7 @@ REFERENCE, CANDIDATE = REFERENCE_IMPL, CANDIDATE_IMPL
 @dataclasses.dataclass(frozen=True)
 class Finding:
     text: str  # plain text; `code` spans in backticks
-    kind: str  # "ratio", "http", "loop", "linearity", "versions", "memory", "latency", "history"
+    kind: str  # "ratio", "http", "loop", "linearity", "versions", "memory", "latency", "history", "counts", "signals"
 
 
 def fmt_ratio(e: Estimate) -> str:
@@ -234,10 +234,68 @@ def history(dataset: Dataset) -> list[Finding]:
     return out
 
 
+def counted(dataset: Dataset) -> list[Finding]:
+    """Per counted environment: the async generator's instructions per item against the class iterator's, the
+    answer that does not depend on the machine's load (items ready first, then the other workloads)."""
+    out = []
+    for cg in dataset.counts:
+        parts = []
+        for workload in sorted(cg.workloads, key=lambda w: w != "none"):
+            for loop in cg.loops:
+                gen, cls = cg.get(Cell(CANDIDATE, workload, loop)), cg.get(Cell(REFERENCE, workload, loop))
+                r = cg.ratio(Cell(CANDIDATE, workload, loop), REFERENCE)
+                if gen is None or cls is None or r is None:
+                    continue
+                where = "with items ready (`none`)" if workload == "none" else f"`{workload}`"
+                parts.append(f"{where} on {loop}, {gen.per_item:,.0f} against {cls.per_item:,.0f} ({r:.3f}x)")
+        if parts:
+            out.append(Finding(f"Python {cg.label}, instructions counted by callgrind (a count, not a "
+                               f"time: the machine's load does not move it): an async generator's item executes, against a class "
+                               f"iterator's, {'; '.join(parts)}.", "counts"))
+    return out
+
+
+def _ratio3(e: Estimate) -> str:
+    return f"{e.value:.3f}x [{e.low:.3f}, {e.high:.3f}]"
+
+
+def signals(dataset: Dataset) -> list[Finding]:
+    """Per environment both timed and counted: where the instructions ratio lies outside the timing ratio's 95%
+    interval (same cell, same reference), or that it never does."""
+    out = []
+    for group in dataset.groups:
+        counts = dataset.counts_of(group.label)
+        if counts is None:
+            continue
+        both, apart = 0, []
+        for row in group.rows:
+            r, q = row.vs_reference, counts.ratio(row.cell, row.reference)
+            if r is None or q is None or r.low != r.low:  # no ratio in one signal, or a single process: no interval
+                continue
+            both += 1
+            if not r.low <= q <= r.high:
+                apart.append(f"`{row.cell.name}` over `{row.reference}` takes {_ratio3(r)} in time and {q:.3f}x in "
+                             "instructions")
+        if not both:
+            continue
+        if apart:
+            out.append(Finding(
+                f"Python {group.label}: time and instructions disagree on {len(apart)} of {both} "
+                f"ratio{'s' if both > 1 else ''} measured in both (the instructions ratio lies outside the timing ratio's 95% interval): {'; '.join(apart)}. Time "
+                "is ns per item measured on this machine, instructions are counted by callgrind: timing sees caches, "
+                "branch prediction, waiting and load, counts do not.", "signals"))
+        else:
+            out.append(Finding(
+                f"Python {group.label}: time and instructions agree on {'all ' if both > 1 else ''}{both} "
+                f"ratio{'s' if both > 1 else ''} measured in both (each "
+                "instructions ratio, counted by callgrind, lies inside the timing ratio's 95% interval).", "signals"))
+    return out
+
+
 def findings(dataset: Dataset) -> list[Finding]:
     out = across_versions(dataset)
     for group in dataset.groups:
         out += asyncgen_vs_class(group) + http_share(group)
     if dataset.groups:
         out += best_loop(dataset) + nonlinear(dataset)
-    return out + latency(dataset) + memory(dataset) + history(dataset)
+    return out + counted(dataset) + signals(dataset) + latency(dataset) + memory(dataset) + history(dataset)

@@ -8,6 +8,8 @@ from typing import Mapping, Sequence
 from ..analysis import (KIND_COUNT, KIND_MEMORY, Cell, CellData, Environment, Estimate, HistoryError, Memory,
                             ResultError, Row, analyze, expand, group_by_environment, kind_of, labels, load_results,
                             load_suite, median_ci, memory_of, read_history)
+# Until the facade exports them (bench/analysis/__init__.py): the public helper for count files' cells.
+from ..analysis.count_cells import CellCount, count_cells
 
 
 class ReportError(ValueError):
@@ -109,6 +111,32 @@ class MemoryGroup(_Axes):
 
 
 @dataclasses.dataclass(frozen=True)
+class CountGroup(_Axes):
+    """The instruction counts of one environment (``count`` and ``ab --count`` files): a timing group's
+    second signal when one shares its environment (then its label too), else a table of its own."""
+
+    label: str
+    environment: Environment
+    sources: tuple[str, ...]
+    counts: Mapping[Cell, CellCount]
+
+    def get(self, cell: Cell) -> CellCount | None:
+        return self.counts.get(cell)
+
+    def ratio(self, cell: Cell, reference: str | None) -> float | None:
+        """Instructions per item of ``cell`` over those of ``reference`` in its workload and loop, when both
+        were counted (and the reference's count is positive)."""
+        mine = self.counts.get(cell)
+        ref = self.counts.get(Cell(reference, cell.workload, cell.loop)) if reference else None
+        if mine is None or ref is None or ref.cell == cell or ref.per_item <= 0:
+            return None
+        return mine.per_item / ref.per_item
+
+    def _cells(self):
+        return list(self.counts)
+
+
+@dataclasses.dataclass(frozen=True)
 class HistoryGroup:
     """One environment's runs from a history database: per cell, its points by date."""
 
@@ -123,10 +151,26 @@ class Dataset:
     groups: tuple[Group, ...]
     memory: tuple[MemoryGroup, ...] = ()
     history: tuple[HistoryGroup, ...] = ()
+    #: Instruction counts, one per environment; a count group and a timing group of one environment share a label.
+    counts: tuple[CountGroup, ...] = ()
 
     @property
     def cell_count(self) -> int:
         return sum(len(g.data) for g in self.groups)
+
+    @property
+    def counted_cells(self) -> int:
+        return sum(len(c.counts) for c in self.counts)
+
+    def counts_of(self, label: str) -> CountGroup | None:
+        """The instruction counts of the environment labelled ``label``, if any were given."""
+        return next((c for c in self.counts if c.label == label), None)
+
+    @property
+    def counts_alone(self) -> tuple[CountGroup, ...]:
+        """Count groups of an environment that has no timings among the inputs: tables of their own."""
+        timed = {g.label for g in self.groups}
+        return tuple(c for c in self.counts if c.label not in timed)
 
 
 def _merge(a: Memory, b: Memory) -> Memory:
@@ -140,22 +184,29 @@ def _merge(a: Memory, b: Memory) -> Memory:
 
 
 def load(paths: Sequence[str], history: str | None = None) -> Dataset:
-    """Read result and memory files into one group per environment; ReportError on unusable input.
+    """Read result, count and memory files into one group per environment; ReportError on unusable input.
 
     Runs from different environments (Python, machine, loop versions, inherited
     variables, ab side) are never pooled; runs of one environment are, across files.
-    Instruction-count files are left to 'show' and 'compare'.
+    Instruction counts join the timings of their environment: a count set takes the
+    first timing group whose environment is ``compatible`` with its own (same Python,
+    build, machine, aiterbench, variables and side, the same version of every loop
+    both used) and that no other count set took; one that finds none is a group of
+    its own. Every input is used or refused: nothing is left out in silence.
     """
     try:
-        timing, memory_parts = [], []
+        timing, counting, memory_parts = [], [], []
         for path in (expand(paths) if paths else []):
             suite = load_suite(path)
             kind = kind_of(suite, path)
             if kind == KIND_MEMORY:
                 memory_parts += [(env, (path, ms)) for env, ms in memory_of(suite, path)]
-            elif kind != KIND_COUNT:
+            elif kind == KIND_COUNT:
+                counting.append(path)
+            else:
                 timing.append(path)
         sets = [s for s in load_results(timing)] if timing else []
+        count_sets = [(s, count_cells(s.cells, ", ".join(s.sources))) for s in load_results(counting)] if counting else []
     except ResultError as exc:
         raise ReportError(str(exc)) from None
     trends: list = []
@@ -164,9 +215,8 @@ def load(paths: Sequence[str], history: str | None = None) -> Dataset:
             trends = group_by_environment((env, (cell, tuple(points))) for env, cell, points in read_history(history))
         except HistoryError as exc:
             raise ReportError(str(exc)) from None
-    if not sets and not memory_parts and not trends:
-        raise ReportError("no timing results, memory figures or history among the inputs "
-                          "(instruction counts are read by 'show' and 'compare')")
+    if not sets and not count_sets and not memory_parts and not trends:
+        raise ReportError("no timing results, instruction counts, memory figures or history among the inputs")
     memory = []
     for env, members in group_by_environment(memory_parts):
         cells: dict = {}
@@ -176,21 +226,27 @@ def load(paths: Sequence[str], history: str | None = None) -> Dataset:
             for m in ms:
                 cells[m.cell] = _merge(cells[m.cell], m) if m.cell in cells else m
         memory.append((env, tuple(sources), tuple(cells[c] for c in sorted(cells))))
-    # One label per environment: memory figures of an environment that also has timings take its label.
+    # One label per environment: counts, memory figures and history of an environment that also has timings
+    # take its label.
     envs = [s.environment for s in sets]
 
-    def place(env) -> int:
-        match = next((i for i, e in enumerate(envs) if e.compatible(env)), None)
+    def place(env, taken=()) -> int:
+        match = next((i for i, e in enumerate(envs) if i not in taken and e.compatible(env)), None)
         if match is None:
             envs.append(env)
             match = len(envs) - 1
         return match
 
+    where_counts: list[int] = []
+    for s, _ in count_sets:  # two count sets never share a group: they are not of one environment
+        where_counts.append(place(s.environment, where_counts))
     where = [place(env) for env, _, _ in memory]
     where_history = [place(env) for env, _ in trends]
     names = labels(envs)
     groups = [Group(label, s.environment, s.sources, s.cells, tuple(analyze(s.cells))) for label, s in zip(names, sets)]
+    count_groups = [CountGroup(names[i], s.environment, s.sources, counts)
+                    for i, (s, counts) in zip(where_counts, count_sets)]
     memory_groups = [MemoryGroup(names[i], env, sources, ms) for i, (env, sources, ms) in zip(where, memory)]
     history_groups = [HistoryGroup(names[i], env, history, tuple(cells))
                       for i, (env, cells) in zip(where_history, trends)]
-    return Dataset(tuple(groups), tuple(memory_groups), tuple(history_groups))
+    return Dataset(tuple(groups), tuple(memory_groups), tuple(history_groups), tuple(count_groups))

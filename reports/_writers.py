@@ -16,14 +16,28 @@ from ..analysis import (LATENCY_HEADERS, NS, format_md, table_headers, table_not
 
 from ._charts import Chart, Rendered
 from ._findings import Finding
-from ._model import Dataset, ReportError
+from ._model import CountGroup, Dataset, Group, ReportError
 
 CSV_FIELDS = (
     "python", "python_version", "implementation", "impl", "family", "workload", "loop", "loop_version", "n",
     "ns_per_item", "ci_low", "ci_high", "slope_ns", "slope_low", "slope_high", "fixed_ns", "fixed_low", "fixed_high",
     "linear", "processes", "aiterbench_version", "cpu", "host", "source", "first_item_ns", "first_item_low",
     "first_item_high", "close_ns", "close_low", "close_high",
+    # The ratio to each row's reference in both signals: time (paired by round, with its interval) and
+    # instructions counted by callgrind (one exact figure), with the count files they came from.
+    "reference", "time_ratio", "time_ratio_low", "time_ratio_high", "instructions_per_item", "instructions_ratio",
+    "count_source",
 )
+
+
+def _count_fields(group_counts: CountGroup | None, cell, reference: str | None) -> dict:
+    """data.csv's instruction columns of ``cell`` (empty when it was not counted in its environment)."""
+    count = group_counts.get(cell) if group_counts else None
+    if count is None:
+        return {"instructions_per_item": "", "instructions_ratio": "", "count_source": ""}
+    r = group_counts.ratio(cell, reference)
+    return {"instructions_per_item": f"{count.per_item:.3f}", "instructions_ratio": "" if r is None else f"{r:.5f}",
+            "count_source": ";".join(os.path.basename(s) for s in group_counts.sources)}
 
 
 def _num(x: float, scale: float = NS) -> str:
@@ -31,12 +45,18 @@ def _num(x: float, scale: float = NS) -> str:
 
 
 def data_csv(dataset: Dataset) -> str:
+    """One row per environment, timed cell and size; a cell only counted in its environment has one row, n empty."""
     out = io.StringIO()
     writer = csv.DictWriter(out, CSV_FIELDS, lineterminator="\n")
     writer.writeheader()
     for group in dataset.groups:
+        counts = dataset.counts_of(group.label)
         for row in sorted(group.rows, key=lambda r: r.cell):
             md = row.metadata
+            both = {"reference": row.reference or "", "time_ratio": _num(row.vs_reference.value, 1) if row.vs_reference
+                    else "", "time_ratio_low": _num(row.vs_reference.low, 1) if row.vs_reference else "",
+                    "time_ratio_high": _num(row.vs_reference.high, 1) if row.vs_reference else "",
+                    **_count_fields(counts, row.cell, row.reference)}
             for n, e in group.per_size(row.cell).items():
                 fit = row.fit
                 writer.writerow({
@@ -54,8 +74,108 @@ def data_csv(dataset: Dataset) -> str:
                     **{f"{m}{suffix}": _num(getattr(row.latency[m], attr)) if m in row.latency else ""
                        for m in ("first_item", "close") for suffix, attr in (("_ns", "value"), ("_low", "low"),
                                                                               ("_high", "high"))},
+                    **both,
                 })
+        if counts is not None:
+            for count in _untimed(group, counts):
+                writer.writerow(_count_row(group.label, counts, count))
+    for counts in dataset.counts_alone:
+        for count in _by_workload(counts.counts.values()):
+            writer.writerow(_count_row(counts.label, counts, count))
     return out.getvalue()
+
+
+def _untimed(group: Group, counts: CountGroup) -> list:
+    """The counts of cells that ``group`` did not time, sorted."""
+    return _by_workload(c for cell, c in counts.counts.items() if cell not in group.data)
+
+
+def _count_row(label: str, counts: CountGroup, count) -> dict:
+    env, md = counts.environment, count.metadata
+    reference = count.reference.impl if count.reference else None
+    row = {f: "" for f in CSV_FIELDS}
+    row.update({
+        "python": label, "python_version": env.python_version, "implementation": env.implementation,
+        "impl": count.cell.impl, "family": md.get("family", ""), "workload": count.cell.workload,
+        "loop": count.cell.loop, "loop_version": md.get("loop_version", ""),
+        "aiterbench_version": md.get("aiterbench_version", ""), "cpu": env.cpu, "host": env.hostname,
+        "reference": reference or "", **_count_fields(counts, count.cell, reference),
+    })
+    return row
+
+
+#: The columns a timing table gains when its environment was counted too, and the counts-only table's head.
+COUNT_HEADER = "instructions/item"
+COUNT_RATIO_HEADER = "instructions ratio"
+
+
+def _fmt_count(x: float | None, digits: int = 1) -> str:
+    return "-" if x is None else f"{x:,.{digits}f}"
+
+
+def _count_note(counts: CountGroup, timed: bool = True) -> str:
+    sizes = sorted({c.sizes for c in counts.counts.values()})
+    to = ("the same cell as the timing ratio's" if timed else
+          "each cell's class form, the cell a timing ratio would be to")
+    return ("Instructions per item: counted by callgrind inside the iteration only, (I(n2) - I(n1)) / (n2 - n1) at "
+            f"n = {'; '.join(f'{a}, {b}' for a, b in sizes)}, from {', '.join(os.path.basename(s) for s in counts.sources)}; "
+            f"the instructions ratio is to {to}. Counts are deterministic for one "
+            "interpreter build and blind to caches, branch prediction, waiting and load; timings see all four.")
+
+
+def _by_workload(counts) -> list:
+    """Counts in the order of ``show``'s rows: by workload and loop, then cheapest first."""
+    return sorted(counts, key=lambda c: (c.cell.workload, c.cell.loop, c.per_item))
+
+
+def timing_table(group: Group, counts: CountGroup | None) -> tuple[tuple[str, ...], list[tuple[str, ...]], list[str]]:
+    """(head, body, notes) of a group's table: ``show``'s, with instructions per item beside ns per item and the
+    instructions ratio beside the timing ratio when the environment was counted too (cells counted but not timed
+    get rows of their own)."""
+    rows = list(group.rows)
+    head, body, notes = tuple(table_headers(rows)), [tuple(r) for r in table_rows(rows)], table_notes(rows)
+    if counts is None:
+        return head, body, notes
+    at = next(i for i, h in enumerate(head) if h.startswith("ratio to"))
+
+    def widen(line: tuple[str, ...], per_item: str, ratio: str) -> tuple[str, ...]:
+        return line[:2] + (per_item,) + line[2:at + 1] + (ratio,) + line[at + 1:]
+
+    out = []
+    for row, line in zip(rows, body):
+        count = counts.get(row.cell)
+        out.append(widen(line, _fmt_count(count.per_item if count else None),
+                         _fmt_count(counts.ratio(row.cell, row.reference), 3)))
+    for count in _untimed(group, counts):
+        blank = (count.cell.name, "not timed") + ("",) * (len(head) - 2)
+        out.append(widen(blank, _fmt_count(count.per_item),
+                         _fmt_count(counts.ratio(count.cell, count.reference.impl if count.reference else None), 3)))
+    return widen(head, COUNT_HEADER, COUNT_RATIO_HEADER), out, notes + [_count_note(counts)]
+
+
+def counts_table(counts: CountGroup) -> tuple[tuple[str, ...], list[tuple[str, ...]], list[str]]:
+    """(head, body, notes) of an environment that was counted, not timed."""
+    refs = {c.reference.impl for c in counts.counts.values() if c.reference}
+    what = next(iter(refs)) if len(refs) == 1 else "its class form"
+    head = ("cell", COUNT_HEADER, f"{COUNT_RATIO_HEADER} to {what}", "sizes", "instructions (counted calls)")
+    body = [(c.cell.name, _fmt_count(c.per_item), _fmt_count(counts.ratio(c.cell, c.reference.impl if c.reference
+                                                                          else None), 3),
+             f"{c.sizes[0]},{c.sizes[1]}", f"{c.instructions[0]:,} / {c.instructions[1]:,}")
+            for c in _by_workload(counts.counts.values())]
+    return head, body, [_count_note(counts, timed=False)]
+
+
+def _timing_md(group: Group, counts: CountGroup | None) -> str:
+    """The group's markdown table and the notes under it, as ``show --format md`` writes them."""
+    rows = list(group.rows)
+    full = format_md(rows)
+    if counts is None:
+        return full
+    # format_md is the plain table followed by its footer: keep the footer, widen the table.
+    plain = render_table(table_headers(rows), table_rows(rows), "md")
+    footer = full[len(plain):] if full.startswith(plain) else "\n" + full
+    head, body, _ = timing_table(group, counts)
+    return render_table(head, body, "md") + "\n" + _count_note(counts) + "\n" + footer
 
 
 MEMORY_FIELDS = ("python", "python_version", "implementation", "impl", "workload", "loop", "loop_version", "live",
@@ -93,9 +213,17 @@ def summary_md(dataset: Dataset, findings: list[Finding], charts: list[Chart]) -
     lines += [f"- {f.text}" for f in findings] or ["- No finding: the inputs hold no comparable cells."]
     lines.append("")
     for group in dataset.groups:
+        counts = dataset.counts_of(group.label)
+        counted = (f"; {len(counts.counts)} cells counted, from {', '.join(os.path.basename(s) for s in counts.sources)}"
+                   if counts else "")
         lines += [f"## Python {group.label}", "", f"{group.python_version} ({group.implementation}) on {group.cpu or 'unknown CPU'}; "
-                  f"{len(group.rows)} cells from {', '.join(os.path.basename(s) for s in group.sources)}.", ""]
-        lines += [format_md(list(group.rows)).rstrip(), ""]
+                  f"{len(group.rows)} cells from {', '.join(os.path.basename(s) for s in group.sources)}{counted}.", ""]
+        lines += [_timing_md(group, counts).rstrip(), ""]
+    for c in dataset.counts_alone:
+        head, body, notes = counts_table(c)
+        lines += [f"## Instruction counts, Python {c.label}", "", f"{_where(c.environment)}; {len(c.counts)} cells "
+                  f"counted (not timed), from {', '.join(os.path.basename(s) for s in c.sources)}.", ""]
+        lines += [render_table(head, body, "md").rstrip(), ""] + [n for note in notes for n in (note, "")]
     for m in dataset.memory:
         head, body, foot = memory_table(list(m.memories))
         lines += [f"## Memory, Python {m.label}", "", f"{m.environment.python_version} ({m.environment.implementation}) "
@@ -170,21 +298,32 @@ def index_html(dataset: Dataset, findings: list[Finding], rendered: list[tuple[C
     history_charts = [(c, svg) for c, svg in rendered if c.name.startswith(HISTORY_CHARTS)]
     history = [{"title": f"Python {h.label}", "where": _where(h.environment), "source": h.source,
                 "head": HISTORY_HEADERS, "rows": _history_rows(h)} for h in dataset.history]
-    groups = [{"label": g.label, "where": _where(g.environment), "sources": list(g.sources),
-               "head": table_headers(list(g.rows)), "rows": table_rows(list(g.rows)), "notes": table_notes(list(g.rows)),
-               "latency_head": LATENCY_HEADERS, "latency": latency_rows(list(g.rows))} for g in dataset.groups]
+    groups = []
+    for g in dataset.groups:
+        counts = dataset.counts_of(g.label)
+        head, body, notes = timing_table(g, counts)
+        groups.append({"label": g.label, "where": _where(g.environment),
+                       "sources": list(g.sources) + (list(counts.sources) if counts else []),
+                       "head": head, "rows": body, "notes": notes,
+                       "latency_head": LATENCY_HEADERS, "latency": latency_rows(list(g.rows))})
+    counted = []
+    for c in dataset.counts_alone:
+        head, body, notes = counts_table(c)
+        counted.append({"title": f"Python {c.label}", "where": _where(c.environment), "sources": list(c.sources),
+                        "head": head, "rows": body, "notes": notes})
     memory = []
     for m in dataset.memory:
         head, body, note = memory_table(list(m.memories))
         memory.append({"title": f"Python {m.label}", "where": _where(m.environment), "note": note.strip(),
                        "sources": list(m.sources), "head": head, "rows": body})
-    labels = [g.label for g in dataset.groups] + [m.label for m in dataset.memory if m.label not in
-                                                   {g.label for g in dataset.groups}]
+    labels = list(dict.fromkeys([g.label for g in dataset.groups] + [c.label for c in dataset.counts]
+                                + [m.label for m in dataset.memory]))
     return _template().render(
         css=CSS, now=now, version=__version__, environments=labels, cell_count=dataset.cell_count,
+        counted_cells=dataset.counted_cells,
         memory_cells=sum(len(m.memories) for m in dataset.memory), findings=[f.text for f in findings],
         charts=timing, memory=memory, memory_charts=memory_charts, groups=groups, history=history,
-        history_charts=history_charts,
+        history_charts=history_charts, counted=counted,
     ) + "\n"
 
 

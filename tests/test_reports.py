@@ -412,3 +412,123 @@ def test_the_http_finding_tells_the_form_from_a_layer(tmp_path):
     assert "read with `readline()`, an async generator costs" in line and "the form's share of a line's cost: " in line
     assert "an async generator that re-yields aiohttp's own iteration costs" in line
     assert "the extra layer's share: " in line and "around it" not in line
+
+
+#: A real count file (``aiterbench count -i asyncgen,class_anext -w none,http -l asyncio``), made on the machine and
+#: with the aiterbench that measured http-py311.json.gz: the two are of one environment.
+COUNTS = DATA / "count-py311.json"
+HTTP = DATA / "http-py311.json.gz"
+
+
+def _csv_rows(folder: Path) -> list[dict]:
+    import csv
+
+    with (folder / "data.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def _table_line(summary: str, cell: str) -> list[str]:
+    (line,) = [ln for ln in summary.splitlines() if ln.startswith(f"| {cell} |")]
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
+def _edited_counts(tmp_path: Path, scale: dict | None = None, metadata: dict | None = None, drop: str = "") -> Path:
+    """The count fixture with some cells' counts scaled, every run's metadata changed, or one benchmark dropped."""
+    data = json.loads(COUNTS.read_text())
+    data["metadata"].update(metadata or {})  # pyperf keeps what every run shares at the top
+    kept = []
+    for bench in data["benchmarks"]:
+        name = bench["metadata"]["name"]
+        if name == drop:
+            continue
+        for run in bench["runs"]:
+            factor = (scale or {}).get(name.split("@")[0], 1.0)
+            run["values"] = [v * factor for v in run["values"]]
+        kept.append(bench)
+    data["benchmarks"] = kept
+    out = tmp_path / "counts.json"
+    out.write_text(json.dumps(data))
+    return out
+
+
+def test_the_count_fixture_shares_the_http_fixtures_environment():
+    from aiterbench.analysis import load_results
+
+    (timing,), (counts,) = load_results([str(HTTP)]), load_results([str(COUNTS)])
+    assert counts.kind == "count" and timing.environment.compatible(counts.environment)
+
+
+def test_counts_join_the_timings_of_their_environment(tmp_path):
+    """One group: instructions per item beside ns per item, the instructions ratio beside the timing ratio, in
+    summary.md, index.html and data.csv; the cells counted and not timed get rows of their own."""
+    out = tmp_path / "report"
+    assert main(["report", str(HTTP), str(COUNTS), "-o", str(out)]) == 0
+    summary = (out / "summary.md").read_text()
+    assert summary.count("## Python 3.11") == 1 and "## Instruction counts" not in summary
+    head = _table_line(summary, "cell")
+    cells = dict(zip(head, _table_line(summary, "asyncgen/http/asyncio")))
+    assert cells["instructions/item"] == "16,570.5" and cells["instructions ratio"] == "0.973"
+    assert cells["ratio to class_anext"] == "1.003 [0.985, 1.019]"
+    assert head.index("instructions/item") == head.index("ns/item [95% CI]") + 1
+    assert head.index("instructions ratio") == head.index("ratio to class_anext") + 1
+    untimed = dict(zip(head, _table_line(summary, "asyncgen/none/asyncio")))
+    assert untimed["ns/item [95% CI]"] == "not timed" and untimed["instructions ratio"] == "0.626"
+    assert dict(zip(head, _table_line(summary, "aiohttp_lines/http/asyncio")))["instructions/item"] == "-"
+    assert "4 cells counted, from count-py311.json" in summary
+    page = (out / "index.html").read_text()
+    assert "<th>instructions/item</th>" in page and "<td>16,570.5</td>" in page and "4 counted" in page
+    rows = _csv_rows(out)
+    gen = [r for r in rows if (r["impl"], r["workload"], r["loop"]) == ("asyncgen", "http", "asyncio")]
+    assert len(gen) == 3 and {r["instructions_per_item"] for r in gen} == {"16570.546"}
+    assert {(r["reference"], r["time_ratio"], r["instructions_ratio"]) for r in gen} == {("class_anext", "1.003", "0.97316")}
+    (only_counted,) = [r for r in rows if (r["impl"], r["workload"]) == ("asyncgen", "none")]
+    assert only_counted["n"] == "" and only_counted["ns_per_item"] == "" and only_counted["count_source"] == "count-py311.json"
+
+
+@pytest.mark.parametrize("scale, verdict", [
+    (None, "disagree on 1 of 1 ratio measured in both"),
+    ({"asyncgen/http/asyncio": 17027.6085 / 16570.5455}, "agree on 1 ratio measured in both"),
+], ids=["apart", "together"])
+def test_a_finding_says_whether_the_two_signals_agree(tmp_path, scale, verdict):
+    """The fixture's count ratio (0.973) lies outside the timing interval [0.985, 1.019]; scaled to 1.000, inside."""
+    counts = _edited_counts(tmp_path, scale) if scale else COUNTS
+    out = tmp_path / "report"
+    assert main(["report", str(HTTP), str(counts), "-o", str(out)]) == 0
+    (line,) = [ln for ln in (out / "summary.md").read_text().splitlines() if "time and instructions" in ln]
+    assert verdict in line
+    if scale is None:
+        assert "`asyncgen/http/asyncio` over `class_anext` takes 1.003x [0.985, 1.019] in time and 0.973x in instructions" in line
+        assert "measured on this machine" in line and "counted by callgrind" in line
+        assert "timing sees caches, branch prediction, waiting and load, counts do not" in line
+
+
+def test_counts_alone_make_a_report(tmp_path):
+    out = tmp_path / "report"
+    assert main(["report", str(COUNTS), "-o", str(out)]) == 0
+    summary = (out / "summary.md").read_text()
+    assert "## Instruction counts, Python 3.11" in summary and "4 cells counted (not timed)" in summary
+    assert "with items ready (`none`) on asyncio, 1,051 against 1,679 (0.626x)" in summary
+    head = _table_line(summary, "cell")
+    assert dict(zip(head, _table_line(summary, "asyncgen/none/asyncio")))["instructions ratio to class_anext"] == "0.626"
+    page = (out / "index.html").read_text()
+    assert 'id="counts"' in page and 'class="nodata"' not in page and "<h2>Tables</h2>" not in page
+    assert not list(out.glob("*.svg"))
+    assert {r["instructions_per_item"] for r in _csv_rows(out) if r["impl"] == "class_anext"} == {"1679.101", "17027.608"}
+
+
+def test_counts_of_another_environment_are_never_pooled_with_timings(tmp_path):
+    """The same Python and machine, other inherited variables: the counts get their own table and label."""
+    odd = _edited_counts(tmp_path, metadata={"aiterbench_environ": json.dumps({"PYTHONMALLOC": "malloc"})})
+    out = tmp_path / "report"
+    assert main(["report", str(HTTP), str(odd), "-o", str(out)]) == 0
+    summary = (out / "summary.md").read_text()
+    assert "instructions ratio |" not in summary.split("## Instruction counts")[0]
+    assert "## Instruction counts, Python 3.11 · PYTHONMALLOC=malloc" in summary
+    assert "time and instructions" not in summary
+
+
+def test_a_count_without_two_sizes_is_refused_in_one_line(tmp_path, capsys):
+    bad = _edited_counts(tmp_path, drop="asyncgen/none/asyncio@n=3000")
+    assert main(["report", str(HTTP), str(bad), "-o", str(tmp_path / "out")]) == 2
+    assert_one_error_line(capsys.readouterr().err, "asyncgen/none/asyncio", "1 sizes, expected 2")
+    assert not (tmp_path / "out").exists()
