@@ -104,6 +104,7 @@ def memory_worker(argv) -> None:
     import importlib.util
     import tracemalloc
 
+    from .build import build_facts
     from .check import check_cell, is_async_cell
     from .sources import Held
     from .cell import cell_setup, close_cell
@@ -139,5 +140,8 @@ def memory_worker(argv) -> None:
                         _allocations(factory, open_source, n, kind, os.path.join(tmp, f"{n}.bin")))
     finally:
         close_cell(loop, held)
+    # How this interpreter was built, read here (after the loop, the impls and memray were imported), for the
+    # parent to record as the runs' ``aiterbench_build``.
+    out["aiterbench_build"] = build_facts()
     with open(args.output, "w", encoding="utf-8") as f:
         json.dump(out, f)

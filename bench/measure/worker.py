@@ -28,6 +28,7 @@ from ..model.cells import Cell
 from ..model.environ import recorded
 from ..model.loops import LOOPS
 from .boot import FOLDERS, load_impls
+from .build import build_facts
 from .cell import close_cell
 from .check import check_cell, is_async_cell
 from .sources import Held, slow_setup, workload_of, workloads_of
@@ -122,6 +123,9 @@ def main(argv=None) -> None:
             "sizes": args.sizes,
             # What this process got from the caller's environment (identity of the result).
             "aiterbench_environ": recorded(),
+            # How the interpreter was built (libpython, PGO, LTO, JIT, GIL): read after the loop's import,
+            # which may turn a free-threaded build's GIL back on.
+            "aiterbench_build": build_facts(),
         }
     )
     if args.side:
