@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from aiterbench import main
 from aiterbench.model.environ import check_names, influential, recorded, worker_environ
 from aiterbench.analysis import NOT_RECORDED, Environment, differences, labels, load_results
+from aiterbench.model.identity import group
 
 from .test_cli import TINY, assert_one_error_line, cli
 
@@ -211,3 +214,195 @@ def test_a_run_s_loop_versions_hold_for_all_its_cells(tmp_path):
         asyncio_cells = [c for c in rs.cells if c.loop == "asyncio"]
         one = load_results([str(old)])[0]
         assert all(len(rs.cells[c].per_round) == len(one.cells[c].per_round) for c in asyncio_cells)
+
+
+# --- The build belongs to the environment (aiterbench.measure.build, Environment.build) ---------------------
+
+#: sysconfig of a pyenv build (shared, configured without --enable-optimizations nor --with-lto): the PGO flag
+#: variables and the NOLTO linker flags are set whatever the build, and must not count.
+PYENV = {"Py_ENABLE_SHARED": 1, "PYTHONFRAMEWORK": "",
+         "CONFIG_ARGS": "'--prefix=/p' '--enable-shared' 'LDFLAGS=-L/p/lib -Wl,-rpath,/p/lib'",
+         "PY_CFLAGS": "-fno-strict-overflow -Wsign-compare -DNDEBUG -g -O3 -Wall",
+         "PY_CFLAGS_NODIST": "-std=c11 -Wextra -fvisibility=hidden -I./Include/internal",
+         "PGO_PROF_USE_FLAG": "-fprofile-use -fprofile-correction", "PY_LDFLAGS_NOLTO": "-fno-lto"}
+#: A static build configured for both, as CPython's own instructions say.
+OPTIMIZED = {"Py_ENABLE_SHARED": 0, "CONFIG_ARGS": "'--enable-optimizations' '--with-lto'",
+             "CONFIGURE_CFLAGS_NODIST": "-std=c11 -fno-semantic-interposition -flto -fuse-linker-plugin"}
+#: python-build-standalone (uv) 3.13: profile and LTO flags in the compiler flags, the JIT built but off.
+STANDALONE = {"Py_ENABLE_SHARED": 0, "CONFIG_ARGS": "'--prefix=/install' '--enable-experimental-jit=yes-off'",
+              "PY_CFLAGS": "-O3 -D_Py_TIER2=3 -D_Py_JIT -flto=thin -fprofile-instr-use=/build/code.profclangd"}
+
+
+def _rt(**kw):
+    from aiterbench.measure.build import Runtime
+
+    return Runtime(**{"version": (3, 11), "libpython_mapped": True, **kw})
+
+
+@pytest.mark.parametrize("config, rt, expected", [
+    (PYENV, _rt(), "shared libpython, no PGO, no LTO, no JIT, GIL"),
+    (OPTIMIZED, _rt(libpython_mapped=False), "static libpython, PGO, LTO, no JIT, GIL"),
+    ({**OPTIMIZED, "CONFIG_ARGS": "'--enable-optimizations=no' '--with-lto=no'", "CONFIGURE_CFLAGS_NODIST": ""},
+     _rt(libpython_mapped=False), "static libpython, no PGO, no LTO, no JIT, GIL"),
+    ({**OPTIMIZED, "CONFIG_ARGS": "--enable-optimizations --disable-optimizations --with-lto=thin"},
+     _rt(libpython_mapped=False), "static libpython, no PGO, LTO, no JIT, GIL"),
+    # Debian: sysconfig comes from the shared build, the interpreter links libpython statically.
+    (PYENV, _rt(libpython_mapped=False), "static libpython, PGO unknown, LTO unknown, no JIT, GIL"),
+    # 3.15's --enable-static-libpython-for-interpreter: shared libpython built, the interpreter static.
+    ({**PYENV, "CONFIG_ARGS": "--enable-shared --enable-static-libpython-for-interpreter"},
+     _rt(libpython_mapped=False), "static libpython, no PGO, no LTO, no JIT, GIL"),
+    # No /proc to look at: as configured (a macOS framework build is a shared one).
+    ({**PYENV, "Py_ENABLE_SHARED": 0, "PYTHONFRAMEWORK": "Python"}, _rt(libpython_mapped=None),
+     "shared libpython, no PGO, no LTO, no JIT, GIL"),
+    ({"CONFIG_ARGS": ""}, _rt(libpython_mapped=None), "libpython unknown, no PGO, no LTO, no JIT, GIL"),
+    # Windows: python3X.dll, and no CONFIG_ARGS nor compiler flags in sysconfig.
+    ({"Py_GIL_DISABLED": 0}, _rt(libpython_mapped=None, windows_dll=True, version=(3, 13)),
+     "shared libpython, PGO unknown, LTO unknown, JIT unknown, GIL"),
+    # The JIT, 3.13: from the compiler flags, PYTHON_JIT=0|1 overriding the build's default.
+    (STANDALONE, _rt(libpython_mapped=False, version=(3, 13)), "static libpython, PGO, LTO, JIT off, GIL"),
+    (STANDALONE, _rt(libpython_mapped=False, version=(3, 13), python_jit="1"),
+     "static libpython, PGO, LTO, JIT on, GIL"),
+    ({**PYENV, "PY_CFLAGS_NODIST": "-D_Py_TIER2=1 -D_Py_JIT"}, _rt(version=(3, 13)),
+     "shared libpython, no PGO, no LTO, JIT on, GIL"),
+    ({**PYENV, "PY_CFLAGS_NODIST": "-D_Py_TIER2=1 -D_Py_JIT"}, _rt(version=(3, 13), python_jit="0"),
+     "shared libpython, no PGO, no LTO, JIT off, GIL"),
+    ({**PYENV, "PY_CFLAGS_NODIST": "-D_Py_TIER2=4"}, _rt(version=(3, 13)),
+     "shared libpython, no PGO, no LTO, tier-2 interpreter on, GIL"),
+    (PYENV, _rt(version=(3, 13)), "shared libpython, no PGO, no LTO, no JIT, GIL"),
+    # 3.14 on: sys._jit says, whatever the flags.
+    (PYENV, _rt(version=(3, 14), jit=(True, True)), "shared libpython, no PGO, no LTO, JIT on, GIL"),
+    (STANDALONE, _rt(version=(3, 14), libpython_mapped=False, jit=(True, False)),
+     "static libpython, PGO, LTO, JIT off, GIL"),
+    (PYENV, _rt(version=(3, 15), jit=(False, False)), "shared libpython, no PGO, no LTO, no JIT, GIL"),
+    # Free-threading: the build, and whether an extension turned the GIL back on.
+    ({**PYENV, "Py_GIL_DISABLED": 1}, _rt(version=(3, 13), gil_enabled=False),
+     "shared libpython, no PGO, no LTO, no JIT, free-threaded"),
+    ({**PYENV, "Py_GIL_DISABLED": 1}, _rt(version=(3, 14), gil_enabled=True, jit=(False, False)),
+     "shared libpython, no PGO, no LTO, no JIT, free-threaded (GIL re-enabled)"),
+    ({**PYENV, "Py_GIL_DISABLED": 0}, _rt(version=(3, 13), gil_enabled=True),
+     "shared libpython, no PGO, no LTO, no JIT, GIL"),
+    (PYENV, _rt(debug=True), "shared libpython, no PGO, no LTO, no JIT, GIL, debug build"),
+    (PYENV, _rt(implementation="pypy"), "build facts unknown (pypy)"),
+], ids=lambda x: x if isinstance(x, str) else None)
+def test_build_facts_say_how_the_interpreter_was_built(config, rt, expected):
+    from aiterbench.measure.build import build_facts
+
+    assert build_facts(config, rt) == expected
+
+
+def test_libpython_is_seen_in_the_process_mappings(tmp_path):
+    from aiterbench.measure.build import _libpython_mapped
+
+    maps = tmp_path / "maps"
+    head = "55d0c2a00000-55d0c2a01000 r--p 00000000 08:01 1234"
+    maps.write_text(f"{head}    /usr/bin/python3.11\n{head}    [heap]\n{head}\n")
+    assert _libpython_mapped(str(maps)) is False
+    with maps.open("a") as f:
+        f.write(f"{head}    /root/.pyenv/versions/3.12.1/lib/libpython3.12.so.1.0\n")
+    assert _libpython_mapped(str(maps)) is True
+    assert _libpython_mapped(str(tmp_path / "missing")) is None
+
+
+def _interpreters():
+    """This one, pyenv's 3.10 on, and Debian's when there."""
+    import shutil
+    import subprocess
+
+    root = ""
+    if shutil.which("pyenv"):
+        root = subprocess.run(["pyenv", "root"], capture_output=True, text=True).stdout.strip()
+    found = sorted(str(p) for p in Path(root).glob("versions/3.1[0-9]*/bin/python")) if root else []
+    return [sys.executable] + found + ([DEBIAN] if Path(DEBIAN).exists() else [])
+
+
+#: Debian's own Python: sysconfig says shared (it comes from the shared build), the interpreter is static.
+DEBIAN = "/usr/bin/python3.11"
+#: The module run alone, as a worker of any interpreter loads it: from its file, the standard library only.
+ALONE = ("import importlib.util, sys, sysconfig, json\n"
+         "spec = importlib.util.spec_from_file_location('build', sys.argv[1])\n"
+         "module = importlib.util.module_from_spec(spec)\n"
+         "sys.modules['build'] = module\n"
+         "spec.loader.exec_module(module)\n"
+         "print(json.dumps([module.build_facts(), sysconfig.get_config_var('CONFIG_ARGS') or '']))\n")
+
+
+@pytest.mark.parametrize("python", _interpreters())
+def test_build_facts_of_the_real_interpreters(python):
+    """Each interpreter here, in its own process: libpython as ``ldd`` sees the executable, PGO and LTO as
+    configured (none of these was built with either), no JIT (none has one built), the GIL."""
+    import shutil
+    import subprocess
+
+    import aiterbench.measure.build as build
+
+    if not shutil.which("ldd"):
+        pytest.skip("no ldd to check against")
+    proc = subprocess.run([python, "-I", "-c", ALONE, build.__file__], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    facts, config_args = json.loads(proc.stdout)
+    real = os.path.realpath(subprocess.run([python, "-c", "import sys; print(sys.executable)"], capture_output=True,
+                                           text=True).stdout.strip())
+    linked = "libpython" in subprocess.run(["ldd", real], capture_output=True, text=True).stdout
+    if os.path.realpath(python) == os.path.realpath(DEBIAN):
+        assert facts == "static libpython, PGO unknown, LTO unknown, no JIT, GIL"
+        return
+    assert "--enable-optimizations" not in config_args and "--with-lto" not in config_args, "update this test"
+    assert facts == f"{'shared' if linked else 'static'} libpython, no PGO, no LTO, no JIT, GIL"
+
+
+def test_the_workers_record_the_build(debug_run):
+    from aiterbench.measure.build import build_facts
+
+    out, _ = debug_run
+    (rs,) = load_results([str(out)])
+    assert rs.environment.build.endswith(", " + build_facts()) and rs.environment.build.startswith("64-bit, ")
+
+
+SHARED = "shared libpython, no PGO, no LTO, no JIT, GIL"
+STATIC = "static libpython, no PGO, no LTO, no JIT, GIL"
+
+
+def test_two_builds_of_one_python_never_pool(tmp_path):
+    """Same machine, Python 3.12.1 and compiler: a shared and a static libpython are two environments."""
+    shared = _rewrite(PY312, tmp_path / "shared.json", aiterbench_build=SHARED)
+    static = _rewrite(PY312, tmp_path / "static.json", aiterbench_build=STATIC)
+    sets = load_results([str(shared), str(static)])
+    assert len(sets) == 2
+    (one,) = load_results([str(shared)])
+    cell = next(iter(one.cells))
+    assert all(len(s.cells[cell].per_round) == len(one.cells[cell].per_round) for s in sets)  # nothing pooled
+    assert sorted(labels([s.environment for s in sets])) == ["3.12 · shared libpython", "3.12 · static libpython"]
+    a, b = sorted((s.environment for s in sets), key=lambda e: e.build)
+    assert differences(a, b) == [("Python build", f"64-bit, GCC 12.2.0, {SHARED}", f"64-bit, GCC 12.2.0, {STATIC}")]
+    assert group([(a, 1), (b, 2), (a, 3)]) == [(a, [1, 3]), (b, [2])]
+    assert a.series_key != b.series_key  # nor do their histories continue each other
+
+
+def test_a_file_without_build_facts_does_not_pool_with_one_that_has_them(tmp_path):
+    """Files written before workers recorded ``aiterbench_build`` say so, and stand apart."""
+    from aiterbench.model.identity import BUILD_NOT_RECORDED
+
+    (old,) = load_results([str(PY312)])
+    assert old.environment.build == f"64-bit, GCC 12.2.0, {BUILD_NOT_RECORDED}"
+    new = _rewrite(PY312, tmp_path / "new.json", aiterbench_build=SHARED)
+    sets = load_results([str(PY312), str(new)])
+    assert len(sets) == 2
+    assert sorted(labels([s.environment for s in sets])) == ["3.12 · build facts not recorded",
+                                                             "3.12 · shared libpython"]
+    # A history written before the build facts reads its records as the files read today.
+    assert Environment.from_record({"build": "64-bit, GCC 12.2.0"}).build == old.environment.build
+    assert Environment.from_record({"build": f"64-bit, GCC 12.2.0, {SHARED}"}).build == f"64-bit, GCC 12.2.0, {SHARED}"
+
+
+@pytest.mark.parametrize("builds, expected", [
+    ([SHARED, STATIC], ["3.11 · shared libpython", "3.11 · static libpython"]),
+    ([SHARED, SHARED + ", debug build"], ["3.11", "3.11 · debug build"]),
+    ([SHARED, STATIC, "build facts not recorded"],
+     ["3.11 · shared libpython", "3.11 · static libpython", "3.11 · build facts not recorded"]),
+    ([SHARED.replace("no JIT, GIL", "JIT on, GIL"), SHARED.replace("no JIT, GIL", "JIT off, GIL")],
+     ["3.11 · JIT on", "3.11 · JIT off"]),
+])
+def test_labels_name_only_the_build_facts_that_differ(builds, expected):
+    made = [Environment("cpython", "3.11.7", "AMD", "vm", "Linux", "0.3.0", "{}", build=f"64-bit, GCC 12.2.0, {b}")
+            for b in builds]
+    assert labels(made) == expected

@@ -15,6 +15,9 @@ from typing import Callable, Iterable, Mapping, Sequence
 
 #: Metadata value of ``aiterbench_environ`` for files written before workers recorded it (format 1).
 NOT_RECORDED = "not recorded (format 1: workers inherited the caller's environment)"
+#: The build facts of runs whose processes did not record ``aiterbench_build`` (aiterbench 0.3.0 and older): such runs
+#: never pool with runs that did, since nothing says the two interpreters were built alike.
+BUILD_NOT_RECORDED = "build facts not recorded"
 
 #: Field -> how a person calls it, in the order differences are listed.
 FIELDS = {
@@ -44,7 +47,9 @@ class Environment:
     loops: tuple[tuple[str, str], ...] = ()  # (loop, version), sorted; asyncio is the Python's own
     #: ``ab``'s side ("base" or "new"; empty for ``run``): two sides run different code, never pooled.
     side: str = ""
-    #: The interpreter's build: word size and compiler (``64-bit, GCC 12.2.0``); empty when not recorded.
+    #: The interpreter's build: word size, compiler and the measuring process's build facts
+    #: (``64-bit, GCC 12.2.0, shared libpython, no PGO, no LTO, no JIT, GIL``; ``aiterbench.measure.build``
+    #: says each), or BUILD_NOT_RECORDED in their place; empty when nothing of it was recorded.
     build: str = ""
 
     def __post_init__(self) -> None:
@@ -85,6 +90,7 @@ class Environment:
             if name not in values and f.default is dataclasses.MISSING:
                 values[name] = "?"
         values["loops"] = tuple(tuple(str(x) for x in pair) for pair in values.get("loops", ()))
+        values["build"] = _with_facts(str(values.get("build", "")))
         return cls(**{k: v if k == "loops" else str(v) for k, v in values.items()})
 
     @property
@@ -121,10 +127,21 @@ class Environment:
 
 
 def _build(md: Mapping[str, object]) -> str:
-    """``64-bit, GCC 12.2.0`` from pyperf's ``python_version`` ("3.11.7 (64-bit) revision ...") and compiler."""
+    """``64-bit, GCC 12.2.0, shared libpython, ...``: pyperf's word size (from ``python_version``, "3.11.7
+    (64-bit) revision ...") and compiler, then the process's ``aiterbench_build`` (BUILD_NOT_RECORDED without)."""
     version = str(md.get("python_version", ""))
     bits = version.split("(", 1)[1].split(")", 1)[0] if "(" in version and ")" in version else ""
-    return ", ".join(x for x in (bits, str(md.get("python_compiler", "") or "")) if x)
+    facts = str(md.get("aiterbench_build", "") or BUILD_NOT_RECORDED)
+    return ", ".join(x for x in (bits, str(md.get("python_compiler", "") or ""), facts) if x)
+
+
+def _with_facts(build: str) -> str:
+    """A stored build as ``_build`` reads it today: a record written before the build facts (``64-bit, GCC
+    12.2.0``) gets BUILD_NOT_RECORDED, as its result file does. Every facts string names libpython (shared,
+    static or unknown) or says ``build facts unknown``; the marker says ``build facts`` too."""
+    if "libpython" in build or "build facts" in build:
+        return build
+    return ", ".join(x for x in (build, BUILD_NOT_RECORDED) if x)
 
 
 def run_environments(suite) -> Callable[[Mapping[str, object]], Environment]:
@@ -192,6 +209,10 @@ def labels(envs: Sequence[Environment]) -> list[str]:
                 value = f"aiterbench {value}"
             elif name == "side":
                 value = f"ab {value}" if value else "run"
+            elif name == "build":
+                value = _own_facts(e, envs)
+                if not value:
+                    continue
             parts.append(value)
         parts += [f"{lp} {dict(e.loops).get(lp, '-')}" for lp in varying_loops]
         if "python_version" not in varying:
@@ -205,6 +226,21 @@ def labels(envs: Sequence[Environment]) -> list[str]:
             seen[label] = seen.get(label, 0) + 1
             out[i] = f"{label} #{seen[label]}"
     return out
+
+
+def _own_facts(e: Environment, envs: Sequence[Environment]) -> str:
+    """The facts of ``e.build`` that not every one of ``envs`` shares (``static libpython``), in their order.
+
+    Beside a file that recorded no build facts, every recorded fact differs: an environment that recorded
+    them names those the other recording ones do not share, or its first (libpython) when they share all.
+    """
+    facts = e.build.split(", ")
+    own = [f for f in facts if f not in set.intersection(*(set(x.build.split(", ")) for x in envs))]
+    if BUILD_NOT_RECORDED not in facts:
+        among = set.intersection(*(set(x.build.split(", ")) for x in envs
+                                   if BUILD_NOT_RECORDED not in x.build.split(", ")))
+        own = [f for f in own if f not in among] or own[:1]
+    return ", ".join(own)
 
 
 def _minor_clash(envs: Iterable[Environment]) -> bool:
