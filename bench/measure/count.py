@@ -93,6 +93,9 @@ def count_worker(argv) -> None:
         out = {k: v for k, v in here.items() if k not in ("name", "unit")}
         # This interpreter's loop versions (another side's Python may have another uvloop).
         out.update({f"aiterbench_loop_{name}": spec.version for name, spec in LOOPS.items() if spec.available})
+        from .build import build_facts
+
+        out["aiterbench_build"] = build_facts()  # shared or static libpython, PGO, LTO, JIT, GIL: never pooled
         print(json.dumps({"metadata": out}, default=str))
 
 

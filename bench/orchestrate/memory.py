@@ -74,6 +74,8 @@ def to_suite(measured: list[dict], registry, env, sizes):
                       "impl": cell.impl, "family": registry.get(cell.impl).family, "workload": cell.workload,
                       "loop": spec.name, "loop_module": spec.module, "loop_version": spec.version,
                       "live": r["live"], "sizes": ",".join(map(str, sizes)), "duration": r["seconds"]}
+                if r.get("aiterbench_build"):
+                    md["aiterbench_build"] = r["aiterbench_build"]  # how the measuring interpreter was built
                 runs.append(pyperf.Run([value], metadata=md, collect_metadata=True))
             if runs:
                 benchmarks.append(pyperf.Benchmark(runs))
