@@ -197,7 +197,12 @@ class Explanation:
         return f"{self.new.label} against {self.base.label}"
 
     def top(self, k: int) -> tuple[FunctionRow, ...]:
-        """The ``k`` largest rows and one "other (N functions)" row for the rest: they add up to ``difference``."""
+        """The ``k`` largest rows and one "other (N functions)" row for the rest: they add up to ``difference``.
+
+        When some rows differ, only those are shown (the others are in "other"); two identical sides show
+        their costliest functions."""
+        differing = sum(1 for r in self.functions if r.deltas[0] != r.deltas[1])
+        k = min(k, differing) if differing else k
         shown, rest = self.functions[:k], self.functions[k:]
         if not rest:
             return shown

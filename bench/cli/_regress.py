@@ -198,7 +198,7 @@ def _with_explanations(text: str, explained, fmt: str) -> str:
     parts = [text]
     for name, e, _ in explained:
         body = format_explanation(e, fmt, EXPLAIN_TOP)
-        parts.append(f"\n{body}" if fmt == "md" else f"\nWhy {name} differs: {body}")
+        parts.append(f"\n{body}" if fmt == "md" else f"\nWhy: {body}")
     return "".join(parts)
 
 

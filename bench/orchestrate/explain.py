@@ -51,7 +51,8 @@ def _counted(todo, sizes, modules, env, notes):
 
 def explain_cells(base, new, sizes, modules, env, notes: Sequence[str] = ()) -> Explanation:
     """NEW's cell against BASE's, on this interpreter: each in its own valgrind process (both at once)."""
-    counted = _counted([Group((base,)), Group((new,))], sizes, modules, env, notes)
+    # One process per cell, both at once; the same cell twice is counted once (its repeat would be identical).
+    counted = _counted([Group((cell,)) for cell in dict.fromkeys((base, new))], sizes, modules, env, notes)
     found = {c.cell: (c, md) for _, cs, md in counted for c in cs}
     sides = [side_counts(cell.name, *found[cell]) for cell in (base, new)]
     return explain(*sides)
