@@ -379,6 +379,9 @@ def _sides_line(e: Explanation) -> str:
 def _tables(e: Explanation, top: int, fmt: str) -> str:
     from .table import render
 
+    def code(name: str) -> str:  # markdown would read __tls_get_addr as bold and <locals> as a tag
+        return f"`{name}`" if fmt == "md" and name else name
+
     out = []
     head = ("category", "BASE", "NEW", "NEW-BASE", "share")
     body_ = [(c.category, _num(c.base), _num(c.new), _signed(c.difference), _pct(c.share)) for c in e.categories
@@ -387,19 +390,19 @@ def _tables(e: Explanation, top: int, fmt: str) -> str:
                   _pct(1.0 if e.difference else None)))
     out.append(render(head, body_, fmt))
     head = ("function", "object", "category", "BASE", "NEW", "NEW-BASE", "share")
-    body_ = [(r.function, r.object, r.category, _num(r.base), _num(r.new), _signed(r.difference), _pct(r.share))
-             for r in e.top(top)]
+    body_ = [(code(r.function) if r.object else r.function, code(r.object), r.category, _num(r.base), _num(r.new),
+              _signed(r.difference), _pct(r.share)) for r in e.top(top)]
     out.append(render(head, body_, fmt, left=3))
     callers = [r for r in e.functions[:min(top, CALLER_ROWS)] if r.callers and r.difference]
     if callers:
         lines = ["callers, calls per item BASE -> NEW:"]
         for r in callers:
-            who = "; ".join(f"{c.function} ({c.object}) {c.base:g} -> {c.new:g}" for c in r.callers)
-            lines.append(f"  {r.function}: {who}")
+            who = "; ".join(f"{code(c.function)} ({c.object}) {c.base:g} -> {c.new:g}" for c in r.callers)
+            lines.append(f"  {code(r.function)}: {who}")
         out.append("\n".join(("- " + ln.strip()) if fmt == "md" and i else ln for i, ln in enumerate(lines)) + "\n")
     if e.bytecodes:
         head = ("Python function", "file:line", "BASE", "NEW", "NEW-BASE", "opcodes NEW-BASE")
-        body_ = [(r.function, f"{r.file}:{r.line}", _num(r.base), _num(r.new), _signed(r.difference),
+        body_ = [(code(r.function), code(f"{r.file}:{r.line}"), _num(r.base), _num(r.new), _signed(r.difference),
                   " ".join(f"{op} {n - b:+g}" for op, b, n in r.opcodes if n != b) or "-")
                  for r in e.bytecodes[:top]]
         tools = " / ".join(dict.fromkeys(t for t in e.bytecode_tools if t))
