@@ -22,6 +22,7 @@ from ..model.results import (KIND_COUNT, KIND_MEMORY, CellData, ResultError, Res
 from ..model.units import NS
 from ..stats.changes import steps as history_steps
 from ..stats.fit import CellFit, Estimate, difference, fit_cell, median_ci, ratio
+from .count_cells import CellCount, count_cells
 from .history import format_history
 from .explain import (CATEGORIES as EXPLAIN_CATEGORIES, BytecodeRow, CategoryRow, Caller, ExplainError, ExplainSide,
                       Explanation, FunctionRow, format_explanation, is_explanation, load_explanation)
@@ -42,7 +43,7 @@ __all__ = [
     "analyze", "cells", "difference", "differences", "expand", "fit_cell", "format_json", "format_md", "format_text",
     "group_by_environment", "Memory", "format_memory", "kind_of", "labels", "load_results", "load_suite", "median_ci",
     "memory_of", "ratio", "split", "uninterrupted", "write_atomic", "TABLE_HEADERS", "table_headers", "table_notes", "table_rows", "memory_table", "render_table",
-    "EXPLAIN_CATEGORIES", "BytecodeRow", "CategoryRow", "Caller", "ExplainError", "ExplainSide", "Explanation",
+    "CellCount", "count_cells", "EXPLAIN_CATEGORIES", "BytecodeRow", "CategoryRow", "Caller", "ExplainError", "ExplainSide", "Explanation",
     "FunctionRow", "format_explanation", "is_explanation", "load_explanation",
     "LATENCY_HEADERS", "latency_rows", "HistoryError", "format_history", "read_history", "history_steps",
 ]
