@@ -14,7 +14,7 @@ REFERENCE, CANDIDATE = REFERENCE_IMPL, CANDIDATE_IMPL
 @dataclasses.dataclass(frozen=True)
 class Finding:
     text: str  # plain text; `code` spans in backticks
-    kind: str  # "ratio", "http", "loop", "linearity", "versions", "memory", "latency", "history", "counts", "signals"
+    kind: str  # "ratio", "http", "loop", "linearity", "versions", "memory", "latency", "history", "counts", "signals", "why"
 
 
 def fmt_ratio(e: Estimate) -> str:
@@ -292,10 +292,24 @@ def signals(dataset: Dataset) -> list[Finding]:
     return out
 
 
+def why(dataset: Dataset) -> list[Finding]:
+    """Per explain document: the difference per item and the three functions that pay most of it."""
+    out = []
+    for w in dataset.why:
+        e = w.explanation
+        largest = [r for r in e.functions if r.difference][:3]
+        parts = ", ".join(f"`{r.function}` {r.difference:+,.1f} ({r.category})" for r in largest)
+        rel = f" ({100 * e.difference / e.base.per_item:+.0f}%)" if e.base.per_item else ""
+        out.append(Finding(f"Why {e.title}: {e.difference:+,.1f} instructions per item{rel}, counted by callgrind"
+                           + (f"; the largest differences: {parts} (see Why)." if parts else "; no function differs."),
+                           "why"))
+    return out
+
+
 def findings(dataset: Dataset) -> list[Finding]:
     out = across_versions(dataset)
     for group in dataset.groups:
         out += asyncgen_vs_class(group) + http_share(group)
     if dataset.groups:
         out += best_loop(dataset) + nonlinear(dataset)
-    return out + counted(dataset) + signals(dataset) + latency(dataset) + memory(dataset) + history(dataset)
+    return out + counted(dataset) + signals(dataset) + why(dataset) + latency(dataset) + memory(dataset) + history(dataset)

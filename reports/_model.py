@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Mapping, Sequence
 
-from ..analysis import (KIND_COUNT, KIND_MEMORY, Cell, CellData, Environment, Estimate, HistoryError, Memory,
-                            ResultError, Row, analyze, expand, group_by_environment, kind_of, labels, load_results,
-                            load_suite, median_ci, memory_of, read_history)
+from ..analysis import (KIND_COUNT, KIND_MEMORY, Cell, CellData, Environment, Estimate, ExplainError, Explanation,
+                        HistoryError, Memory, ResultError, Row, analyze, expand, group_by_environment, is_explanation,
+                        kind_of, labels, load_explanation, load_results, load_suite, median_ci, memory_of, read_history)
 # Until the facade exports them (bench/analysis/__init__.py): the public helper for count files' cells.
 from ..analysis.count_cells import CellCount, count_cells
 
@@ -147,12 +147,21 @@ class HistoryGroup:
 
 
 @dataclasses.dataclass(frozen=True)
+class Why:
+    """One ``explain`` document among the inputs: the report's "Why" section shows it."""
+
+    source: str
+    explanation: Explanation
+
+
+@dataclasses.dataclass(frozen=True)
 class Dataset:
     groups: tuple[Group, ...]
     memory: tuple[MemoryGroup, ...] = ()
     history: tuple[HistoryGroup, ...] = ()
     #: Instruction counts, one per environment; a count group and a timing group of one environment share a label.
     counts: tuple[CountGroup, ...] = ()
+    why: tuple[Why, ...] = ()
 
     @property
     def cell_count(self) -> int:
@@ -183,8 +192,25 @@ def _merge(a: Memory, b: Memory) -> Memory:
                                bytes_per_item=a.bytes_per_item + b.bytes_per_item)
 
 
+def _refuse_other_documents(path: str) -> None:
+    """ReportError for a document a command printed (``show --format json``...): it is not the file it was made from."""
+    import re
+
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4096).decode("utf-8", "replace")
+    except OSError:
+        return  # load_suite says why, in its words
+    found = re.search(r'"aiterbench_document"\s*:\s*"([^"]{1,40})"', head)
+    if found:
+        raise ReportError(f"{path}: an aiterbench {found.group(1)!r} document (a command's --format json output), "
+                          "which report does not read: give it the result, count or memory files it was made from, "
+                          "or explain documents")
+
+
 def load(paths: Sequence[str], history: str | None = None) -> Dataset:
-    """Read result, count and memory files into one group per environment; ReportError on unusable input.
+    """Read result, count and memory files into one group per environment, and explain documents as they are;
+    ReportError on unusable input.
 
     Runs from different environments (Python, machine, loop versions, inherited
     variables, ab side) are never pooled; runs of one environment are, across files.
@@ -195,8 +221,12 @@ def load(paths: Sequence[str], history: str | None = None) -> Dataset:
     its own. Every input is used or refused: nothing is left out in silence.
     """
     try:
-        timing, counting, memory_parts = [], [], []
+        timing, counting, memory_parts, why = [], [], [], []
         for path in (expand(paths) if paths else []):
+            if is_explanation(path):
+                why.append(Why(path, load_explanation(path)))
+                continue
+            _refuse_other_documents(path)
             suite = load_suite(path)
             kind = kind_of(suite, path)
             if kind == KIND_MEMORY:
@@ -207,7 +237,7 @@ def load(paths: Sequence[str], history: str | None = None) -> Dataset:
                 timing.append(path)
         sets = [s for s in load_results(timing)] if timing else []
         count_sets = [(s, count_cells(s.cells, ", ".join(s.sources))) for s in load_results(counting)] if counting else []
-    except ResultError as exc:
+    except (ResultError, ExplainError) as exc:
         raise ReportError(str(exc)) from None
     trends: list = []
     if history:
@@ -215,8 +245,9 @@ def load(paths: Sequence[str], history: str | None = None) -> Dataset:
             trends = group_by_environment((env, (cell, tuple(points))) for env, cell, points in read_history(history))
         except HistoryError as exc:
             raise ReportError(str(exc)) from None
-    if not sets and not count_sets and not memory_parts and not trends:
-        raise ReportError("no timing results, instruction counts, memory figures or history among the inputs")
+    if not sets and not count_sets and not memory_parts and not trends and not why:
+        raise ReportError("no timing results, instruction counts, explain documents, memory figures or history among "
+                          "the inputs")
     memory = []
     for env, members in group_by_environment(memory_parts):
         cells: dict = {}
@@ -249,4 +280,4 @@ def load(paths: Sequence[str], history: str | None = None) -> Dataset:
     memory_groups = [MemoryGroup(names[i], env, sources, ms) for i, (env, sources, ms) in zip(where, memory)]
     history_groups = [HistoryGroup(names[i], env, history, tuple(cells))
                       for i, (env, cells) in zip(where_history, trends)]
-    return Dataset(tuple(groups), tuple(memory_groups), tuple(history_groups), tuple(count_groups))
+    return Dataset(tuple(groups), tuple(memory_groups), tuple(history_groups), tuple(count_groups), tuple(why))

@@ -17,6 +17,11 @@ from ..analysis import (LATENCY_HEADERS, NS, format_md, table_headers, table_not
 from ._charts import Chart, Rendered
 from ._findings import Finding
 from ._model import CountGroup, Dataset, Group, ReportError
+from ._why import NOTE as WHY_NOTE
+from ._why import headline as why_headline
+from ._why import markdown as why_markdown
+from ._why import sides as why_sides
+from ._why import tables as why_tables
 
 CSV_FIELDS = (
     "python", "python_version", "implementation", "impl", "family", "workload", "loop", "loop_version", "n",
@@ -212,6 +217,8 @@ def summary_md(dataset: Dataset, findings: list[Finding], charts: list[Chart]) -
     lines = ["# aiterbench report", ""]
     lines += [f"- {f.text}" for f in findings] or ["- No finding: the inputs hold no comparable cells."]
     lines.append("")
+    if dataset.why:
+        lines += ["## Why", ""] + [why_markdown(w) for w in dataset.why]
     for group in dataset.groups:
         counts = dataset.counts_of(group.label)
         counted = (f"; {len(counts.counts)} cells counted, from {', '.join(os.path.basename(s) for s in counts.sources)}"
@@ -261,6 +268,8 @@ td:first-child,th:first-child{text-align:left;font-family:ui-monospace,monospace
 MEMORY_CHARTS = ("memory_",)
 #: Charts shown in the history section.
 HISTORY_CHARTS = ("history_",)
+#: Charts shown in the Why section, one per explain document (``why_1``, ...).
+WHY_CHARTS = ("why_",)
 
 
 def _template():
@@ -293,7 +302,12 @@ def _where(env) -> str:
 def index_html(dataset: Dataset, findings: list[Finding], rendered: list[tuple[Chart, str]]) -> str:
     """The page, from ``templates/index.html.j2``: every table built from the data, every value escaped."""
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    timing = [(c, svg) for c, svg in rendered if not c.name.startswith(MEMORY_CHARTS + HISTORY_CHARTS)]
+    timing = [(c, svg) for c, svg in rendered if not c.name.startswith(MEMORY_CHARTS + HISTORY_CHARTS + WHY_CHARTS)]
+    by_name = {c.name: (c, svg) for c, svg in rendered}
+    why = [{"title": w.explanation.title, "headline": why_headline(w.explanation), "sides": why_sides(w.explanation),
+            "source": os.path.basename(w.source), "note": WHY_NOTE, "chart": by_name.get(f"why_{k}"),
+            "tables": [{"caption": t.caption, "head": t.head, "rows": t.body} for t in why_tables(w.explanation)]}
+           for k, w in enumerate(dataset.why, 1)]
     memory_charts = [(c, svg) for c, svg in rendered if c.name.startswith(MEMORY_CHARTS)]
     history_charts = [(c, svg) for c, svg in rendered if c.name.startswith(HISTORY_CHARTS)]
     history = [{"title": f"Python {h.label}", "where": _where(h.environment), "source": h.source,
@@ -323,7 +337,7 @@ def index_html(dataset: Dataset, findings: list[Finding], rendered: list[tuple[C
         counted_cells=dataset.counted_cells,
         memory_cells=sum(len(m.memories) for m in dataset.memory), findings=[f.text for f in findings],
         charts=timing, memory=memory, memory_charts=memory_charts, groups=groups, history=history,
-        history_charts=history_charts, counted=counted,
+        history_charts=history_charts, counted=counted, why=why,
     ) + "\n"
 
 

@@ -532,3 +532,67 @@ def test_a_count_without_two_sizes_is_refused_in_one_line(tmp_path, capsys):
     assert main(["report", str(HTTP), str(bad), "-o", str(tmp_path / "out")]) == 2
     assert_one_error_line(capsys.readouterr().err, "asyncgen/none/asyncio", "1 sizes, expected 2")
     assert not (tmp_path / "out").exists()
+
+
+#: Real explain documents (``aiterbench explain ... --format json``): one cell on 3.11.7 and 3.12.1, two cells on 3.11.7.
+EXPLAIN_PYTHONS = DATA / "explain-py311-py312.json"
+EXPLAIN_CELLS = DATA / "explain-py311-cells.json"
+
+
+def _md_table(summary: str, first_header: str) -> list[list[str]]:
+    """The rows of the markdown table whose first column is headed ``first_header``."""
+    lines = summary.splitlines()
+    start = lines.index(next(ln for ln in lines if ln.startswith(f"| {first_header} |")))
+    rows = []
+    for ln in lines[start + 2:]:
+        if not ln.startswith("|"):
+            break
+        rows.append([c.strip() for c in ln.strip("|").split(" | ")])
+    return rows
+
+
+def test_an_explain_document_alone_makes_a_why_section(tmp_path):
+    out = tmp_path / "report"
+    assert main(["report", str(EXPLAIN_PYTHONS), "-o", str(out)]) == 0
+    summary = (out / "summary.md").read_text()
+    assert "## Why" in summary and "### asyncgen/none/asyncio: new (3.12.1) against base (3.11.7)" in summary
+    assert ("counted by callgrind at n = 1000, 3000: base (3.11.7) 1,050.9, new (3.12.1) 2,276.3; NEW - BASE +1,225.4 "
+            "(+116.6%); NEW / BASE 2.166x") in summary
+    categories = {r[0]: r[1:] for r in _md_table(summary, "category")}
+    assert categories["thread-state and runtime look-ups"] == ["0.0", "249.0", "+249.0", "+20%"]
+    assert categories["total"][2] == "+1,225.4"
+    functions = _md_table(summary, "function")
+    assert len(functions) == 11 and functions[-1][0].startswith("other (")
+    assert functions[0][:3] == ["__tls_get_addr", "ld-linux", "thread-state and runtime look-ups"]
+    assert "async_gen_anext (libpython) 0 -> 2" in functions[0][7]
+    # The ten rows and the other row add up to the difference (each figure rounded to 0.1).
+    assert abs(sum(float(r[5].replace(",", "")) for r in functions) - 1225.4085) < 0.05 * len(functions)
+    assert _md_table(summary, "Python function")
+    assert "`__tls_get_addr` +242.0 (thread-state and runtime look-ups)" in summary  # the finding
+    page = (out / "index.html").read_text()
+    assert 'id="why"' in page and 'id="why-1"' in page
+    assert "<td>__tls_get_addr</td>" in page and 'class="nodata"' not in page
+
+
+def test_every_explain_document_gets_its_part_beside_timings_and_counts(tmp_path):
+    out = tmp_path / "report"
+    assert main(["report", str(HTTP), str(COUNTS), str(EXPLAIN_PYTHONS), str(EXPLAIN_CELLS), "-o", str(out)]) == 0
+    summary = (out / "summary.md").read_text()
+    assert summary.count("\n### ") == 2 and "### asyncgen/none/asyncio against class_anext/none/asyncio" in summary
+    assert "NEW - BASE -628.2 (-37.4%); NEW / BASE 0.626x" in summary
+    page = (out / "index.html").read_text()
+    assert 'id="why-1"' in page and 'id="why-2"' in page and "instructions ratio" in page
+
+
+@pytest.mark.parametrize("content, needles", [
+    ('{"aiterbench_document": "explain", "document_version": 1, "title": ', ["cannot read an explain document"]),
+    ('{"aiterbench_document": "explain", "document_version": 9}', ["explain document version 9"]),
+    ('{"aiterbench_document": "explain", "document_version": 1, "sizes": [1, 2]}', ["not a whole explain document"]),
+    ('{"aiterbench_document": "count", "document_version": 1, "cells": []}', ["'count' document", "--format json"]),
+], ids=["truncated", "newer", "incomplete", "another-document"])
+def test_a_document_report_cannot_use_is_refused_in_one_line(tmp_path, capsys, content, needles):
+    bad = tmp_path / "doc.json"
+    bad.write_text(content)
+    assert main(["report", str(HTTP), str(bad), "-o", str(tmp_path / "out")]) == 2
+    assert_one_error_line(capsys.readouterr().err, "doc.json", *needles)
+    assert not (tmp_path / "out").exists()
