@@ -12,7 +12,7 @@ import io
 import math
 from typing import Callable
 
-from ..analysis import NS, REFERENCE_IMPL, Cell, ratio
+from ..analysis import EXPLAIN_CATEGORIES, NS, REFERENCE_IMPL, Cell, ratio
 
 from ._model import Dataset, Group
 
@@ -32,7 +32,7 @@ class Chart:
 class ChartSpec:
     name: str
     build: Callable[[Dataset], list[Chart]]
-    #: "time": drawn (or a no-data panel) when timings are given; "memory", "history": only with such data
+    #: "time": drawn (or a no-data panel) when timings are given; "memory", "history", "why": only with such data
     needs: str = "time"
 
 
@@ -408,6 +408,59 @@ def history_trends(dataset: Dataset) -> list[Chart]:
     return charts
 
 
+#: One colour per explain category, in its display order, the same in every chart (tab10; "other" grey).
+CATEGORY_COLORS = dict(zip(EXPLAIN_CATEGORIES, ("#1f77b4", "#d62728", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b",
+                                                 "#7f7f7f")))
+
+
+def explain_chart(explanation, top: int = 15, name: str = "explain") -> Chart:
+    """The largest differences by function of an ``explain`` document as a diverging horizontal bar chart: NEW - BASE
+    instructions per item, positive to the right, coloured by category, the "other (N functions)" row included
+    (hatched), so that the bars add up to the difference."""
+    plt = _plt()
+    from matplotlib.patches import Patch
+
+    e = explanation
+    rows = e.top(top)
+    labels = [r.function if r.function.startswith("other (") else f"{r.function} ({r.object})" for r in rows]
+    values = [r.difference for r in rows]
+    fig, ax = plt.subplots(figsize=(min(PAGE_INCHES, 9.0), 0.3 * len(rows) + 2.0), layout="constrained")
+    y = list(range(len(rows)))
+    bars = ax.barh(y, values, color=[CATEGORY_COLORS.get(r.category, "#7f7f7f") for r in rows], height=0.7)
+    for bar, r in zip(bars, rows):
+        if r.function.startswith("other ("):
+            bar.set_hatch("///")
+            bar.set_edgecolor("white")
+    lo, hi = min(values + [0.0]), max(values + [0.0])
+    span = (hi - lo) or 1.0
+    for k, v in enumerate(values):
+        ax.text(v + (0.01 * span if v >= 0 else -0.01 * span), k, f"{v:+,.1f}", va="center",
+                ha="left" if v >= 0 else "right", fontsize=8)
+    ax.axvline(0, color="black", linewidth=0.8)
+    # Room for the numbers at the bars' ends, on the side(s) where bars are.
+    ax.set_xlim(lo - (0.16 if lo < 0 else 0.02) * span, hi + (0.16 if hi > 0 else 0.02) * span)
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.invert_yaxis()  # the largest difference on top
+    ax.grid(axis="y", visible=False)
+    ax.set_xlabel("instructions per item, NEW - BASE")
+    ax.set_title(f"BASE {e.base.label} {e.base.per_item:,.1f}, NEW {e.new.label} {e.new.per_item:,.1f} "
+                 f"({e.difference:+,.1f})", fontsize=9)
+    fig.suptitle(f"Why: {e.title}")
+    shown = [c for c in EXPLAIN_CATEGORIES if any(r.category == c for r in rows)]
+    fig.legend([Patch(color=CATEGORY_COLORS[c]) for c in shown], shown, loc="outside lower center",
+               ncol=min(4, len(shown)), fontsize=8)
+    return Chart(
+        name, f"Why: {e.title}",
+        f"Self instructions per item of the {len(rows) - (1 if len(rows) > top else 0)} functions whose counts differ "
+        "most, NEW - BASE, coloured by category; the hatched bar is every other function together, so the bars add "
+        f"up to the difference ({e.difference:+,.1f}). Counted by callgrind at n = {e.sizes[0]}, {e.sizes[1]}.", fig)
+
+
+def why_charts(dataset: Dataset) -> list[Chart]:
+    """One explain chart per explain document among the inputs (``why_1``, ``why_2``... in their order)."""
+    return [explain_chart(w.explanation, name=f"why_{k}") for k, w in enumerate(dataset.why, 1)]
+
+
 def _slug(label: str) -> str:
     return "py" + "".join(ch if ch.isalnum() else "_" for ch in label).strip("_")
 
@@ -420,6 +473,7 @@ CHARTS = (
     ChartSpec("loops", loops_speedup),
     ChartSpec("memory_held", memory_held, needs="memory"),
     ChartSpec("history", history_trends, needs="history"),
+    ChartSpec("why", why_charts, needs="why"),
 )
 
 
@@ -456,6 +510,20 @@ def render_all(dataset: Dataset, jobs: int | None = None) -> list[Rendered]:
         order = sorted(range(len(CHARTS)), key=lambda i: CHARTS[i].name not in ("scaling", "per_item"))
         futures = {i: pool.submit(_render_spec, i, dataset) for i in order}
         return [r for i in range(len(CHARTS)) for r in futures[i].result()]
+
+
+def write_chart(chart: Chart, path_stem: str) -> list[str]:
+    """Write ``path_stem.svg`` and ``path_stem.png`` of a chart (atomically, as the report writes its own)."""
+    from ..analysis import write_atomic
+
+    svg, png = render(chart)
+    write_atomic(path_stem + ".svg", SVG_PROLOGUE + svg)
+    write_atomic(path_stem + ".png", png)
+    return [path_stem + ".svg", path_stem + ".png"]
+
+
+#: What ``render`` strips from matplotlib's SVG, for a file of its own.
+SVG_PROLOGUE = '<?xml version="1.0" encoding="utf-8" standalone="no"?>\n'
 
 
 def render(chart: Chart) -> tuple[str, bytes]:

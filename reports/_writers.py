@@ -14,7 +14,7 @@ from .._version import __version__
 from ..analysis import (LATENCY_HEADERS, NS, format_md, table_headers, table_notes, latency_rows, memory_table, render_table,
                          table_rows, uninterrupted, write_atomic)
 
-from ._charts import Chart, Rendered
+from ._charts import SVG_PROLOGUE, Chart, Rendered
 from ._findings import Finding
 from ._model import CountGroup, Dataset, Group, ReportError
 from ._why import NOTE as WHY_NOTE
@@ -355,7 +355,7 @@ def write_report(dataset: Dataset, findings: list[Finding], rendered: list[Rende
     files: list[tuple[str, str | bytes]] = []
     for r in rendered:
         if r.svg:
-            files.append((f"{r.chart.name}.svg", '<?xml version="1.0" encoding="utf-8" standalone="no"?>\n' + r.svg))
+            files.append((f"{r.chart.name}.svg", SVG_PROLOGUE + r.svg))
             files.append((f"{r.chart.name}.png", r.png))
     pairs = [(r.chart, r.svg) for r in rendered]
     files += [("index.html", index_html(dataset, findings, pairs)),

@@ -353,7 +353,7 @@ def test_no_chart_is_wider_than_the_page_or_lettered_small(memory_file):
     from aiterbench import reports
     from aiterbench.reports._charts import CHARTS, PAGE_INCHES
 
-    dataset = reports.load([*RESULTS, str(memory_file)])
+    dataset = reports.load([*RESULTS, str(memory_file), str(DATA / "explain-py311-cells.json")])
     drawn = 0
     for spec in CHARTS:
         for chart in spec.build(dataset):
@@ -365,7 +365,7 @@ def test_no_chart_is_wider_than_the_page_or_lettered_small(memory_file):
                 if text.get_text().strip():
                     assert text.get_fontsize() >= 8, (chart.name, text.get_text())
             plt.close(chart.figure)
-    assert drawn >= 6
+    assert drawn >= 7
 
 
 def test_a_history_gets_its_trend_chart_and_its_change_points(tmp_path, capsys):
@@ -570,8 +570,9 @@ def test_an_explain_document_alone_makes_a_why_section(tmp_path):
     assert _md_table(summary, "Python function")
     assert "`__tls_get_addr` +242.0 (thread-state and runtime look-ups)" in summary  # the finding
     page = (out / "index.html").read_text()
-    assert 'id="why"' in page and 'id="why-1"' in page
+    assert 'id="why"' in page and 'id="why-1"' in page and 'id="why_1"' in page and page.count("<svg") == 1
     assert "<td>__tls_get_addr</td>" in page and 'class="nodata"' not in page
+    assert sorted(p.name for p in out.glob("*.svg")) == ["why_1.svg"] and (out / "why_1.png").exists()
 
 
 def test_every_explain_document_gets_its_part_beside_timings_and_counts(tmp_path):
@@ -581,7 +582,7 @@ def test_every_explain_document_gets_its_part_beside_timings_and_counts(tmp_path
     assert summary.count("\n### ") == 2 and "### asyncgen/none/asyncio against class_anext/none/asyncio" in summary
     assert "NEW - BASE -628.2 (-37.4%); NEW / BASE 0.626x" in summary
     page = (out / "index.html").read_text()
-    assert 'id="why-1"' in page and 'id="why-2"' in page and "instructions ratio" in page
+    assert 'id="why_1"' in page and 'id="why_2"' in page and "instructions ratio" in page
 
 
 @pytest.mark.parametrize("content, needles", [
@@ -596,3 +597,48 @@ def test_a_document_report_cannot_use_is_refused_in_one_line(tmp_path, capsys, c
     assert main(["report", str(HTTP), str(bad), "-o", str(tmp_path / "out")]) == 2
     assert_one_error_line(capsys.readouterr().err, "doc.json", *needles)
     assert not (tmp_path / "out").exists()
+
+
+def test_the_explain_chart_diverges_and_is_coloured_by_category():
+    import matplotlib.pyplot as plt
+
+    from aiterbench.analysis import EXPLAIN_CATEGORIES, load_explanation
+    from aiterbench.reports._charts import CATEGORY_COLORS, PAGE_INCHES, explain_chart
+
+    e = load_explanation(str(EXPLAIN_CELLS))
+    chart = explain_chart(e, top=15)
+    fig = chart.figure
+    (ax,) = fig.axes
+    bars = ax.patches
+    rows = e.top(15)
+    assert len(bars) == len(rows) == 16 and rows[-1].function.startswith("other (")
+    assert [b.get_width() for b in bars] == [r.difference for r in rows]
+    assert any(b.get_width() < 0 for b in bars) and any(b.get_width() > 0 for b in bars)
+    assert abs(sum(b.get_width() for b in bars) - e.difference) < 1e-6  # the other bar closes the sum
+    from matplotlib.colors import to_hex
+
+    assert [to_hex(b.get_facecolor()) for b in bars] == [CATEGORY_COLORS[r.category] for r in rows]
+    (legend,) = fig.legends
+    shown = [t.get_text() for t in legend.get_texts()]
+    assert shown == [c for c in EXPLAIN_CATEGORIES if c in {r.category for r in rows}]
+    assert ax.get_xlabel() == "instructions per item, NEW - BASE"
+    assert "asyncgen/none/asyncio" in fig.get_suptitle() and "class_anext/none/asyncio" in fig.get_suptitle()
+    assert fig.get_size_inches()[0] <= PAGE_INCHES
+    plt.close(fig)
+
+
+def test_write_explain_chart_writes_the_same_svg_and_png_every_time(tmp_path):
+    from aiterbench.analysis import load_explanation
+    from aiterbench.reports import write_explain_chart
+
+    e = load_explanation(str(EXPLAIN_PYTHONS))
+    made = []
+    for run in ("a", "b"):
+        (tmp_path / run).mkdir()
+        paths = write_explain_chart(e, str(tmp_path / run / "why"), top=5)
+        assert paths == [str(tmp_path / run / "why.svg"), str(tmp_path / run / "why.png")]
+        made.append([Path(p).read_bytes() for p in paths])
+    assert made[0] == made[1]
+    svg = made[0][0].decode()
+    assert svg.startswith("<?xml") and "other (" in svg and "instructions per item, NEW - BASE" in svg
+    assert made[0][1].startswith(b"\x89PNG")
