@@ -5,11 +5,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Mapping, Sequence
 
-from ..analysis import (KIND_COUNT, KIND_MEMORY, Cell, CellData, Environment, Estimate, ExplainError, Explanation,
-                        HistoryError, Memory, ResultError, Row, analyze, expand, group_by_environment, is_explanation,
-                        kind_of, labels, load_explanation, load_results, load_suite, median_ci, memory_of, read_history)
-# Until the facade exports them (bench/analysis/__init__.py): the public helper for count files' cells.
-from ..analysis.count_cells import CellCount, count_cells
+from ..analysis import (KIND_COUNT, KIND_MEMORY, Cell, CellCount, CellData, Environment, Estimate, ExplainError,
+                        Explanation, HistoryError, Memory, ResultError, Row, analyze, count_cells, expand,
+                        group_by_environment, is_explanation, kind_of, labels, load_explanation, load_results,
+                        load_suite, median_ci, memory_of, read_history)
 
 
 class ReportError(ValueError):
@@ -192,6 +191,17 @@ def _merge(a: Memory, b: Memory) -> Memory:
                                bytes_per_item=a.bytes_per_item + b.bytes_per_item)
 
 
+def _once(paths: Sequence[str]) -> list[str]:
+    """Each file once, however often it was named (itself and through its folder): read twice, a memory file's
+    processes would count twice and an explanation be shown twice."""
+    import os
+
+    seen: dict[str, str] = {}
+    for path in paths:
+        seen.setdefault(os.path.realpath(path), path)
+    return list(seen.values())
+
+
 def _refuse_other_documents(path: str) -> None:
     """ReportError for a document a command printed (``show --format json``...): it is not the file it was made from."""
     import re
@@ -222,7 +232,7 @@ def load(paths: Sequence[str], history: str | None = None) -> Dataset:
     """
     try:
         timing, counting, memory_parts, why = [], [], [], []
-        for path in (expand(paths) if paths else []):
+        for path in _once(expand(paths) if paths else []):
             if is_explanation(path):
                 why.append(Why(path, load_explanation(path)))
                 continue

@@ -642,3 +642,21 @@ def test_write_explain_chart_writes_the_same_svg_and_png_every_time(tmp_path):
     svg = made[0][0].decode()
     assert svg.startswith("<?xml") and "other (" in svg and "instructions per item, NEW - BASE" in svg
     assert made[0][1].startswith(b"\x89PNG")
+
+
+def test_a_file_named_twice_is_read_once(memory_file, tmp_path):
+    """Named itself and through its folder: its processes are not counted twice, its explanation not shown twice."""
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    shutil.copy(memory_file, folder / "memory.json")
+    shutil.copy(EXPLAIN_CELLS, folder / "explain.json")
+    import csv
+
+    def processes(*inputs) -> list[str]:
+        out = tmp_path / f"report{len(inputs)}"
+        assert main(["report", *map(str, inputs), "-o", str(out)]) == 0
+        with (out / "memory.csv").open() as f:
+            return [r["processes"] for r in csv.DictReader(f)]
+
+    assert processes(folder, folder / "memory.json", folder / "explain.json") == processes(memory_file)
+    assert (tmp_path / "report3" / "summary.md").read_text().count("\n### ") == 1
