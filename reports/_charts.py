@@ -15,6 +15,7 @@ from typing import Callable
 from ..analysis import EXPLAIN_CATEGORIES, NS, REFERENCE_IMPL, Cell, ratio
 
 from ._model import Dataset, Group
+from ._why import named
 
 REFERENCE = REFERENCE_IMPL
 
@@ -443,8 +444,8 @@ def explain_chart(explanation, top: int = 15, name: str = "explain") -> Chart:
     ax.invert_yaxis()  # the largest difference on top
     ax.grid(axis="y", visible=False)
     ax.set_xlabel("instructions per item, NEW - BASE")
-    ax.set_title(f"BASE {e.base.label} {e.base.per_item:,.1f}, NEW {e.new.label} {e.new.per_item:,.1f} "
-                 f"({e.difference:+,.1f})", fontsize=9)
+    ax.set_title(f"{named(e.base, 'BASE')} {e.base.per_item:,.1f}, {named(e.new, 'NEW')} {e.new.per_item:,.1f} "
+                 f"instructions per item ({e.difference:+,.1f})", fontsize=9)
     fig.suptitle(f"Why: {e.title}")
     shown = [c for c in EXPLAIN_CATEGORIES if any(r.category == c for r in rows)]
     fig.legend([Patch(color=CATEGORY_COLORS[c]) for c in shown], shown, loc="outside lower center",

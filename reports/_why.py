@@ -19,7 +19,12 @@ class Table:
     caption: str
     head: tuple[str, ...]
     body: tuple[tuple[str, ...], ...]
-    left: int = 1  # columns of text, left-aligned in markdown
+    left: int = 1  # leading columns of text, left-aligned in markdown
+
+    @property
+    def text(self) -> tuple[int, ...]:
+        """Every column of words (left-aligned on the page): the leading ones, callers and opcodes."""
+        return tuple(i for i, h in enumerate(self.head) if i < self.left or h.startswith(("callers", "opcodes")))
 
 
 def _num(x: float) -> str:
@@ -39,11 +44,11 @@ def headline(e: Explanation) -> str:
     b, n = e.base, e.new
     rel = f" ({100 * e.difference / b.per_item:+.1f}%)" if b.per_item else ""
     ratio = f"; NEW / BASE {e.ratio:.3f}x" if e.ratio is not None else ""
-    return (f"Instructions per item, counted by callgrind at n = {e.sizes[0]}, {e.sizes[1]}: {_named(b, 'BASE')} "
-            f"{_num(b.per_item)}, {_named(n, 'NEW')} {_num(n.per_item)}; NEW - BASE {_signed(e.difference)}{rel}{ratio}.")
+    return (f"Instructions per item, counted by callgrind at n = {e.sizes[0]}, {e.sizes[1]}: {named(b, 'BASE')} "
+            f"{_num(b.per_item)}, {named(n, 'NEW')} {_num(n.per_item)}; NEW - BASE {_signed(e.difference)}{rel}{ratio}.")
 
 
-def _named(side, word: str) -> str:
+def named(side, word: str) -> str:
     """``BASE class_anext/none/asyncio``; a side already labelled by its name (``base (3.11.7)``) as it is."""
     return side.label if side.label.lower().startswith(word.lower()) else f"{word} {side.label}"
 

@@ -262,7 +262,7 @@ figure{margin:1.5rem 0;border:1px solid #ddd;border-radius:6px;padding:.8rem;ove
 figure svg{max-width:100%;height:auto} figcaption{color:#444;font-size:.9rem;margin-top:.5rem}
 .nodata{background:#fafafa;color:#555;padding:2rem;text-align:center;border:1px dashed #bbb;border-radius:6px}
 table{border-collapse:collapse;font-size:.8rem;margin:.5rem 0 1.5rem} th,td{border:1px solid #ddd;padding:.2rem .45rem;text-align:right}
-td:first-child,th:first-child{text-align:left;font-family:ui-monospace,monospace}
+td:first-child,th:first-child{text-align:left;font-family:ui-monospace,monospace} td.text,th.text{text-align:left}
 """
 #: Charts shown in the memory section rather than with the timings.
 MEMORY_CHARTS = ("memory_",)
@@ -306,7 +306,8 @@ def index_html(dataset: Dataset, findings: list[Finding], rendered: list[tuple[C
     by_name = {c.name: (c, svg) for c, svg in rendered}
     why = [{"title": w.explanation.title, "headline": why_headline(w.explanation), "sides": why_sides(w.explanation),
             "source": os.path.basename(w.source), "note": WHY_NOTE, "chart": by_name.get(f"why_{k}"),
-            "tables": [{"caption": t.caption, "head": t.head, "rows": t.body} for t in why_tables(w.explanation)]}
+            "tables": [{"caption": t.caption, "head": t.head, "rows": t.body, "text": t.text}
+                       for t in why_tables(w.explanation)]}
            for k, w in enumerate(dataset.why, 1)]
     memory_charts = [(c, svg) for c, svg in rendered if c.name.startswith(MEMORY_CHARTS)]
     history_charts = [(c, svg) for c, svg in rendered if c.name.startswith(HISTORY_CHARTS)]

@@ -571,7 +571,7 @@ def test_an_explain_document_alone_makes_a_why_section(tmp_path):
     assert "`__tls_get_addr` +242.0 (thread-state and runtime look-ups)" in summary  # the finding
     page = (out / "index.html").read_text()
     assert 'id="why"' in page and 'id="why-1"' in page and 'id="why_1"' in page and page.count("<svg") == 1
-    assert "<td>__tls_get_addr</td>" in page and 'class="nodata"' not in page
+    assert '<td class="text">__tls_get_addr</td>' in page and 'class="nodata"' not in page
     assert sorted(p.name for p in out.glob("*.svg")) == ["why_1.svg"] and (out / "why_1.png").exists()
 
 
