@@ -1,8 +1,8 @@
 """explain: why one per-item count differs from another, function by function, exactly and repeatably.
 
-The counted commands run once per module (fixtures) at small sizes, each from an empty folder of its own that
-never changes: a counted process's imports list its working folder (see the xfail test below), so a folder that
-gains a file between two runs would move their counts.
+The counted commands run once per module (fixtures) at small sizes, each from an empty folder of its own. A
+counted process leaves its working folder off sys.path (its imports would list it, and a folder that gained a
+file between two runs would move their counts): a test runs a repeat from a folder with one more file.
 """
 
 from __future__ import annotations
@@ -195,12 +195,8 @@ def test_a_repeat_gives_identical_rows(two_cells, two_cells_again):
 
 
 @needs_valgrind
-@pytest.mark.xfail(strict=True, reason=(
-    "the counted process runs `python -c BOOT` (orchestrate/workers.py command()), so sys.path[0] is '' - the "
-    "working folder - and its imports list that folder: a file more there shifts the heap, hence the addresses "
-    "of interned names, hence type-method-cache hits (_PyType_Lookup, find_name_in_mro, unicodekeys_lookup): "
-    "a repeat of `explain ... -o e1.json` from the same folder counts differently once e1.json is there"))
 def test_a_repeat_from_a_folder_that_gained_a_file_gives_identical_rows(two_cells, tmp_path, out):
+    """The counted process leaves the working folder off sys.path: its files would move the counts."""
     first, path = two_cells
     shutil.copy(path, tmp_path / "e1.json")  # the first run's output, written where a user runs the second
     again, _ = _explain_two_cells(tmp_path, out, "two-cells-from-another-folder.json")

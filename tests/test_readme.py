@@ -161,3 +161,40 @@ def test_the_workflow_covers_the_pythons_teams_run_and_counts_on_pull_requests()
     steps = workflow["jobs"]["ab"]["steps"]
     assert any("apt-get install" in str(s.get("run", "")) and "valgrind" in str(s.get("run", "")) for s in steps)
     assert any("aiterbench ab --count" in str(s.get("run", "")) for s in steps)
+
+
+def test_the_readme_s_generated_blocks_are_what_docs_results_give():
+    """'What it found' and the explain walk-through are generated from docs/results: regenerated, they match."""
+    pytest.importorskip("matplotlib")
+    from aiterbench.reports import readme_blocks
+    from aiterbench.reports._readme import BLOCKS, block_of
+
+    text = (ROOT / "README.md").read_text()
+    generated = readme_blocks([str(ROOT / "docs" / "results")])
+    for name in BLOCKS:
+        assert block_of(text, name) is not None, f"README has no {name} block"
+        assert generated[name], f"docs/results gives no {name} block"
+        assert block_of(text, name) == generated[name], (
+            f"README's {name} block differs from docs/results: run "
+            "aiterbench report docs/results -o report --readme README.md")
+    # What the front page must say: counts on every Python 3.10 to 3.13, timing with intervals, http, the why.
+    results = generated["results"]
+    for version in ("3.10", "3.11", "3.12", "3.13"):
+        assert f"| {version} | none | asyncio |" in results
+    assert "Time per item on one machine" in results and "Over HTTP" in results and "`__tls_get_addr`" in results
+
+
+def test_report_readme_rewrites_only_its_blocks_and_refuses_a_readme_without_them(tmp_path):
+    pytest.importorskip("matplotlib")
+    readme = tmp_path / "README.md"
+    readme.write_text("# mine\n\nbefore\n<!-- aiterbench:results:start -->\nold\n<!-- aiterbench:results:end -->\nafter\n")
+    proc = cli("report", str(ROOT / "docs" / "results"), "-o", str(tmp_path / "rep"), "--readme", str(readme))
+    assert proc.returncode == 0, proc.stderr
+    text = readme.read_text()
+    assert text.startswith("# mine\n\nbefore\n<!-- aiterbench:results:start -->\n**Instructions per item**")
+    assert text.endswith("<!-- aiterbench:results:end -->\nafter\n") and "old" not in text
+    plain = tmp_path / "PLAIN.md"
+    plain.write_text("no markers\n")
+    proc = cli("report", str(ROOT / "docs" / "results"), "-o", str(tmp_path / "rep2"), "--readme", str(plain))
+    assert proc.returncode == 2 and "markers" in proc.stderr and "Traceback" not in proc.stderr
+    assert plain.read_text() == "no markers\n" and not (tmp_path / "rep2").exists()

@@ -103,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("results", nargs="*", metavar="RESULTS",
                    help="result and memory files or folders (several Pythons, loops, machines or dates)")
     p.add_argument("--history", metavar="DB", help="also draw each cell's trend from this history database")
+    p.add_argument("--readme", metavar="FILE",
+                   help="also rewrite FILE's generated blocks (between <!-- aiterbench:results:start --> and its end, "
+                        "and the same for 'why') from the same files: what the suite found, on the front page")
     p.add_argument("-o", "--output", metavar="DIR", default="report", help="output folder (default: report)")
     p.add_argument("--force", action="store_true",
                    help="write into a folder that holds other files than an earlier report: files of the report's names "

@@ -38,11 +38,14 @@ def cmd_report(args) -> int:
         if args.history and importlib.util.find_spec("ruptures") is None:
             raise UsageError("report --history needs ruptures for its change points: pip install 'aiterbench[history]'")
         check_folder(args.output, args.force)  # before reading anything: a folder of someone else's is never written
-        written = reports.build(args.results, args.output, args.history)
+        written = reports.build(args.results, args.output, args.history, getattr(args, "readme", None))
     except reports.ReportError as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"{args.output}: cannot write the report ({exc.strerror or exc})") from None
+    if getattr(args, "readme", None) in written:
+        written.remove(args.readme)
+        print(f"rewrote the generated blocks of {args.readme}")
     print(f"wrote {len(written)} files to {args.output}: open {os.path.join(args.output, 'index.html')}")
     return EXIT_OK
 

@@ -18,7 +18,12 @@ import sys
 #: ``python -c BOOT FOLDERS ARGS...``: FOLDERS is JSON {package: folder}; load ``aiterbench`` from its
 #: folder, then hand over to the worker's entry point with the folders.
 BOOT = (
-    "import importlib.util, json, os, sys\n"
+    "import sys\n"
+    # ``-c`` puts the working folder first on sys.path, and the first import lists it: its files would land on
+    # the heap of a counted process and move its counts (the folder's contents, not the code). Counting does
+    # without it; a plug-in module is found on PYTHONPATH, a side's path or by its .py path.
+    "if sys.argv[2:3] == ['--count'] and sys.path[:1] == ['']: del sys.path[0]\n"
+    "import importlib.util, json, os\n"
     "folders = json.loads(sys.argv.pop(1))\n"
     "root = folders['aiterbench']\n"
     "spec = importlib.util.spec_from_file_location('aiterbench', os.path.join(root, '__init__.py'),"

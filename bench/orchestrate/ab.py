@@ -37,6 +37,7 @@ class AbOutcome:
     #: ``ab --count --explain``: side name -> cell -> (Count with its parsed dumps, metadata); None otherwise.
     counted: Mapping | None = dataclasses.field(default=None, compare=False, repr=False)
     probes: tuple = dataclasses.field(default=(), compare=False, repr=False)
+    env: Mapping | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def explain(self, names: Sequence[str]) -> list:
         """(cell name, Explanation) for each of the named cells counted on both sides, from this job's own runs."""
@@ -46,7 +47,7 @@ class AbOutcome:
             return []
         wanted = {Cell.parse(n)[0] for n in names}
         cells = [c for c in next(iter(self.counted.values()), {}) if c in wanted]
-        return explain_ab(self.counted, self.probes, sorted(cells))
+        return explain_ab(self.counted, self.probes, sorted(cells), self.env)
 
 
 def worker_args(family: int) -> list[str]:
@@ -130,4 +131,4 @@ def run_ab_count(probes: Sequence[Probe], cells: Sequence[Cell], sizes: tuple[in
         return AbOutcome(tuple(paths), False, interrupted, failed,
                          error=f"cannot write {exc.filename or paths[0]}: {exc.strerror or exc}")
     return AbOutcome(tuple(paths), True, interrupted, failed, counted=per_side if explain else None,
-                     probes=tuple(probes))
+                     probes=tuple(probes), env=env)

@@ -303,7 +303,7 @@ def count_groups(todo: Sequence[Group], sizes, modules, env, notes=(), explain: 
         return each_cell(list(todo), measure, "count", notes, many=True)
 
 
-def _suite(counted, family, env, side: str = ""):
+def _suite(counted, family, env, side: str = "", module=None):
     """The count file's suite from (group, counts, metadata) triples: each run carries its interpreter's metadata."""
     import pyperf
 
@@ -325,6 +325,8 @@ def _suite(counted, family, env, side: str = ""):
             }
             if side:
                 md["aiterbench_side"] = side
+            if module is not None and module(c.cell.impl):
+                md["impl_module"] = module(c.cell.impl)  # a plug-in's ratio is to its own module's class form
             md["duration"] = c.seconds  # pyperf would otherwise take the value for seconds
             run_md = {k: v for k, v in metadata.items() if not k.startswith("aiterbench_loop_")}
             benchmarks.append(pyperf.Benchmark([pyperf.Run([total / n], metadata={**run_md, **md},
@@ -365,7 +367,13 @@ def run_counts(cells, sizes, modules, env, notes=()):
     failures = [(cell, reason) for group, reason in failures for cell in group.cells]
     if not counted:
         return None, failures, interrupted
-    return _suite(counted, _families(registry), env), failures, interrupted
+    def module(impl: str) -> str | None:
+        try:
+            return registry.get(impl).module
+        except Exception:  # noqa: BLE001 - not this registry's: no module recorded
+            return None
+
+    return _suite(counted, _families(registry), env, module=module), failures, interrupted
 
 
 def run_ab_counts(cells, sides, sizes, modules, env, notes=(), families=None, explain: bool = False):

@@ -20,23 +20,26 @@ class ExplainFailed(RuntimeError):
     """A side could not be counted (its cell failed, or Ctrl-C came first); one line."""
 
 
-def _environment(metadata: Mapping, cell, side: str = "") -> Environment:
+def _environment(metadata: Mapping, cell, side: str = "", env: Mapping | None = None) -> Environment:
     from .._version import __version__
+    from ..model.environ import recorded
 
     md = {**metadata, "aiterbench_version": __version__, "loop": cell.loop,
-          "loop_version": metadata.get(f"aiterbench_loop_{cell.loop}", "?")}
+          "loop_version": metadata.get(f"aiterbench_loop_{cell.loop}", "?"),
+          "aiterbench_environ": recorded(env or {})}  # as count files record it: what the caller passed on
     if side:
         md["aiterbench_side"] = side
     return Environment.from_metadata(md)
 
 
-def side_counts(label: str, count, metadata: Mapping, side: str = "") -> SideCounts:
-    """What ``explain`` needs of one counted cell (a ``Count`` kept with ``explain=True``)."""
+def side_counts(label: str, count, metadata: Mapping, side: str = "", env: Mapping | None = None) -> SideCounts:
+    """What ``explain`` needs of one counted cell (a ``Count`` kept with ``explain=True``); ``env``: the
+    environment the counting processes were given."""
     if count.profiles is None:
         raise ExplainError(f"{label}: counted without its profiles")
     bytecodes, tool = count.bytecodes if count.bytecodes else (None, "")
     return SideCounts(label, count.cell.name, tuple(count.sizes), tuple(count.profiles),
-                      _environment(metadata, count.cell, side), bytecodes, tool)
+                      _environment(metadata, count.cell, side, env), bytecodes, tool)
 
 
 def _counted(todo, sizes, modules, env, notes):
@@ -54,7 +57,7 @@ def explain_cells(base, new, sizes, modules, env, notes: Sequence[str] = ()) -> 
     # One process per cell, both at once; the same cell twice is counted once (its repeat would be identical).
     counted = _counted([Group((cell,)) for cell in dict.fromkeys((base, new))], sizes, modules, env, notes)
     found = {c.cell: (c, md) for _, cs, md in counted for c in cs}
-    sides = [side_counts(cell.name, *found[cell]) for cell in (base, new)]
+    sides = [side_counts(cell.name, *found[cell], env=env) for cell in (base, new)]
     return explain(*sides)
 
 
@@ -70,16 +73,17 @@ def explain_sides(cell, probes, sizes, modules, env, notes: Sequence[str] = ()) 
     """One cell on the ``ab`` sides BASE and NEW, one valgrind process per side (both at once)."""
     counted = _counted([Group((cell,), p.side) for p in probes], sizes, modules, env, notes)
     by_side = {g.side.name: (cs[0], md) for g, cs, md in counted if cs}
-    sides = [side_counts(side_label(p), *by_side[p.side.name], side=p.side.name) for p in probes]
+    sides = [side_counts(side_label(p), *by_side[p.side.name], side=p.side.name, env=env) for p in probes]
     return explain(*sides)
 
 
-def explain_ab(per_side: Mapping[str, Mapping], probes, cells) -> list[tuple[str, Explanation]]:
+def explain_ab(per_side: Mapping[str, Mapping], probes, cells, env: Mapping | None = None) -> list[tuple[str, Explanation]]:
     """``ab --count --explain``: an explanation per cell in ``cells`` from the counts ``ab`` already made."""
     out = []
     for cell in cells:
         try:
-            sides = [side_counts(side_label(p), *per_side[p.side.name][cell], side=p.side.name) for p in probes]
+            sides = [side_counts(side_label(p), *per_side[p.side.name][cell], side=p.side.name, env=env)
+                     for p in probes]
         except KeyError:
             continue  # not counted on both sides: it has no verdict to explain
         out.append((cell.name, explain(*sides)))
