@@ -108,6 +108,7 @@ def _count_one(impls, registry, cell, sizes, check_timeout, no_check: bool, byte
     instructions each Python function executed inside each counted call, for the report line."""
     import asyncio
     import functools
+    import gc
 
     from ..model.loops import LOOPS
     from .check import check_cell, is_async_cell
@@ -142,6 +143,12 @@ def _count_one(impls, registry, cell, sizes, check_timeout, no_check: bool, byte
                     # last). The source was set up above and is torn down below, outside the count.
                     # Any other call to functools.reduce (the impl's, a library's, inside this one or not)
                     # dumps counts of its own, and the parent refuses the cell.
+                    # The collector's counters start from zero in every counted call, so that the number
+                    # of collections inside it depends only on the items, not on what the process (its
+                    # paths, its argv, the cells counted before) allocated earlier: a collection more or
+                    # less at one size moved a cell's per-item figure by tens of instructions.
+                    gc.collect()
+
                     def region():
                         functools.reduce(lambda acc, _: loop.run_until_complete(drain(source)), [None], None)
 
