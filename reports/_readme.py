@@ -60,8 +60,46 @@ def _counts_table(dataset: Dataset) -> list[str]:
     return out + [""]
 
 
+def _headline(dataset: Dataset) -> list[str]:
+    """One sentence per workload from the counts: which form is cheaper per item on which Python (asyncio,
+    or the first loop counted), or how close the two are when no Python separates them by a tenth."""
+    groups = sorted(dataset.counts, key=lambda g: tuple(int(x) for x in g.environment.python_version.split(".")[:2]))
+    workloads = list(dict.fromkeys(w for g in groups for w in g.workloads))
+    parts = []
+    for workload in workloads:
+        found = []  # (python, ratio)
+        for g in groups:
+            loops = [lp for lp in g.loops if lp == "asyncio"] or list(g.loops)
+            for loop in loops[:1]:
+                a, b = g.get(Cell(CANDIDATE_IMPL, workload, loop)), g.get(Cell(REFERENCE_IMPL, workload, loop))
+                if a is not None and b is not None:
+                    found.append((_python(g.environment), a.per_item / b.per_item, loop))
+        if not found:
+            continue
+        loop = found[0][2]
+        if all(abs(r - 1) < 0.1 for _, r, _ in found):
+            spread = max(abs(r - 1) for _, r, _ in found)
+            parts.append(f"on `{workload}` ({loop}) the two forms are within {spread:.0%} of each other on "
+                         f"{', '.join(py for py, _, _ in found)}")
+            continue
+        gen = [(py, r) for py, r, _ in found if r < 1]
+        cls = [(py, r) for py, r, _ in found if r >= 1]
+        said = []
+        if gen:
+            said.append(f"the async generator is cheaper on {', '.join(py for py, _ in gen)} "
+                        f"({', '.join(f'{r:.2f}' for _, r in gen)} of the class's instructions)")
+        if cls:
+            said.append(f"the class on {', '.join(py for py, _ in cls)} "
+                        f"(the async generator {', '.join(f'{r:.2f}x' for _, r in cls)})")
+        parts.append(f"on `{workload}` ({loop}) " + " and ".join(said))
+    if not parts:
+        return []
+    text = "; ".join(parts)
+    return [f"**In short:** per item, {text}.", ""]
+
+
 def _timing_table(dataset: Dataset) -> list[str]:
-    rows, machines, dates = [], set(), set()
+    rows, machines = [], set()
     for g in sorted(dataset.groups, key=lambda g: tuple(int(x) for x in g.python_version.split(".")[:2])):
         for workload in [w for w in g.workloads if w != "http"]:
             for loop in g.loops:
@@ -69,13 +107,11 @@ def _timing_table(dataset: Dataset) -> list[str]:
                 if a is None or b is None or a.fit is None or b.fit is None:
                     continue
                 machines.add(f"{g.environment.cpu}, host {g.environment.hostname}")
-                dates.update(str(d)[:10] for d in (a.metadata.get("date"), b.metadata.get("date")) if d)
                 rows.append(f"| {_python(g.environment)} | {workload} | {loop} | {_interval(a.fit.per_item, NS)} | "
                             f"{_interval(b.fit.per_item, NS)} | {_interval(ratio(a.fit, b.fit), digits=3)} |")
     if not rows:
         return []
-    when = f", {', '.join(sorted(dates))}" if dates else ""
-    return [f"**Time per item on one machine** (`run --quick` on {'; '.join(sorted(machines))}{when}: ns per item "
+    return [f"**Time per item on one machine** (`run --quick` on {'; '.join(sorted(machines))}: ns per item "
             "and the ratio, each with its 95% interval; a ratio is measured side by side in one run, and another "
             "CPU gives another ratio for the same counts):", "",
             f"| Python | workload | loop | {CANDIDATE_IMPL} ns | {REFERENCE_IMPL} ns | "
@@ -108,7 +144,7 @@ def _why_lines(dataset: Dataset) -> list[str]:
 
 def blocks(dataset: Dataset) -> dict[str, str]:
     """Each block's generated markdown from a report's dataset (the same data its pages show)."""
-    results = _counts_table(dataset) + _timing_table(dataset) + _http(dataset) + _why_lines(dataset)
+    results = _headline(dataset) + _counts_table(dataset) + _timing_table(dataset) + _http(dataset) + _why_lines(dataset)
     why = ""
     if dataset.why:
         e = dataset.why[0].explanation

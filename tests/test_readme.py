@@ -182,6 +182,32 @@ def test_the_readme_s_generated_blocks_are_what_docs_results_give():
     for version in ("3.10", "3.11", "3.12", "3.13"):
         assert f"| {version} | none | asyncio |" in results
     assert "Time per item on one machine" in results and "Over HTTP" in results and "`__tls_get_addr`" in results
+    # The answer itself, as the counts give it: the generator is cheaper on 3.10 and 3.11, the class from 3.12.
+    assert "the async generator is cheaper on 3.10, 3.11 (" in results and "the class on 3.12, 3.13 (" in results
+
+
+def test_the_headline_names_the_cheaper_form_or_how_close_they_are():
+    """On synthetic counts: each workload's sentence says which form is cheaper on which Python, or how close."""
+    from types import SimpleNamespace as NS
+
+    from aiterbench.analysis import Cell
+    from aiterbench.reports._readme import _headline
+
+    def group(version, figures):
+        cells = {Cell(impl, w, "asyncio"): NS(per_item=v) for (impl, w), v in figures.items()}
+        return NS(environment=NS(python_version=version), workloads=sorted({w for _, w in figures}),
+                  loops=["asyncio"], get=cells.get)
+
+    data = NS(counts=[group("3.12.1", {("asyncgen", "none"): 120.0, ("class_anext", "none"): 100.0,
+                                       ("asyncgen", "sleep0"): 1010.0, ("class_anext", "sleep0"): 1000.0}),
+                      group("3.11.7", {("asyncgen", "none"): 60.0, ("class_anext", "none"): 100.0,
+                                       ("asyncgen", "sleep0"): 980.0, ("class_anext", "sleep0"): 1000.0})])
+    (line, blank) = _headline(data)
+    assert blank == ""
+    assert "on `none` (asyncio) the async generator is cheaper on 3.11 (0.60 of the class's instructions) " \
+           "and the class on 3.12 (the async generator 1.20x)" in line
+    assert "on `sleep0` (asyncio) the two forms are within 2% of each other on 3.11, 3.12" in line
+    assert _headline(NS(counts=[])) == []
 
 
 def test_report_readme_rewrites_only_its_blocks_and_refuses_a_readme_without_them(tmp_path):
@@ -191,7 +217,7 @@ def test_report_readme_rewrites_only_its_blocks_and_refuses_a_readme_without_the
     proc = cli("report", str(ROOT / "docs" / "results"), "-o", str(tmp_path / "rep"), "--readme", str(readme))
     assert proc.returncode == 0, proc.stderr
     text = readme.read_text()
-    assert text.startswith("# mine\n\nbefore\n<!-- aiterbench:results:start -->\n**Instructions per item**")
+    assert text.startswith("# mine\n\nbefore\n<!-- aiterbench:results:start -->\n**In short:** per item")
     assert text.endswith("<!-- aiterbench:results:end -->\nafter\n") and "old" not in text
     plain = tmp_path / "PLAIN.md"
     plain.write_text("no markers\n")

@@ -99,9 +99,11 @@ def build_parser() -> argparse.ArgumentParser:
     _baseline(p)
 
     p = sub.add_parser("report", help="HTML page, markdown summary, CSV and charts from result files",
-                       description="Write index.html (self-contained), summary.md, data.csv and one SVG/PNG per chart.")
+                       description="Write index.html (self-contained), summary.md, data.csv and one SVG/PNG per chart; count files "
+                                   "add instructions per item, explain documents a Why section.")
     p.add_argument("results", nargs="*", metavar="RESULTS",
-                   help="result and memory files or folders (several Pythons, loops, machines or dates)")
+                   help="result, count and memory files, explain documents, or folders of them "
+                        "(several Pythons, loops, machines or dates)")
     p.add_argument("--history", metavar="DB", help="also draw each cell's trend from this history database")
     p.add_argument("--readme", metavar="FILE",
                    help="also rewrite FILE's generated blocks (between <!-- aiterbench:results:start --> and its end, "
