@@ -70,12 +70,12 @@ def test_queue_and_stream_are_measured_from_one_batch_up_by_default(workload):
     for budget in (QUICK, FULL, AB_QUICK):
         assert min(budget.sizes_for(workload)) >= impls.STEADY_FROM[workload]
         assert len(budget.sizes_for(workload)) == len(budget.sizes)  # the same balance unit for every group
-    for budget in (QUICK, FULL):
-        assert budget.sizes_for(workload) == STEADY_SIZES
-        assert budget.sizes_for("none") == budget.sizes == (16, 256, 4096)
-    # ab --quick reads slopes only: the smallest and the largest size of each.
-    assert AB_QUICK.sizes_for(workload) == (STEADY_SIZES[0], STEADY_SIZES[-1])
-    assert AB_QUICK.sizes_for("none") == AB_QUICK.sizes == (16, 4096)
+    assert FULL.sizes_for(workload) == STEADY_SIZES
+    assert FULL.sizes_for("none") == FULL.sizes == (16, 256, 4096)
+    # run --quick and ab --quick read slopes only: the smallest and the largest size of each.
+    for budget in (QUICK, AB_QUICK):
+        assert budget.sizes_for(workload) == (STEADY_SIZES[0], STEADY_SIZES[-1])
+        assert budget.sizes_for("none") == budget.sizes == (16, 4096)
 
 
 def test_sizes_asked_for_apply_to_every_workload_with_a_note(capsys):
@@ -100,9 +100,9 @@ def test_sizes_asked_for_apply_to_every_workload_with_a_note(capsys):
 
 def test_a_worker_of_a_queue_group_is_given_the_queue_sizes(tmp_path):
     from aiterbench.model.cells import Cell
-    from aiterbench.orchestrate.rounds import QUICK, STEADY_SIZES, Side, _worker_cmd
+    from aiterbench.orchestrate.rounds import FULL, STEADY_SIZES, Side, _worker_cmd
 
-    cmd = _worker_cmd(Side(), [Cell("asyncgen", "queue", "asyncio")], QUICK, (), str(tmp_path / "o.json"), [])
+    cmd = _worker_cmd(Side(), [Cell("asyncgen", "queue", "asyncio")], FULL, (), str(tmp_path / "o.json"), [])
     assert cmd[cmd.index("--sizes") + 1] == ",".join(map(str, STEADY_SIZES))
-    assert [n for n in QUICK.names(Cell("asyncgen", "queue", "asyncio"))] == [
+    assert [n for n in FULL.names(Cell("asyncgen", "queue", "asyncio"))] == [
         f"asyncgen/queue/asyncio@n={n}" for n in STEADY_SIZES]

@@ -396,8 +396,9 @@ def test_an_unavailable_workload_is_skipped_with_a_note_or_refused_by_name_with_
 
 
 def test_the_sizes_line_names_only_the_workloads_measured():
-    from aiterbench.orchestrate.rounds import QUICK
+    from aiterbench.orchestrate.rounds import FULL, QUICK
 
-    assert QUICK.described({"none", "sleep0"}) == "16,256,4096"
-    assert QUICK.described({"none", "queue"}) == "16,256,4096 (queue: 256,1024,4096)"
+    assert FULL.described({"none", "sleep0"}) == "16,256,4096"
+    assert FULL.described({"none", "queue"}) == "16,256,4096 (queue: 256,1024,4096)"
+    assert QUICK.described({"none", "queue"}) == "16,4096 (queue: 256,4096)"
     assert "http" in QUICK.described()

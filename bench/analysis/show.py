@@ -16,10 +16,11 @@ from .table import analyze, format_json, format_md, format_text
 _TIME_FORMATS = {"text": format_text, "md": format_md, "json": format_json}
 
 
-def format_file(path: str, fmt: str, baseline: str | None = None) -> str:
+def format_file(path: str, fmt: str, baseline: str | None = None, width: int | None = None) -> str:
     """The tables of the result, count or memory file at ``path``; ResultError when it cannot be used.
 
     ``baseline``: the impl timing ratios are taken to (``table.reference_of``); ResultError when no cell has it.
+    ``width``: a terminal's width, which a text table of timings is fitted to (``table.fit_width``).
     """
     suite = load_suite(path)
     if kind_of(suite, path) == KIND_MEMORY:
@@ -35,6 +36,8 @@ def format_file(path: str, fmt: str, baseline: str | None = None) -> str:
     def one(rs, f: str) -> str:
         if rs.kind == KIND_COUNT:
             return format_counts(rs, f)
+        if f == "text":
+            return format_text(analyze(rs.cells, baseline), width)
         return _TIME_FORMATS[f](analyze(rs.cells, baseline))
 
     return _per_environment([s.environment for s in sets], list(sets), fmt, one)

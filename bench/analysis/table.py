@@ -212,12 +212,84 @@ def _latency(rows: Sequence[Row], fmt: str) -> str:
     return "\n" + render(LATENCY_HEADERS, body, fmt) + ("\n" if fmt == "md" else "") + foot
 
 
-def format_text(rows: Sequence[Row]) -> str:
-    return render(headers(rows), [_cells(r) for r in rows], "text") + _footer(rows) + _latency(rows, "text")
+#: The columns a narrow terminal loses first, in order (the cell, its ns/item and its ratio always stay).
+NARROW_DROPS = ("linear", f"+ns vs {SYNC_IMPL}", "fixed ns", "+ns vs fastest async")
+
+
+def fit_width(head: Sequence[str], body: Sequence[Sequence[str]], width: int) -> tuple[tuple, list, list[str]]:
+    """The columns of a text table that fit in ``width`` characters: a column no row can fill ("linear" is "?"
+    everywhere with two sizes, "-" everywhere in another) goes first, then ``NARROW_DROPS`` in order, until it
+    fits. Returns the head, the body and the names of the columns left out."""
+    head, body = tuple(head), [tuple(line) for line in body]
+
+    def wide() -> int:
+        return len(render(head, body, "text").splitlines()[0]) if body else 0
+
+    def drop(name: str) -> None:
+        nonlocal head, body
+        i = head.index(name)
+        head, body = head[:i] + head[i + 1:], [line[:i] + line[i + 1:] for line in body]
+
+    dropped = []
+    for name in list(head[1:]):
+        if body and all(line[head.index(name)] in ("?", "-", "") for line in body) and wide() > width:
+            drop(name)
+            dropped.append(name)
+    for name in NARROW_DROPS:
+        if wide() <= width:
+            break
+        if name in head:
+            drop(name)
+            dropped.append(name)
+    return head, body, dropped
+
+
+def format_text(rows: Sequence[Row], width: int | None = None) -> str:
+    """The table as text; with ``width`` (a terminal's), columns are left out until it fits (``fit_width``)
+    and a line says which (``--wide`` prints them all)."""
+    head, body = headers(rows), [_cells(r) for r in rows]
+    left_out = ""
+    if width is not None:
+        head, body, dropped = fit_width(head, body, width)
+        if dropped:
+            left_out = f"({', '.join(dropped)}: left out to fit {width} columns; --wide shows every column)\n"
+    return render(head, body, "text") + left_out + _footer(rows) + _precision_note(rows) + _latency(rows, "text")
 
 
 def format_md(rows: Sequence[Row]) -> str:
-    return render(headers(rows), [_cells(r) for r in rows], "md") + "\n" + _footer(rows) + _latency(rows, "md")
+    return (render(headers(rows), [_cells(r) for r in rows], "md") + "\n" + _footer(rows) + _precision_note(rows)
+            + _latency(rows, "md"))
+
+
+def precision_of(row: Row) -> dict | None:
+    """How the run that measured ``row`` stopped under ``--precision``: target, reached, rounds, seconds and the
+    widest figure's relative half-width then; None when it ran a fixed number of rounds."""
+    md = row.metadata
+    if "aiterbench_precision" not in md:
+        return None
+    return {"target": float(md["aiterbench_precision"]), "reached": md.get("aiterbench_precise") == "yes",
+            "rounds": int(md.get("aiterbench_stop_rounds", 0)), "seconds": float(md.get("aiterbench_stop_seconds", 0.0)),
+            "widest": float(md["aiterbench_widest"]) if "aiterbench_widest" in md else None}
+
+
+def _precision_note(rows: Sequence[Row]) -> str:
+    """One line: which groups reached the precision, after how many rounds and seconds, and which did not."""
+    groups: dict = {}
+    for r in rows:
+        p = precision_of(r)
+        if p is not None:
+            groups.setdefault(f"{r.cell.workload}/{r.cell.loop}", p)
+    if not groups:
+        return ""
+    targets = sorted({p["target"] for p in groups.values()})
+    reached = [f"{g} {p['rounds']} rounds, {p['seconds']:.0f} s" for g, p in groups.items() if p["reached"]]
+    short = [f"{g} (widest ±{p['widest']:.1%} after {p['rounds']} rounds)" if p["widest"] is not None
+             else f"{g} (no interval after {p['rounds']} rounds)" for g, p in groups.items() if not p["reached"]]
+    text = f"Precision ±{'/'.join(f'{t * 100:g}%' for t in targets)} at 95%: "
+    text += f"reached by {'every group' if not short else f'{len(reached)} of {len(groups)} groups'}"
+    text += f" ({'; '.join(reached)})" if reached else ""
+    text += f"; not within the budget: {'; '.join(short)}" if short else ""
+    return text + ".\n"
 
 
 def notes(rows: Sequence[Row]) -> list[str]:
@@ -280,6 +352,7 @@ def format_json(rows: Sequence[Row]) -> str:
                 "first_item_ns": _est(r.latency.get("first_item"), NS),
                 "close_ns": _est(r.latency.get("close"), NS),
                 "problem": r.problem,
+                "precision": precision_of(r),
                 "metadata": {k: r.metadata.get(k) for k in ("loop_module", "loop_version", "python_implementation", "python_version", "aiterbench_version")},
             }
         )

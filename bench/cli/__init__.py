@@ -50,7 +50,9 @@ def _selection(p, loops_help="comma-separated loop globs (default: asyncio,uvloo
 
 
 def _budget_options(p) -> None:
-    p.add_argument("--quick", action="store_true", help="the CI-sized budget")
+    p.add_argument("--quick", action="store_true",
+                   help="the CI-sized budget (run: two sizes, each group until its figures are within +-5%% at 95%%, "
+                        "at most 20 rounds)")
     p.add_argument("--sizes", metavar="N,N,...", help="sizes n to fit the per-item slope on (at least two)")
     p.add_argument("--rounds", type=int, metavar="R",
                    help="worker processes per cell (at least two; six for a 95%% interval); rounded up so that the "
@@ -88,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="FILE", help="result file (default: results/aiterbench-<python>-<time>.json)")
     p.add_argument("--latency", action="store_true",
                    help="also time each cell's first item and closing it half-consumed (CELL#first_item, CELL#close)")
+    p.add_argument("--precision", metavar="PCT",
+                   help="stop measuring a group once every per-item figure and ratio has a 95%% interval within "
+                        "+-PCT%% of it (--rounds is then the most it gets; --quick: 5)")
+    p.add_argument("--wide", action="store_true",
+                   help="print every column even when the table is wider than the terminal")
     mode = p.add_mutually_exclusive_group()
     mode.add_argument("--append", action="store_true", help="add runs to an existing result file")
     mode.add_argument("--force", action="store_true", help="replace an existing result file")
@@ -96,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="print a result file's table", description="Per-cell ns/item, fixed cost, ratios and overheads.")
     p.add_argument("file", metavar="FILE")
     p.add_argument("--format", choices=("text", "md", "json"), default="text")
+    p.add_argument("--wide", action="store_true",
+                   help="print every column even when the table is wider than the terminal")
     _baseline(p)
 
     p = sub.add_parser("report", help="HTML page, markdown summary, CSV and charts from result files",

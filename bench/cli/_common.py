@@ -52,6 +52,13 @@ def budget(args, quick=None):
             changes[name] = getattr(args, name)
     if getattr(args, "latency", False):
         changes["latency"] = True
+    if getattr(args, "precision", None) is not None:
+        from ..stats.precision import parse_precision
+
+        try:
+            changes["precision"] = parse_precision(args.precision)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     try:
         return dataclasses.replace(chosen, **changes)
     except ValueError as exc:
@@ -86,6 +93,16 @@ def output(args, kind: str, what: str, *, append: bool = False, can_append: bool
     except OutputError as exc:
         raise UsageError(str(exc)) from None
     return path
+
+
+def table_width(args) -> int | None:
+    """The terminal's width a text table is fitted to: None (every column) with --wide, or when stdout is not a
+    terminal (a pipe, a file, CI), which always get everything."""
+    import shutil
+
+    if getattr(args, "wide", False) or not sys.stdout.isatty():
+        return None
+    return max(shutil.get_terminal_size().columns, 40)
 
 
 def plural(count: int, noun: str) -> str:

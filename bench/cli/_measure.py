@@ -46,6 +46,9 @@ def rounds_text(cells, budget, sides: int = 1) -> str:
     from ..orchestrate.rounds import planned_rounds
 
     rounds = planned_rounds(cells, budget, sides)
+    if budget.precision:
+        return (f"at most {rounds} rounds (a group stops once its per-item figures and ratios are within "
+                f"±{budget.precision * 100:g}% at 95%)")
     text = f"{rounds} rounds"
     if rounds != budget.rounds:
         text += (f" ({budget.rounds} rounded up so that every cell, size{' and side' if sides > 1 else ''} takes every "
@@ -59,6 +62,7 @@ def cmd_run(args) -> int:
     from ..model.environ import recorded
     from ..model.results import ResultError, check_appendable, load_suite
     from ..orchestrate.progress import progress
+    from ..orchestrate.precision import short_of
     from ..orchestrate.rounds import SaveError, below_steady, run_to_files, steps
 
     cells, notes = common.select(args)
@@ -84,14 +88,15 @@ def cmd_run(args) -> int:
     bar.note(f"measuring {len(cells)} cells x {rounds_text(cells, budget)} at n={budget.described({c.workload for c in cells})} "
              f"into {output}")
     try:
-        outcome, written = run_to_files(cells, budget, modules, [output], bar, env=env, bases=[base])
+        outcome, written = run_to_files(cells, budget, modules, [output], bar, env=env, bases=[base],
+                                        short_of=short_of(budget.precision, args.baseline) if budget.precision else None)
     except SaveError as exc:
         common.say(f"aiterbench: error: {exc}")
         return EXIT_FAILED
     for failure in outcome.failures:
         print(f"FAILED {failure.cell.name}: {failure.reason}", file=sys.stderr)
     if written:
-        print(_table(output, "text", args.baseline), end="")
+        print(_table(output, "text", args.baseline, common.table_width(args)), end="")
         print(f"wrote {output}")
     elif outcome.interrupted:
         kept = f"; {output} is as it was" if os.path.exists(output) else ""
@@ -106,13 +111,13 @@ def cmd_run(args) -> int:
     return EXIT_FAILED if outcome.failures else EXIT_OK
 
 
-def _table(path: str, fmt: str, baseline: str | None = None) -> str:
+def _table(path: str, fmt: str, baseline: str | None = None, width: int | None = None) -> str:
     """The table of a file just written (a file that cannot be read back is one line, not a traceback)."""
     from ..analysis.show import format_file
     from ..model.results import ResultError
 
     try:
-        return format_file(path, fmt, baseline)
+        return format_file(path, fmt, baseline, width)
     except ResultError as exc:
         raise UsageError(str(exc)) from None
 

@@ -16,7 +16,7 @@ def cmd_show(args) -> int:
     if os.path.isdir(args.file):
         raise UsageError(f"{args.file}: is a directory, expected a result file")
     try:
-        text = format_file(args.file, args.format, args.baseline)
+        text = format_file(args.file, args.format, args.baseline, common.table_width(args))
     except ResultError as exc:
         raise UsageError(str(exc)) from None
     print(text, end="")

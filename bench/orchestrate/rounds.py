@@ -48,6 +48,10 @@ class Budget:
     latency: bool = False
     #: ((workload, sizes), ...): workloads measured at other sizes than ``sizes`` (see ``steady``).
     workload_sizes: tuple = ()
+    #: Stop a group once every per-item figure and every ratio to the class form has a 95% interval no wider
+    #: than this fraction of its estimate on either side (``run --precision``); 0 measures every round.
+    #: ``rounds`` is then the most a group gets.
+    precision: float = 0.0
 
     def sizes_for(self, workload: str) -> tuple[int, ...]:
         """The sizes a workload's cells are measured at."""
@@ -86,6 +90,8 @@ class Budget:
             raise ValueError("min_time in (0, 60] s and cell_timeout in (0, 86400] s")
         if not 0 <= self.seconds <= 86400:
             raise ValueError("seconds in [0, 86400]")
+        if not 0 <= self.precision < 1:
+            raise ValueError("precision in [0, 1): a fraction of the estimate")
 
 
 #: The sizes of a workload with a steady regime (``impls.STEADY_FROM``: queue, stream) when the default
@@ -112,8 +118,14 @@ def below_steady(cells: Sequence[Cell], budget: Budget) -> str | None:
             f"{','.join(map(str, STEADY_SIZES))} for them)")
 
 
-QUICK = Budget(sizes=(16, 256, 4096), rounds=15, values=3, warmups=1, min_time=0.005, cell_timeout=60.0,
-               workload_sizes=steady((16, 256, 4096)))
+#: ``run --quick``: until every ratio and per-item figure is within +-5% at 95%, at most 20 rounds a group.
+#: Two sizes, the smallest and the largest: the per-item slope is all but fixed by the largest, and with a
+#: middle size every process cost half as much again and a group's orders balanced only after cells x 3
+#: rounds (15 for the five cells on ``none``), so no group could stop before then. On this machine the
+#: default matrix measured 196 processes in 81 s with three sizes and 15 rounds (2026-12-05, AMD EPYC).
+#: Without a middle size the table cannot tell whether a cell is linear in n: ``run`` without --quick can.
+QUICK = Budget(sizes=(16, 4096), rounds=20, values=3, warmups=1, min_time=0.005, cell_timeout=60.0,
+               workload_sizes=tuple((w, (sz[0], sz[-1])) for w, sz in steady((16, 4096))), precision=0.05)
 FULL = Budget(sizes=(16, 256, 4096), rounds=20, values=3, warmups=1, min_time=0.05, cell_timeout=300.0,
               workload_sizes=steady((16, 256, 4096)))
 #: ``ab --quick``: a verdict needs many more pairs than a table. This machine switches for seconds at a
@@ -125,8 +137,7 @@ FULL = Budget(sizes=(16, 256, 4096), rounds=20, values=3, warmups=1, min_time=0.
 #: the largest size all but fixes, and the middle one (there to show a non-linear cell in ``run``'s
 #: table) cost a third of every process while narrowing no interval. With one process per loop and
 #: side (``_process_groups``), the docs' 16 cells were decided in 55 s, not 85 (2026-12-03, AMD EPYC).
-AB_QUICK = dataclasses.replace(QUICK, sizes=(QUICK.sizes[0], QUICK.sizes[-1]), seconds=50.0,
-                               workload_sizes=tuple((w, (sz[0], sz[-1])) for w, sz in QUICK.workload_sizes))
+AB_QUICK = dataclasses.replace(QUICK, rounds=15, seconds=50.0, precision=0.0)  # ab stops on verdicts, not widths
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,6 +171,27 @@ class Outcome:
     interrupted: bool = False
     #: Cells whose verdict was decided before the budget was spent (``settle``), and after how many rounds.
     settled: dict = dataclasses.field(default_factory=dict)
+    #: ``budget.precision``: per group (a tuple of its cells), when it stopped and whether it got there.
+    stops: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Stop:
+    """When a group stopped measuring under ``budget.precision``."""
+
+    rounds: int
+    seconds: float  # since the rounds began (after checking and calibrating)
+    precise: bool  # every figure within the precision; else the budget ended first
+    widest: float  # the widest figure's relative half-width at the stop (inf: no interval yet)
+    short: tuple = ()  # (name, relative half-width) of the figures still too wide, widest first
+
+    def metadata(self, target: float) -> dict:
+        """What each of the group's runs records (pyperf metadata, so ``show`` and ``report`` can say it)."""
+        md = {"aiterbench_precision": target, "aiterbench_precise": "yes" if self.precise else "no",
+              "aiterbench_stop_rounds": self.rounds, "aiterbench_stop_seconds": round(self.seconds, 3)}
+        if self.widest != float("inf"):
+            md["aiterbench_widest"] = round(self.widest, 5)
+        return md
 
 
 class _CellFailed(Exception):
@@ -245,6 +277,7 @@ def run_matrix(
     env: dict | None = None,
     settle: Callable[[list, list], Iterable[Cell]] | None = None,
     worker_args: Sequence[str] = (),
+    short_of: Callable[[dict, list], list] | None = None,
 ) -> Outcome:
     """Measure ``cells`` on every side; ``on_step`` is told before each worker, ``on_round`` after each round.
 
@@ -263,7 +296,15 @@ def run_matrix(
     stops when none of its cells is left, or at the first balanced round once
     the budget (rounds and seconds) is spent; the run stops when every group has.
     ``worker_args`` go to every worker.
+
+    ``short_of`` (``budget.precision``): at each of a group's balanced round
+    counts from ``MIN_ROUNDS`` on, it gets the first side's benchmarks and the
+    group's cells and names the figures whose interval is still wider than
+    the precision; a group with none stops there. Each group's ``Stop`` is in
+    ``outcome.stops`` and in its runs' metadata.
     """
+    from ..stats.precision import MIN_ROUNDS
+
     import uuid
 
     run_id = uuid.uuid4().hex[:12]
@@ -342,23 +383,50 @@ def run_matrix(
                 units = [len(sides)] * len(groups)
             planned = [_rounds_of(g, budget, len(sides), settle is not None) for g in groups]
             running = [True] * len(groups)
-            until = time.monotonic() + budget.seconds
+            began = time.monotonic()
+            until = began + budget.seconds
             total = max(planned, default=0)
+            short: dict[int, list] = {}  # group index -> its figures still too wide, at its last check
+
+            def stop(i: int, rnd: int, precise: bool, wide: list) -> None:
+                running[i] = False
+                if short_of is None:
+                    return
+                measured = [c for c in groups[i] if c in live]
+                at = Stop(rnd, time.monotonic() - began, precise, wide[0][1] if wide else 0.0, tuple(wide))
+                outcome.stops[tuple(measured)] = at
+                for benchmarks in outcome.benchmarks:
+                    for cell in measured:
+                        for name in budget.names(cell):
+                            if name in benchmarks:
+                                benchmarks[name].update_metadata(at.metadata(budget.precision))
+
             for rnd in itertools.count():
                 for i, group in enumerate(groups):
                     if not running[i] or rnd % units[i]:
                         continue
-                    if not any(c in live for c in group):
+                    measured = [c for c in group if c in live]
+                    if not measured:
                         running[i] = False  # every cell decided (or failed)
-                    elif rnd >= planned[i] and time.monotonic() >= until:
-                        running[i] = False  # the budget is spent: rounds and time
+                        continue
+                    if short_of is not None and rnd >= MIN_ROUNDS:
+                        short[i] = short_of(outcome.benchmarks[0], measured)
+                        if not short[i]:
+                            stop(i, rnd, True, [])  # precise: no more rounds for this group
+                            continue
+                    if rnd >= planned[i] and time.monotonic() >= until:
+                        # the budget is spent: rounds and time
+                        stop(i, rnd, False, short.get(i) or [(c.name, float("inf")) for c in measured])
                 active = [g for g, on in zip(groups, running) if on]
                 if not active:
                     break
                 total = max(total, rnd + 1)
+                wide = sorted({name for i, on in enumerate(running) if on for name, _ in short.get(i, [])})
+                behind = f" ({len(wide)} short of ±{budget.precision * 100:g}%: {', '.join(wide[:3])}" \
+                         f"{', ...' if len(wide) > 3 else ''})" if wide else ""
                 for group in active if rnd % 2 == 0 else active[::-1]:
                     for k in side_order(rnd, len(sides)):
-                        on_step(f"round {rnd + 1}/{total}", group[0])
+                        on_step(f"round {rnd + 1}/{total}{behind}", group[0])
                         measure(k, group, rnd)
                 outcome.rounds_done = rnd + 1
                 on_round(outcome.benchmarks)
@@ -367,6 +435,8 @@ def run_matrix(
                         if cell in live:
                             live.remove(cell)
                             outcome.settled[cell] = rnd + 1
+            if outcome.stops and outcome.rounds_done:
+                on_round(outcome.benchmarks)  # the last groups' stops, recorded after their last round was saved
         except KeyboardInterrupt:
             outcome.interrupted = True
     return outcome
@@ -443,7 +513,7 @@ class SaveError(Exception):
 
 def run_to_files(cells: Sequence[Cell], budget: Budget, modules, paths: Sequence[str], bar,
                  sides: Sequence[Side] = (Side(),), env: dict | None = None, bases=None,
-                 settle=None, worker_args: Sequence[str] = ()) -> tuple[Outcome, bool]:
+                 settle=None, worker_args: Sequence[str] = (), short_of=None) -> tuple[Outcome, bool]:
     """``run_matrix`` with one result file per side, rewritten atomically after every round.
 
     After Ctrl-C the rounds finished (and what the last one measured) are
@@ -468,7 +538,7 @@ def run_to_files(cells: Sequence[Cell], budget: Budget, modules, paths: Sequence
 
     try:
         outcome = run_matrix(cells, budget, modules, on_step=bar.step, on_round=on_round, sides=sides, env=env,
-                             settle=settle, worker_args=worker_args)
+                             settle=settle, worker_args=worker_args, short_of=short_of)
     finally:
         bar.close()
     if outcome.interrupted and outcome.rounds_done:
