@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--precision", metavar="PCT",
                    help="stop measuring a group once every per-item figure and ratio has a 95%% interval within "
                         "+-PCT%% of it (--rounds is then the most it gets; --quick: 5)")
+    p.add_argument("--max-seconds", type=float, metavar="SECONDS",
+                   help="with a precision: start no more rounds after this many seconds of rounds, each group "
+                        "having had at least one balanced set of them (--quick: 40)")
     p.add_argument("--wide", action="store_true",
                    help="print every column even when the table is wider than the terminal")
     mode = p.add_mutually_exclusive_group()

@@ -47,7 +47,8 @@ def rounds_text(cells, budget, sides: int = 1) -> str:
 
     rounds = planned_rounds(cells, budget, sides)
     if budget.precision:
-        return (f"at most {rounds} rounds (a group stops once its per-item figures and ratios are within "
+        limit = f" or {budget.max_seconds:g} s" if budget.max_seconds else ""
+        return (f"at most {rounds} rounds{limit} (a group stops once its per-item figures and ratios are within "
                 f"±{budget.precision * 100:g}% at 95%)")
     text = f"{rounds} rounds"
     if rounds != budget.rounds:

@@ -52,6 +52,9 @@ class Budget:
     #: than this fraction of its estimate on either side (``run --precision``); 0 measures every round.
     #: ``rounds`` is then the most a group gets.
     precision: float = 0.0
+    #: With ``precision``: no group starts another balanced unit of rounds once this many seconds have passed
+    #: since the rounds began (0: no limit); each group still gets one unit, and six rounds.
+    max_seconds: float = 0.0
 
     def sizes_for(self, workload: str) -> tuple[int, ...]:
         """The sizes a workload's cells are measured at."""
@@ -92,6 +95,8 @@ class Budget:
             raise ValueError("seconds in [0, 86400]")
         if not 0 <= self.precision < 1:
             raise ValueError("precision in [0, 1): a fraction of the estimate")
+        if not 0 <= self.max_seconds <= 86400:
+            raise ValueError("max seconds in [0, 86400]")
 
 
 #: The sizes of a workload with a steady regime (``impls.STEADY_FROM``: queue, stream) when the default
@@ -124,8 +129,12 @@ def below_steady(cells: Sequence[Cell], budget: Budget) -> str | None:
 #: rounds (15 for the five cells on ``none``), so no group could stop before then. On this machine the
 #: default matrix measured 196 processes in 81 s with three sizes and 15 rounds (2026-12-05, AMD EPYC).
 #: Without a middle size the table cannot tell whether a cell is linear in n: ``run`` without --quick can.
+#: On a contended day (processes 1.3 to 1.8 times slower at random) no group gets there within its 20
+#: rounds: 40 s of rounds then bound the run, so the table still comes within about a minute, its
+#: intervals as wide as the noise made them.
 QUICK = Budget(sizes=(16, 4096), rounds=20, values=3, warmups=1, min_time=0.005, cell_timeout=60.0,
-               workload_sizes=tuple((w, (sz[0], sz[-1])) for w, sz in steady((16, 4096))), precision=0.05)
+               workload_sizes=tuple((w, (sz[0], sz[-1])) for w, sz in steady((16, 4096))), precision=0.05,
+               max_seconds=40.0)
 FULL = Budget(sizes=(16, 256, 4096), rounds=20, values=3, warmups=1, min_time=0.05, cell_timeout=300.0,
               workload_sizes=steady((16, 256, 4096)))
 #: ``ab --quick``: a verdict needs many more pairs than a table. This machine switches for seconds at a
@@ -137,7 +146,7 @@ FULL = Budget(sizes=(16, 256, 4096), rounds=20, values=3, warmups=1, min_time=0.
 #: the largest size all but fixes, and the middle one (there to show a non-linear cell in ``run``'s
 #: table) cost a third of every process while narrowing no interval. With one process per loop and
 #: side (``_process_groups``), the docs' 16 cells were decided in 55 s, not 85 (2026-12-03, AMD EPYC).
-AB_QUICK = dataclasses.replace(QUICK, rounds=15, seconds=50.0, precision=0.0)  # ab stops on verdicts, not widths
+AB_QUICK = dataclasses.replace(QUICK, rounds=15, seconds=50.0, precision=0.0, max_seconds=0.0)  # ab stops on verdicts, not widths
 
 
 @dataclasses.dataclass(frozen=True)
@@ -414,7 +423,9 @@ def run_matrix(
                         if not short[i]:
                             stop(i, rnd, True, [])  # precise: no more rounds for this group
                             continue
-                    if rnd >= planned[i] and time.monotonic() >= until:
+                    late = bool(budget.max_seconds) and time.monotonic() - began >= budget.max_seconds \
+                        and rnd >= MIN_ROUNDS
+                    if late or (rnd >= planned[i] and time.monotonic() >= until):
                         # the budget is spent: rounds and time
                         stop(i, rnd, False, short.get(i) or [(c.name, float("inf")) for c in measured])
                 active = [g for g, on in zip(groups, running) if on]
