@@ -90,8 +90,9 @@ class Children:
         for child in list(self._live):
             _kill(child)
 
-    def run(self, cmd: Sequence[str], timeout: float, env, gentle: bool = False) -> subprocess.CompletedProcess:
-        """Run ``cmd`` to its end in a process group of its own; its stdout and stderr as text.
+    def run(self, cmd: Sequence[str], timeout: float, env, gentle: bool = False,
+            cwd: str | None = None) -> subprocess.CompletedProcess:
+        """Run ``cmd`` to its end in a process group of its own (in folder ``cwd``); its stdout and stderr as text.
 
         Raises subprocess.TimeoutExpired (the child killed) past ``timeout``, and
         KeyboardInterrupt when Ctrl-C came before it started or while a child
@@ -102,7 +103,8 @@ class Children:
         try:
             with self._lock:
                 child = subprocess.Popen(list(cmd), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                         stderr=subprocess.PIPE, text=True, env=env, start_new_session=True)
+                                         stderr=subprocess.PIPE, text=True, env=env, cwd=cwd,
+                                         start_new_session=True)
                 self._live[child] = gentle
             if self.requested:  # Ctrl-C came while it was being started: stop it now
                 _kill(child)
@@ -161,9 +163,10 @@ def _kill(child: subprocess.Popen) -> None:
 CHILDREN = Children()
 
 
-def run_child(cmd: Sequence[str], timeout: float, env, gentle: bool = False) -> subprocess.CompletedProcess:
+def run_child(cmd: Sequence[str], timeout: float, env, gentle: bool = False,
+              cwd: str | None = None) -> subprocess.CompletedProcess:
     """``CHILDREN.run``: every child process of the suite starts here."""
-    return CHILDREN.run(cmd, timeout, env, gentle)
+    return CHILDREN.run(cmd, timeout, env, gentle, cwd)
 
 
 def last_step(stderr) -> str:

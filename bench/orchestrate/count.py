@@ -188,12 +188,14 @@ def count_group(group: Group, sizes, modules, env, tmpdir: str, explain: bool = 
 
     from .children import CHECK_TIMEOUT, CHILDREN, failure_reason, run_child
 
-    # A name of fixed length, the same in every run: valgrind's arguments shift the process's addresses
-    # (address-space randomization is off), and addresses steer hash orders, so a random name would move
-    # the counts by a few instructions from one run to the next (the reports file's name, which the counted
-    # process is given, too). %p: each child's own dumps.
+    # Under valgrind, the client's addresses (address-space randomization is off) move with whatever valgrind
+    # itself was given: its arguments and its working folder (a longer folder name moved a cell by 3
+    # instructions per item). Addresses steer alignment and hash orders, so the counted process runs in the
+    # temporary folder and is given names relative to it, of fixed length and the same in every run: a repeat
+    # counts the same from any folder. %p: each child's own dumps.
     key = "|".join([getattr(group.side, "name", "")] + [c.name for c in group.cells])
-    base = os.path.join(tmpdir, hashlib.sha256(key.encode()).hexdigest()[:16])
+    name = hashlib.sha256(key.encode()).hexdigest()[:16]
+    base = os.path.join(tmpdir, name)
     outfile = base + ".%p"
     # First without valgrind, with the equivalence check at the real sizes under a watchdog: a wrong,
     # broken or hung cell fails in seconds, the interpreter says what it is (pyperf metadata), and any
@@ -222,8 +224,8 @@ def count_group(group: Group, sizes, modules, env, tmpdir: str, explain: bool = 
     # Each child appends its line once its counts are dumped, so what was reported survives the process.
     timeout, stopped, interrupted = COUNT_TIMEOUT * len(good), None, False
     try:
-        proc = run_child(_valgrind(outfile) + _worker(good, sizes, modules, group.side, base + ".counted")
-                         + ["--no-check"], timeout, env)
+        proc = run_child(_valgrind(name + ".%p") + _worker(good, sizes, modules, group.side, name + ".counted")
+                         + ["--no-check"], timeout, env, cwd=tmpdir)
         if proc.returncode != 0:
             stopped = failure_reason(proc, CHECK_TIMEOUT, "counting", ignore=lambda ln: ln.startswith("=="))
     except subprocess.TimeoutExpired:
@@ -293,7 +295,12 @@ def count_groups(todo: Sequence[Group], sizes, modules, env, notes=(), explain: 
     """
     from .children import each_cell
 
-    env = {**env, "PYTHONHASHSEED": "0"}  # set iteration orders fixed: identical repeats
+    # Set iteration orders fixed: identical repeats. The counted processes run in a folder of their own, so a
+    # relative PYTHONPATH entry (a plug-in module's folder) is made absolute first.
+    env = {**env, "PYTHONHASHSEED": "0"}
+    if env.get("PYTHONPATH"):
+        env["PYTHONPATH"] = os.pathsep.join(os.path.abspath(p) if p else os.getcwd()
+                                            for p in env["PYTHONPATH"].split(os.pathsep))
     with tempfile.TemporaryDirectory(prefix="aiterbench-count-") as tmpdir:
         def measure(group: Group):
             counts, metadata, failed = count_group(group, sizes, modules, env, tmpdir, explain)
