@@ -65,29 +65,32 @@ def _truth(q: float, partial: bool) -> tuple[float, float]:
     return statistics.median(a for a, _ in xs), statistics.median(b / a for a, b in xs)
 
 
-def _stopped_run(rng, q, partial, target=0.05, unit=6, cap=24):
+def _stopped_run(rng, q, partial, target=0.05, unit=6, cap=24, of="all"):
     """One simulated group under run --precision: a balanced unit of rounds at a time, a look after each from
-    MIN_ROUNDS on, stopping when both figures are precise or the cap is reached (the rule ``run`` applies)."""
+    MIN_ROUNDS on, stopping when both figures (``of="ratios"``: the ratio) are precise or the cap is reached
+    (the rule ``run`` applies)."""
     xs = []
     while True:
         xs += [_process(rng, q, partial) for _ in range(unit)]
         a = median_ci([x for x, _ in xs])
         r = ratio_ci([y for _, y in xs], [x for x, _ in xs])
-        if len(xs) >= MIN_ROUNDS and max(relative_half_width(a), relative_half_width(r)) <= target:
+        widths = [relative_half_width(r)] + ([relative_half_width(a)] if of == "all" else [])
+        if len(xs) >= MIN_ROUNDS and max(widths) <= target:
             return a, r, len(xs), True
         if len(xs) >= cap:
             return a, r, len(xs), False
 
 
+@pytest.mark.parametrize("of", ["all", "ratios"])
 @pytest.mark.parametrize("partial", [False, True], ids=["whole-process", "one-cell"])
 @pytest.mark.parametrize("q", [0.0, 0.2, 0.3, 0.4])
-def test_intervals_still_cover_when_a_run_stops_on_their_width(q, partial):
+def test_intervals_still_cover_when_a_run_stops_on_their_width(q, partial, of):
     """Stopping on the interval's width (never on the estimate) leaves 95% intervals that cover at 95%: 1000
     simulated runs per noise level, each stopping at 6, 12, 18 or 24 rounds (a coverage of 0.95 gives 0.93
     or more in 1000 runs but for one chance in a hundred; the seed is fixed)."""
     true_slope, true_ratio = _truth(q, partial)
     rng = random.Random(7)
-    runs = [_stopped_run(rng, q, partial) for _ in range(1000)]
+    runs = [_stopped_run(rng, q, partial, of=of) for _ in range(1000)]
     slope_cover = statistics.fmean(a.low <= true_slope <= a.high for a, _, _, _ in runs)
     ratio_cover = statistics.fmean(r.low <= true_ratio <= r.high for _, r, _, _ in runs)
     assert slope_cover >= 0.93 and ratio_cover >= 0.93, (slope_cover, ratio_cover)
@@ -127,3 +130,33 @@ def test_a_precise_group_stops_and_a_wide_one_runs_to_its_budget_with_both_recor
     md = outcome.benchmarks[0][alone.bench_name(8)].get_metadata()
     assert md["aiterbench_precise"] == "no" and md["aiterbench_widest"] == 0.08
     assert any("short of ±5%: asyncgen/sleep0/asyncio" in s for s in steps if s.startswith("round 7/"))
+
+
+# -- what the precision is asked of ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("of", ["all", "ratios"])
+def test_short_of_looks_at_every_figure_or_at_the_ratios_alone(of):
+    """``all``: a cell is short while its per-item figure or its ratio is too wide; ``ratios`` (--quick): while its
+    ratio is, and the reference itself is never short (its noise is in every ratio), on a real result file."""
+    from pathlib import Path
+
+    import pyperf
+
+    from aiterbench.analysis import analyze, cells
+    from aiterbench.orchestrate.precision import short_of
+
+    suite = pyperf.BenchmarkSuite.load(str(Path(__file__).resolve().parent / "data" / "results-py311.json"))
+    benchmarks = {b.get_name(): b for b in suite.get_benchmarks()}
+    rows = [r for r in analyze(cells(suite)) if (r.cell.workload, r.cell.loop) == ("none", "asyncio") and r.fit]
+    group = [r.cell for r in rows]
+    ratio = {r.cell.name: relative_half_width(r.vs_reference) for r in rows if r.vs_reference is not None}
+    per_item = {r.cell.name: relative_half_width(r.fit.per_item) for r in rows}
+    assert len(group) >= 3 and 0 < len(ratio) < len(group)
+    widths = sorted(set(ratio.values()) | set(per_item.values()))
+    for target in (0.0, widths[len(widths) // 2], widths[-1]):
+        found = dict(short_of(target, of=of)(benchmarks, group))
+        if of == "ratios":
+            expected = {n for n, w in ratio.items() if w > target}
+        else:
+            expected = {n for n in per_item if max(per_item[n], ratio.get(n, 0.0)) > target}
+        assert set(found) == expected, (target, found)

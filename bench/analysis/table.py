@@ -267,7 +267,8 @@ def precision_of(row: Row) -> dict | None:
     md = row.metadata
     if "aiterbench_precision" not in md:
         return None
-    return {"target": float(md["aiterbench_precision"]), "reached": md.get("aiterbench_precise") == "yes",
+    return {"target": float(md["aiterbench_precision"]), "of": str(md.get("aiterbench_precision_of", "all")),
+            "reached": md.get("aiterbench_precise") == "yes",
             "rounds": int(md.get("aiterbench_stop_rounds", 0)), "seconds": float(md.get("aiterbench_stop_seconds", 0.0)),
             "widest": float(md["aiterbench_widest"]) if "aiterbench_widest" in md else None}
 
@@ -285,7 +286,9 @@ def _precision_note(rows: Sequence[Row]) -> str:
     reached = [f"{g} {p['rounds']} rounds, {p['seconds']:.0f} s" for g, p in groups.items() if p["reached"]]
     short = [f"{g} (widest ±{p['widest']:.1%} after {p['rounds']} rounds)" if p["widest"] is not None
              else f"{g} (no interval after {p['rounds']} rounds)" for g, p in groups.items() if not p["reached"]]
-    text = f"Precision ±{'/'.join(f'{t * 100:g}%' for t in targets)} at 95%: "
+    of = {p["of"] for p in groups.values()}
+    on = " on the ratios" if of == {"ratios"} else " on every figure" if of == {"all"} else ""
+    text = f"Precision ±{'/'.join(f'{t * 100:g}%' for t in targets)} at 95%{on}: "
     text += f"reached by {'every group' if not short else f'{len(reached)} of {len(groups)} groups'}"
     text += f" ({'; '.join(reached)})" if reached else ""
     text += f"; not within the budget: {'; '.join(short)}" if short else ""

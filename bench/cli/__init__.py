@@ -92,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also time each cell's first item and closing it half-consumed (CELL#first_item, CELL#close)")
     p.add_argument("--precision", metavar="PCT",
                    help="stop measuring a group once every per-item figure and ratio has a 95%% interval within "
-                        "+-PCT%% of it (--rounds is then the most it gets; --quick: 5)")
+                        "+-PCT%% of it (--rounds is then the most it gets); --quick: 5, on the ratios to the class "
+                        "form alone")
     p.add_argument("--max-seconds", type=float, metavar="SECONDS",
                    help="with a precision: start no more rounds after this many seconds of rounds, each group "
                         "having had at least one balanced set of them (--quick: 40)")

@@ -48,7 +48,8 @@ def rounds_text(cells, budget, sides: int = 1) -> str:
     rounds = planned_rounds(cells, budget, sides)
     if budget.precision:
         limit = f" or {budget.max_seconds:g} s" if budget.max_seconds else ""
-        return (f"at most {rounds} rounds{limit} (a group stops once its per-item figures and ratios are within "
+        what = "ratios to the class form are" if budget.precision_of == "ratios" else "per-item figures and ratios are"
+        return (f"at most {rounds} rounds{limit} (a group stops once its {what} within "
                 f"±{budget.precision * 100:g}% at 95%)")
     text = f"{rounds} rounds"
     if rounds != budget.rounds:
@@ -90,7 +91,8 @@ def cmd_run(args) -> int:
              f"into {output}")
     try:
         outcome, written = run_to_files(cells, budget, modules, [output], bar, env=env, bases=[base],
-                                        short_of=short_of(budget.precision, args.baseline) if budget.precision else None)
+                                        short_of=short_of(budget.precision, args.baseline, budget.precision_of)
+                                        if budget.precision else None)
     except SaveError as exc:
         common.say(f"aiterbench: error: {exc}")
         return EXIT_FAILED

@@ -14,9 +14,14 @@ from typing import Callable, Sequence
 from ..model.cells import Cell, SelectionError
 
 
-def short_of(target: float, baseline: str | None = None) -> Callable[[dict, Sequence[Cell]], list]:
+def short_of(target: float, baseline: str | None = None, of: str = "all") -> Callable[[dict, Sequence[Cell]], list]:
     """A ``run_matrix`` ``short_of`` callback: (cell name, widest relative half-width) of each cell of the
-    group with a figure wider than ``target``, widest first; empty when the group may stop."""
+    group with a figure wider than ``target``, widest first; empty when the group may stop.
+
+    ``of``: ``all`` looks at every per-item figure and every ratio to the class form; ``ratios`` (``--quick``)
+    at the ratios alone, paired by process and so narrower than either figure they divide (a cell with no
+    reference, a group of one, still needs its per-item figure).
+    """
     from ..stats.precision import relative_half_width
 
     def check(benchmarks: dict, group: Sequence[Cell]) -> list:
@@ -42,9 +47,14 @@ def short_of(target: float, baseline: str | None = None) -> Callable[[dict, Sequ
             if row is None or row.fit is None:
                 wide.append((cell.name, math.inf))
                 continue
-            widths = [relative_half_width(row.fit.per_item)]
-            if row.reference is not None:
-                widths.append(relative_half_width(row.vs_reference))
+            if of == "ratios" and row.vs_reference is not None:
+                widths = [relative_half_width(row.vs_reference)]
+            elif of == "ratios" and any(rows.get(c) is not None and rows[c].reference == cell.impl for c in group):
+                continue  # the reference of the others' ratios: they carry its noise
+            else:
+                widths = [relative_half_width(row.fit.per_item)]
+                if row.vs_reference is not None:
+                    widths.append(relative_half_width(row.vs_reference))
             if max(widths) > target:
                 wide.append((cell.name, max(widths)))
         return sorted(wide, key=lambda nw: (-nw[1], nw[0]))
