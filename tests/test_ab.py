@@ -16,8 +16,6 @@ from aiterbench import main
 
 from .test_cli import ROOT, assert_one_error_line, cli
 
-#: One worker builds this module's shared fixture once (pytest-xdist --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("test_ab")
 
 TINY_AB = ["--quick", "--rounds", "6", "--values", "1", "--min-time", "0.002", "--sizes", "8,64", "--seconds", "0"]
 PLANTED = ROOT / "tests" / "planted"

@@ -15,7 +15,6 @@ import pytest
 from .test_cli import cli
 from .test_count import needs_valgrind
 
-pytestmark = pytest.mark.xdist_group("test_count_interrupt")
 
 #: Two quick cells and one that, once counting under valgrind (its worker has --no-check), says so in a file
 #: of its own and then waits to be killed: by then the quick ones before it in its group are counted.

@@ -17,7 +17,6 @@ from aiterbench.orchestrate import count as count_module
 from .test_cli import cli
 from .test_count import needs_valgrind
 
-pytestmark = pytest.mark.xdist_group("test_count_regions")
 
 #: CPython's C function behind functools.reduce: a function of its own up to 3.13, Argument Clinic's wrapper
 #: and impl from 3.14 on (Modules/_functoolsmodule.c and Modules/clinic/_functoolsmodule.c.h).

@@ -16,8 +16,6 @@ from aiterbench.model.identity import group
 
 from .test_cli import TINY, assert_one_error_line, cli
 
-#: One worker builds this module's shared fixture once (pytest-xdist --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("test_environment")
 
 DATA = Path(__file__).resolve().parent / "data"
 PY311 = DATA / "results-py311.json"

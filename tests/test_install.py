@@ -90,7 +90,6 @@ def installed(tmp_path_factory) -> Path:
     return venv
 
 
-@pytest.mark.xdist_group("installed")
 def test_a_wheel_installed_into_a_project_with_bench_impls_and_reports_packages(tmp_path, installed):
     venv, python = installed, installed / "bin" / "python"
     project = tmp_path / "project"
@@ -129,7 +128,6 @@ README_BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)
 README_LINES = [ln for block in re.findall(r"```sh\n(.*?)```", README, re.S) for ln in block.splitlines()]
 
 
-@pytest.mark.xdist_group("installed")
 def test_the_readme_s_fixture_examples_run_in_a_project_with_the_wheel_installed(tmp_path, installed):
     """Every fixture example of the README, as written, in a project outside the repository: benchmarks
     enabled, the JSON read back."""
@@ -153,7 +151,6 @@ def test_the_readme_s_fixture_examples_run_in_a_project_with_the_wheel_installed
         assert records[name]["extra_info"]["aiterbench_loop"] == "asyncio"
 
 
-@pytest.mark.xdist_group("installed")
 def test_the_readme_s_plug_in_source_runs_with_the_wheel_installed(tmp_path, installed):
     block = next(b for b in README_BLOCKS if "WORKLOADS = {" in b)
     project = tmp_path / "project"

@@ -13,8 +13,6 @@ from aiterbench.analysis import Cell, analyze, load_results
 from .conftest import PAIRS, LoopRunner
 from .test_cli import TINY, cli
 
-#: One worker builds this module's shared fixture once (pytest-xdist --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("test_latency")
 
 
 class FakeClock:

@@ -18,8 +18,6 @@ from aiterbench.model.results import load_suite
 from .conftest import PAIRS, on_loop
 from .test_cli import assert_one_error_line, cli
 
-#: One worker builds this module's shared fixture once (pytest-xdist --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("test_memory")
 
 LIVE = 300  # enough to average a set's growth steps, few enough to be quick
 

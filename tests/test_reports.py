@@ -14,8 +14,6 @@ from aiterbench import main
 
 from .test_cli import assert_one_error_line
 
-#: One worker builds this module's shared fixture once (pytest-xdist --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("test_reports")
 
 pytest.importorskip("matplotlib")
 
