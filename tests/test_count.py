@@ -170,7 +170,9 @@ def ab_counted(tmp_path_factory):
     select = ["-i", "asyncgen,class_anext,class_awaitable,sync_iter", "-w", "none,sleep0", "-l", "asyncio",
               "--sizes", "100,300", "--format", "json"]
     runs = {}
-    for name, sides in (("aa", []), ("plant", ["--base-path", str(root / "base"), "--new-path", str(root / "planted")])):
+    # A/A with an explicit threshold (ab's own --threshold in count mode: exact counts are unchanged at any).
+    for name, sides in (("aa", ["--threshold", "0.05%"]),
+                        ("plant", ["--base-path", str(root / "base"), "--new-path", str(root / "planted")])):
         runs[name] = cli("ab", "--count", *sides, *select, "-o", str(root / name))
     # A finer threshold judges the same counts again, from the files ab wrote: no second count.
     runs["plant-fine"] = cli("compare", str(root / "plant-base.json"), str(root / "plant-new.json"), "--threshold",
@@ -183,7 +185,7 @@ def test_ab_count_a_a_is_exactly_one_everywhere(ab_counted):
     proc = ab_counted["aa"]
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(proc.stdout)
-    assert doc["kind"] == "count" and doc["threshold"] == 0.01 and len(doc["cells"]) == 7
+    assert doc["kind"] == "count" and doc["threshold"] == 0.0005 and len(doc["cells"]) == 7
     assert all(c["verdict"] == "unchanged" and c["ratio"]["value"] == 1.0 for c in doc["cells"])
 
 
@@ -192,6 +194,7 @@ def test_ab_count_sees_exactly_what_a_plant_changed(ab_counted):
     """Every class_anext cell does more instructions per item; every other cell the same (under 1/100 of one)."""
     proc = ab_counted["plant"]
     assert proc.returncode == 1, proc.stderr  # a regression
+    assert json.loads(proc.stdout)["threshold"] == 0.01  # counts' default threshold
     cells = {c["cell"]: c for c in json.loads(proc.stdout)["cells"]}
     for name, c in cells.items():
         base, new = c["base_instructions_per_item"]["value"], c["new_instructions_per_item"]["value"]
