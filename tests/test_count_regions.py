@@ -78,6 +78,48 @@ def test_a_clinic_wrapper_and_its_impl_are_counted_whole_once_per_call(tmp_path)
     assert first > 1000 and 2.9 < second / first < 3.1
 
 
+#: A counted process in small: imports, then callgrind asked to instrument, then two regions.
+LATE = """
+import functools, sys
+from aiterbench.measure import callgrind
+assert callgrind.available() is None and callgrind.running_on_valgrind()
+callgrind.start_instrumentation()
+for n in (1000, 3000):
+    functools.reduce(lambda acc, i: acc + i * i, range(n), 0)
+"""
+
+
+def _regions_of(tmp_path, late: bool) -> list[int]:
+    folder = tmp_path / ("late" if late else "start")
+    folder.mkdir()
+    # Names of one length in both runs: valgrind's argument lengths move the client's addresses.
+    proc = subprocess.run(count_module._valgrind("out.%p", late) + [sys.executable, "-c", LATE], cwd=folder,
+                          capture_output=True, text=True, env={**os.environ, "PYTHONHASHSEED": "0"}, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    (pid,) = {p.name.split(".")[1] for p in folder.glob("out.*")}
+    return count_module._regions(count_module._dumps(str(folder / f"out.{pid}")))[1]
+
+
+@needs_valgrind
+@pytest.mark.skipif(os.uname().machine != "x86_64", reason="the client request is written for x86-64")
+def test_instrumenting_from_the_first_cell_on_counts_the_same_regions_to_the_instruction(tmp_path):
+    """Start-up and imports run uninstrumented (twice as fast for a count of two cells); what a region counts
+    is the program's instructions, whenever instrumentation began before it."""
+    late, start = _regions_of(tmp_path, True), _regions_of(tmp_path, False)
+    assert late == start and len(late) == 2 and 2.5 < late[1] / late[0] < 3.5
+    assert len(" ".join(count_module._valgrind("x", True))) == len(" ".join(count_module._valgrind("x", False)))
+
+
+def test_the_client_request_is_a_no_op_on_a_real_cpu():
+    from aiterbench.measure import callgrind
+
+    if os.uname().machine == "x86_64":
+        assert callgrind.available() is None and not callgrind.running_on_valgrind()
+        callgrind.start_instrumentation()  # nothing happens
+    else:
+        assert callgrind.available()  # a reason: count instruments from start-up there
+
+
 LATE_AND_PER_ITEM = """
 import asyncio
 import functools

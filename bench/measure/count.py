@@ -40,6 +40,9 @@ def count_worker(argv) -> None:
     parser.add_argument("--check-timeout", type=float, default=None, help="watchdog on the check (not under valgrind)")
     parser.add_argument("--no-check", action="store_true", help="the native run before this one checked the cells")
     parser.add_argument("--metadata", action="store_true", help="print this interpreter's pyperf metadata (JSON)")
+    parser.add_argument("--start-instrumentation", action="store_true",
+                        help="ask callgrind to instrument from the first cell on (run under --instr-atstart=no; "
+                             "a no-op when it already does)")
     parser.add_argument("--bytecodes", action="store_true",
                         help="also count the bytecode instructions each Python function executes at each size "
                              "(explain; in the run without valgrind)")
@@ -47,6 +50,13 @@ def count_worker(argv) -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     impls = load_impls(args.side_path)
     registry = impls.registry().extended(args.impl_module)
+    from . import callgrind  # imported in every run, so that every counted process starts from the same state
+
+    if args.start_instrumentation and callgrind.available() is None:
+        # Start-up and imports ran uninstrumented (fast); the children fork from here, instrumented. The
+        # counted regions are whole either way: a region's instructions are the program's, whenever
+        # instrumentation began before it.
+        callgrind.start_instrumentation()
 
     def report(line: dict) -> None:
         # One write to a file opened for appending: the line is whole or absent, whoever is killed when.
@@ -96,7 +106,8 @@ def count_worker(argv) -> None:
         from .build import build_facts
 
         out["aiterbench_build"] = build_facts()  # shared or static libpython, PGO, LTO, JIT, GIL: never pooled
-        print(json.dumps({"metadata": out}, default=str))
+        # Whether this interpreter can ask callgrind to start instrumenting (else it instruments from start-up).
+        print(json.dumps({"metadata": out, "late_instrumentation": callgrind.available()}, default=str))
 
 
 #: Exit code of a counting child that printed its own report (an error included).

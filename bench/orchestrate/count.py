@@ -10,7 +10,10 @@ them is refused. The difference quotient (I(n2) - I(n1)) / (n2 - n1) is the
 per-item cost: interpreter start-up, imports and the loop's creation are
 outside the counted calls, and what the two calls share (``run_until_complete``,
 the iteration's creation) cancels. With hash randomization and address-space
-randomization off, repeats give identical counts. Each child reports as it
+randomization off, repeats give identical counts. The process starts
+uninstrumented and asks callgrind to instrument just before its first cell
+(``aiterbench.measure.callgrind``): start-up and imports, most of a small
+count's time, run several times faster, and the counts are the same. Each child reports as it
 finishes, so Ctrl-C keeps every cell counted before it, in a group too. The
 dumps are whole callgrind profiles: ``explain`` keeps them, parsed.
 
@@ -66,7 +69,7 @@ class Count:
         return (self.instructions[1] - self.instructions[0]) / (self.sizes[1] - self.sizes[0])
 
 
-def _valgrind(outfile: str) -> list:
+def _valgrind(outfile: str, late: bool = False) -> list:
     prefix = []
     setarch = shutil.which("setarch")
     if setarch:
@@ -77,8 +80,12 @@ def _valgrind(outfile: str) -> list:
     # the arc with a cost, so with collection toggled a region's calls would include every call since the arc
     # was last dumped (warm-up, set-up): with collection on, the dump before the call takes all of those.
     regions = [arg for name in TOGGLES for arg in (f"--dump-before={name}", f"--dump-after={name}")]
-    return prefix + [shutil.which("valgrind"), "--tool=callgrind", *regions,
-                     f"--callgrind-out-file={outfile}"]
+    # late: the process asks callgrind to instrument from its first cell on (aiterbench.measure.callgrind):
+    # start-up and imports run uninstrumented, twice as fast for a count of two cells, and the counts are the
+    # same, to the instruction (40 cells' totals compared). Otherwise an option of the same length that is
+    # callgrind's default: valgrind's argument lengths move the client's addresses, and so its counts.
+    when = "--instr-atstart=no" if late else "--collect-jumps=no"
+    return prefix + [shutil.which("valgrind"), "--tool=callgrind", *regions, when, f"--callgrind-out-file={outfile}"]
 
 
 def _worker(cells, sizes, modules, side, reports: str) -> list:
@@ -232,8 +239,10 @@ def count_group(group: Group, sizes, modules, env, tmpdir: str, explain: bool = 
         checked = _read_reports(base + ".checked")
         lines = [json.loads(ln) for ln in proc.stdout.splitlines() if ln.startswith("{")]
         metadata = next((ln["metadata"] for ln in lines if "metadata" in ln), {})
+        # None: the interpreter can make callgrind's client request (else a reason, and instrumented throughout).
+        late = next((ln.get("late_instrumentation", "not asked") for ln in lines if "metadata" in ln), "") is None
     except ValueError:
-        checked, metadata = {}, {}
+        checked, metadata, late = {}, {}, False
     if proc.returncode != 0 or not metadata:
         raise RuntimeError(failure_reason(proc, CHECK_TIMEOUT, "counting"))
     failures = [(c, checked.get(c.name, {}).get("error") or "no report from its check") for c in group.cells
@@ -244,9 +253,9 @@ def count_group(group: Group, sizes, modules, env, tmpdir: str, explain: bool = 
     # Each child appends its line once its counts are dumped, so what was reported survives the process.
     timeout, stopped, interrupted = COUNT_TIMEOUT * len(good), None, False
     try:
-        proc = run_child(_valgrind(name + ".%p") + _worker(good, sizes, modules, _fixed_length_side(group.side, tmpdir),
-                                                          name + ".counted")
-                         + ["--no-check"], timeout, env, cwd=tmpdir)
+        proc = run_child(_valgrind(name + ".%p", late) + _worker(good, sizes, modules,
+                                                                _fixed_length_side(group.side, tmpdir), name + ".counted")
+                         + ["--no-check", "--start-instrumentation"], timeout, env, cwd=tmpdir)  # same argv either way
         if proc.returncode != 0:
             stopped = failure_reason(proc, CHECK_TIMEOUT, "counting", ignore=lambda ln: ln.startswith("=="))
     except subprocess.TimeoutExpired:
