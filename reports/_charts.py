@@ -139,7 +139,7 @@ def per_item(dataset: Dataset) -> list[Chart]:
             return True
 
         fig = _facets(plt, group, draw)
-        fig.suptitle(f"Per-item cost, Python {group.label}")
+        _suptitle(fig, f"Per-item cost, Python {group.label}")
         charts.append(Chart(
             f"per_item_{_slug(group.label)}", f"Per-item cost, Python {group.label}",
             f"Slope of time against n: median over worker processes, whiskers are the 95% interval. "
@@ -173,11 +173,15 @@ def ratio_heatmap(dataset: Dataset) -> list[Chart]:
                       f"no cell has a {REFERENCE} counterpart in the same workload and loop, so there is no ratio to draw")]
     shown = [i for i in impls if any(key[0] == i for key in cells)]
     # Panels wrap so that the figure is no wider than the page: shrunk to fit, its numbers would be unreadable.
-    panel_w, panel_h = 1.45 * len(workloads) + 2.6, 0.62 * len(lines) + 1.3
-    cols = max(1, min(len(shown), int(PAGE_INCHES // panel_w)))
+    # The first column carries the row labels, wrapped, and is given their width (0.085 in a character).
+    labels = [_wrap(f"py{g.label} {loop}", 30) for g, loop in lines]
+    label_w = 0.085 * max(len(line) for text in labels for line in text.split("\n"))
+    line_h = 0.17 * max(text.count("\n") + 1 for text in labels)
+    panel_w, panel_h = 1.45 * len(workloads) + 1.6, max(0.62, line_h + 0.1) * len(lines) + 1.3
+    cols = max(1, min(len(shown), int((PAGE_INCHES - label_w) // panel_w)))
     rows = -(-len(shown) // cols)
     fig, axes = plt.subplots(rows, cols, squeeze=False, layout="constrained",
-                             figsize=(max(4.5, panel_w * cols), panel_h * rows + 0.4))
+                             figsize=(max(4.5, panel_w * cols + label_w), panel_h * rows + 0.4))
     for ax in axes.flat[len(shown):]:
         ax.set_axis_off()
     for col, impl in enumerate(shown):
@@ -195,7 +199,7 @@ def ratio_heatmap(dataset: Dataset) -> list[Chart]:
                 shade = image.cmap(image.norm(logs[k][j])) if r is not None else (1, 1, 1, 1)
                 ax.text(j, k, text, ha="center", va="center", fontsize=9, color=_ink(shade))
         ax.set_xticks(range(len(workloads)), workloads)
-        ax.set_yticks(range(len(lines)), [f"py{g.label} {loop}" for g, loop in lines] if col % cols == 0 else [])
+        ax.set_yticks(range(len(lines)), labels if col % cols == 0 else [])
         ax.set_title(f"{impl} / {REFERENCE}")
         ax.grid(False)
         bar = fig.colorbar(image, ax=ax, shrink=0.9)
@@ -243,7 +247,7 @@ def scaling(dataset: Dataset) -> list[Chart]:
 
         fig = _facets(plt, group, draw)
         _figure_legend(fig)
-        fig.suptitle(f"Scaling with n, Python {group.label}")
+        _suptitle(fig, f"Scaling with n, Python {group.label}")
         charts.append(Chart(
             f"scaling_{_slug(group.label)}", f"Scaling with n, Python {group.label}",
             "Time for one whole iteration against n, log-log: dots are the median over worker processes with their "
@@ -281,7 +285,7 @@ def noise(dataset: Dataset) -> list[Chart]:
         ax.set_yticks(range(len(names)), names, fontsize=9)
         ax.invert_yaxis()
         ax.set_xlabel("per-item value of each worker process, % from the cell's median")
-        ax.set_title(f"Noise between worker processes, Python {group.label}")
+        ax.set_title(_wrap(f"Noise between worker processes, Python {group.label}", 70))
         charts.append(Chart(
             f"noise_{_slug(group.label)}", f"Noise, Python {group.label}",
             "One dot per worker process at the largest n: how far its per-item value lies from the cell's median. "
@@ -323,7 +327,7 @@ def loops_speedup(dataset: Dataset) -> list[Chart]:
             ax.set_ylabel("speed-up over asyncio (x)")
             ax.set_title(f"{loop} vs asyncio")
             ax.legend(fontsize=9)
-        fig.suptitle(f"Event loops, Python {group.label}")
+        _suptitle(fig, f"Event loops, Python {group.label}")
         charts.append(Chart(
             f"loops_{_slug(group.label)}", f"Event loops, Python {group.label}",
             "asyncio's per-item cost over each other loop's, same impl and workload, paired by round: above 1 the "
@@ -359,7 +363,7 @@ def memory_held(dataset: Dataset) -> list[Chart]:
                 if j == 0:
                     ax.set_ylabel("bytes per suspended iterator")
         _figure_legend(fig)
-        fig.suptitle(f"Memory held while suspended, Python {mg.label}")
+        _suptitle(fig, f"Memory held while suspended, Python {mg.label}")
         env = mg.environment
         charts.append(Chart(
             f"memory_held_{_slug(mg.label)}", f"Memory held while suspended, Python {mg.label}",
@@ -400,7 +404,7 @@ def history_trends(dataset: Dataset) -> list[Chart]:
             ax.set_xlabel("run")
             if k % cols == 0:
                 ax.set_ylabel("ns per item")
-        fig.suptitle(f"History, Python {hg.label}")
+        _suptitle(fig, f"History, Python {hg.label}")
         charts.append(Chart(
             name, f"History, Python {hg.label}",
             "Each cell's per-item cost run by run (in date order), with its 95% interval; dashed red lines mark "
@@ -460,6 +464,24 @@ def explain_chart(explanation, top: int = 15, name: str = "explain") -> Chart:
 def why_charts(dataset: Dataset) -> list[Chart]:
     """One explain chart per explain document among the inputs (``why_1``, ``why_2``... in their order)."""
     return [explain_chart(w.explanation, name=f"why_{k}") for k, w in enumerate(dataset.why, 1)]
+
+
+def _wrap(label: str, width: int) -> str:
+    """An environment's label in lines of at most ``width`` characters, broken at its " · " separators: two
+    environments that differ in several respects have labels of a hundred characters or more, which a title
+    or an axis would cut off, leaving rows that cannot be told apart."""
+    lines: list[str] = []
+    for part in label.split(" · "):
+        if lines and len(lines[-1]) + 3 + len(part) <= width:
+            lines[-1] += " · " + part
+        else:
+            lines.append(part)
+    return "\n".join(lines)
+
+
+def _suptitle(fig, text: str) -> None:
+    """A figure's title, wrapped to the figure's width (about nine characters an inch at its size)."""
+    fig.suptitle(_wrap(text, max(30, int(fig.get_figwidth() * 9))))
 
 
 def _slug(label: str) -> str:

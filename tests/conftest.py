@@ -107,3 +107,45 @@ def pytest_collection_finish(session) -> None:
     """
     gc.collect()
     gc.freeze()
+
+
+#: Modules whose tests or fixtures take longest (venvs, valgrind, report builds), run first: with
+#: ``--dist loadfile`` a module runs whole on one worker, and a long one taken last ran alone at the end while the
+#: other worker sat idle. Listed longest first; the rest keep their order.
+LONGEST_FIRST = ("test_workflow", "test_install", "test_reports", "test_cli", "test_workloads", "test_count",
+                 "test_explain", "test_ab", "test_sequential", "test_readme", "test_count_regions")
+
+
+def pytest_collection_modifyitems(session, config, items) -> None:
+    def rank(item) -> int:
+        name = item.module.__name__.rpartition(".")[2] if getattr(item, "module", None) else ""
+        return LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)  # stable: within a module, and among the others, the collected order
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _charts_drawn_once_per_dataset():
+    """A report's charts depend on its dataset alone (tests/test_reports.py shows a chart drawn twice gives the
+    same bytes): in this test process each dataset's charts are drawn once, and every later report of the same
+    data, built to test what report does with files, folders and errors, reuses them. The first drawing of
+    each dataset is the real one, in report's worker processes."""
+    import hashlib
+    import pickle
+
+    from aiterbench.reports import _charts
+
+    drawn: dict = {}
+    real = _charts.render_all
+
+    def render_all(dataset, jobs=None):
+        key = hashlib.sha256(pickle.dumps(dataset)).hexdigest()
+        if key not in drawn:
+            drawn[key] = real(dataset, 1)
+        return list(drawn[key])
+
+    _charts.render_all = render_all
+    try:
+        yield real
+    finally:
+        _charts.render_all = real

@@ -658,3 +658,17 @@ def test_a_file_named_twice_is_read_once(memory_file, tmp_path):
 
     assert processes(folder, folder / "memory.json", folder / "explain.json") == processes(memory_file)
     assert (tmp_path / "report3" / "summary.md").read_text().count("\n### ") == 1
+
+
+def test_environments_that_differ_in_many_respects_keep_readable_labels(memory_file):
+    """A memory file from another environment made every label a hundred characters or more: the heat map's
+    layout collapsed (matplotlib warned) and cut its row labels to the same last words on every row."""
+    from aiterbench.reports import load
+    from aiterbench.reports._charts import ratio_heatmap, render
+
+    dataset = load([*RESULTS, str(memory_file)])
+    assert min(len(g.label) for g in dataset.groups) > 80
+    (chart,) = ratio_heatmap(dataset)
+    labels = [t.get_text() for t in chart.figure.axes[0].get_yticklabels()]
+    render(chart)  # a collapsed layout warns, and warnings are errors here
+    assert len(set(labels)) == len(labels) and all(len(line) <= 50 for text in labels for line in text.split("\n"))
