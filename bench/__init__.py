@@ -21,6 +21,9 @@ from ._version import FORMAT_VERSION, __version__
 
 __all__ = ["main", "__version__", "FORMAT_VERSION"]
 
+#: The exit code of an interrupted command (Ctrl-C).
+_INTERRUPTED = 130
+
 
 def main(argv=None) -> int:
     """Run the command line; returns the exit code."""
@@ -30,5 +33,27 @@ def main(argv=None) -> int:
         import sys
 
         print("aiterbench: interrupted", file=sys.stderr)
-        return 130
+        return _INTERRUPTED
     return _main(argv)
+
+
+def console() -> None:
+    """The ``aiterbench`` command and ``python -m aiterbench``: run, then exit with main's code.
+
+    An interrupted command exits 130 at once, its output flushed. CPython itself would kill the process with
+    SIGINT on the way out (a caller sees -2, not 130) whenever Ctrl-C had landed inside code run by ``exec`` of
+    a string, such as a dataclass being created by a lazy import, even though main caught the interrupt:
+    under load, one Ctrl-C in ten in the first second. Everything main wrote is closed by then.
+    """
+    import os
+    import sys
+
+    code = main()
+    if code == _INTERRUPTED:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    sys.exit(code)

@@ -1,5 +1,4 @@
-import sys
+from . import console
 
-from . import main
-
-sys.exit(main())
+if __name__ == "__main__":
+    console()
