@@ -149,3 +149,16 @@ def _charts_drawn_once_per_dataset():
         yield real
     finally:
         _charts.render_all = real
+
+
+def communicate_or_kill(proc, timeout: float):
+    """``proc.communicate(timeout=...)``, killing the process if it times out: a command that missed its Ctrl-C
+    must not go on measuring (200 rounds) beside the rest of the suite."""
+    import subprocess
+
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise

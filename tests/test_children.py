@@ -13,6 +13,8 @@ import pytest
 
 from aiterbench.orchestrate.children import CHILDREN, run_child
 
+from .conftest import communicate_or_kill
+
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="process groups are POSIX")
 
 
@@ -66,7 +68,7 @@ def test_a_signal_to_the_parent_kills_its_child_and_is_taken_at_a_safe_point(sig
         time.sleep(0.02)
     assert _alive(f"sleep {seconds}") == 1
     proc.send_signal(signum)
-    out, err = proc.communicate(timeout=30)
+    out, err = communicate_or_kill(proc, 30)
     assert proc.returncode == 130, err
     assert "interrupted" in out and "Traceback" not in err
     assert _alive(f"sleep {seconds}") == 0

@@ -18,6 +18,8 @@ from aiterbench.model.loops import LOOPS, LoopSpec
 from aiterbench.model.cells import select
 from aiterbench.model.results import cells, load_suite
 
+from .conftest import communicate_or_kill
+
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ["--rounds", "6", "--values", "1", "--min-time", "0.002", "--sizes", "8,64"]
 FAULTY = '''
@@ -266,7 +268,7 @@ def test_ctrl_c_keeps_the_rounds_already_measured(tmp_path):
         time.sleep(0.05)
     assert result.exists(), "no round finished in time"
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    out, err = communicate_or_kill(proc, 60)
     assert proc.returncode == 130, err
     assert "interrupted after" in err and "Traceback" not in err
     (data,) = cells(load_suite(str(result))).values()
@@ -299,7 +301,7 @@ def _interrupt_at(when: str, *argv: str) -> subprocess.CompletedProcess:
         if line.startswith(when):
             break
     proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=60)
+    out, err = communicate_or_kill(proc, 60)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, "".join(seen) + err)
 
 
@@ -442,7 +444,7 @@ def test_a_save_that_fails_mid_run_is_one_line_exit_1_and_the_last_good_file_sta
     assert result.exists(), "no round finished in time"
     moved = tmp_path / "moved"
     folder.rename(moved)  # the folder goes away under the run: the next save cannot be written
-    out, err = proc.communicate(timeout=120)
+    out, err = communicate_or_kill(proc, 120)
     assert proc.returncode == 1, err
     assert "Traceback" not in err
     assert_one_error_line(err, "r.json: cannot write the results")

@@ -10,6 +10,7 @@ import pytest
 
 from aiterbench import main
 
+from .conftest import communicate_or_kill
 from .test_cli import assert_one_error_line, cli
 
 
@@ -101,7 +102,7 @@ def test_ctrl_c_keeps_the_cells_counted_and_leaves_no_valgrind(tmp_path):
         if line.startswith("count:"):
             break
     proc.send_signal(signal.SIGINT)
-    stdout, stderr = proc.communicate(timeout=60)
+    stdout, stderr = communicate_or_kill(proc, 60)
     err = "".join(seen) + stderr
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "wrote the cells finished so far" in err

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from .conftest import communicate_or_kill
 from .test_cli import cli
 from .test_count import needs_valgrind
 
@@ -67,7 +68,7 @@ def _interrupt_when_counting(argv, tmp_path: Path, announcements: int) -> tuple[
             time.sleep(0.05)
         assert proc.poll() is None, proc.communicate()
         proc.send_signal(signal.SIGINT)
-        stdout, stderr = proc.communicate(timeout=120)
+        stdout, stderr = communicate_or_kill(proc, 120)
     finally:
         if proc.poll() is None:
             proc.kill()
