@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import dataclasses
 import os
 import signal
 import subprocess
@@ -407,11 +408,25 @@ def test_a_cell_that_hangs_in_its_equivalence_check_is_dropped_after_the_check_l
     plugin = tmp_path / "stuck.py"
     plugin.write_text(HANGS_IN_CHECK)
     result = tmp_path / "r.json"
+    # The check's own limit, not the per-worker one: a check takes milliseconds, so it is hung long before.
     proc = cli("run", "--impl-module", str(plugin), "-i", "stuck,sync_iter", "-w", "none", "-l", "asyncio",
-               "-o", str(result), "--cell-timeout", "3600", *TINY)
+               "-o", str(result), "--cell-timeout", "3600", "--check-timeout", "1.5", *TINY)
     assert proc.returncode == 1, proc.stderr
-    assert "FAILED stuck/none/asyncio: hung in its equivalence check: no answer within 10 s" in proc.stderr
+    assert "FAILED stuck/none/asyncio: hung in its equivalence check: no answer within 1.5 s" in proc.stderr
     assert {c.name for c in cells(load_suite(str(result)))} == {"sync_iter/none/asyncio"}
+
+
+def test_the_check_limit_is_10_s_unless_asked_and_never_past_the_cell_limit():
+    from aiterbench.orchestrate.rounds import FULL, QUICK, _worker_cmd
+    from aiterbench.orchestrate.sides import Side
+
+    def limit(budget):
+        cmd = _worker_cmd(Side(), select(impls.registry(), "asyncgen", "none", "asyncio")[0], budget, [], "o.json", [])
+        return float(cmd[cmd.index("--check-timeout") + 1])
+
+    assert FULL.check_timeout == QUICK.check_timeout == 10.0 and limit(FULL) == 10.0
+    assert limit(dataclasses.replace(FULL, check_timeout=1.5)) == 1.5
+    assert limit(dataclasses.replace(FULL, cell_timeout=4.0)) == 4.0
 
 
 def test_a_standalone_worker_calibrates_every_cell_after_latency(tmp_path):

@@ -60,6 +60,9 @@ def _budget_options(p) -> None:
     p.add_argument("--values", type=int, metavar="V", help="values per size per process")
     p.add_argument("--min-time", type=float, metavar="SECONDS", help="minimum duration of one value")
     p.add_argument("--cell-timeout", type=float, metavar="SECONDS", help="per-worker time limit before a cell counts as hung")
+    p.add_argument("--check-timeout", type=float, metavar="SECONDS",
+                   help="time limit on a cell's equivalence check, which takes milliseconds, before the cell counts "
+                        "as hung (default 10; a slow source's set-up may need more)")
     p.add_argument("--seconds", type=float, metavar="SECONDS",
                    help="after the rounds, keep adding balanced rounds until this much time has passed "
                         "('ab --quick': 50)")

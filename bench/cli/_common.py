@@ -47,7 +47,7 @@ def budget(args, quick=None):
             changes["workload_sizes"] = ()  # the sizes asked for, for every workload
         except ValueError:
             raise UsageError(f"--sizes {args.sizes!r}: expected comma-separated integers") from None
-    for name in ("rounds", "min_time", "cell_timeout", "values", "seconds", "max_seconds"):
+    for name in ("rounds", "min_time", "cell_timeout", "check_timeout", "values", "seconds", "max_seconds"):
         if getattr(args, name, None) is not None:
             changes[name] = getattr(args, name, None)
     if getattr(args, "latency", False):

@@ -58,6 +58,9 @@ class Budget:
     #: What ``precision`` is asked of: ``all`` (every per-item figure and ratio) or ``ratios`` (the ratios to the
     #: class form alone: ``run --quick``).
     precision_of: str = "all"
+    #: Seconds a cell's equivalence check may take before the cell counts as hung (``--check-timeout``; the
+    #: per-worker ``cell_timeout`` when that is lower).
+    check_timeout: float = CHECK_TIMEOUT
 
     def sizes_for(self, workload: str) -> tuple[int, ...]:
         """The sizes a workload's cells are measured at."""
@@ -94,6 +97,8 @@ class Budget:
             raise ValueError("values >= 1 and warmups >= 0")
         if not (0 < self.min_time <= 60 and 0 < self.cell_timeout <= 86400):
             raise ValueError("min_time in (0, 60] s and cell_timeout in (0, 86400] s")
+        if not 0 < self.check_timeout <= 3600:
+            raise ValueError("check_timeout in (0, 3600] s")
         if not 0 <= self.seconds <= 86400:
             raise ValueError("seconds in [0, 86400]")
         if not 0 <= self.precision < 1:
@@ -252,7 +257,7 @@ def _worker_cmd(side: Side, cells: Sequence[Cell], budget: Budget, modules: Sequ
     values, warmups = (1, 0) if calibrate else (budget.values, budget.warmups)
     args = ["--sizes", ",".join(map(str, budget.sizes_for(cells[0].workload))), "--values", str(values),
             "--warmups", str(warmups), "--min-time", repr(budget.min_time), "-o", out,
-            "--check-timeout", repr(min(CHECK_TIMEOUT, budget.cell_timeout))]
+            "--check-timeout", repr(min(budget.check_timeout, budget.cell_timeout))]
     for cell in cells:
         args += ["--cell", cell.name]
     if side.name:
@@ -278,7 +283,7 @@ def _spawn(side: Side, cells: Sequence[Cell], budget: Budget, modules, tmpdir: s
     if proc.returncode == -signal.SIGINT or "Benchmark worker interrupted: exit" in (proc.stderr or ""):
         raise KeyboardInterrupt  # Ctrl-C reached the worker alone (signalled directly): stop all the same
     if proc.returncode != 0 or not os.path.exists(out):
-        raise _CellFailed(failure_reason(proc, min(CHECK_TIMEOUT, budget.cell_timeout) if calibrate else None, "timing"))
+        raise _CellFailed(failure_reason(proc, min(budget.check_timeout, budget.cell_timeout) if calibrate else None, "timing"))
     try:
         return pyperf.BenchmarkSuite.load(out)
     finally:
