@@ -507,3 +507,12 @@ def test_the_command_exits_130_itself_when_interrupted(monkeypatch, code, exits)
         aiterbench.console()
     calls.append(("sys.exit", raised.value.code))
     assert calls[0] == (exits, code)
+
+
+@pytest.mark.parametrize("command", [["run"], ["ab"], ["ab", "--count"], ["count"]])
+@pytest.mark.parametrize("value", ["0", "-1", "3601"])
+def test_a_check_limit_out_of_range_is_one_line_exit_2(tmp_path, capsys, command, value):
+    assert main([*command, "--check-timeout", value, "-i", "asyncgen", "-w", "none", "-l", "asyncio",
+                 "-o", str(tmp_path / "out")]) == 2
+    assert_one_error_line(capsys.readouterr().err, f"--check-timeout {value}")
+    assert not list(tmp_path.iterdir())

@@ -202,9 +202,10 @@ def test_ab_count_sees_exactly_what_a_plant_changed(ab_counted):
         if name.startswith("class_anext/"):
             assert new - base > 10, name
         else:
-            # The same instructions per item, within a few hundredths: the sides' paths differ in their letters,
-            # which leaves the allocator's pools a little differently filled (a few instructions in a total).
-            assert new == pytest.approx(base, abs=0.1) and c["verdict"] == "unchanged", name
+            # The same instructions per item within 0.5% (half the default threshold): the planted side's impls
+            # are other code, allocated and aligned a little differently, which moved sync_iter/none by 0.16 of
+            # 80 instructions per item (0.2%) once the harness's own package grew by a function.
+            assert new == pytest.approx(base, rel=0.005) and c["verdict"] == "unchanged", (name, base, new)
     assert cells["class_anext/none/asyncio"]["verdict"] == "regression"  # +2% at the 1% default threshold
     fine = {c["cell"]: c["verdict"] for c in json.loads(ab_counted["plant-fine"].stdout)["cells"]}
     assert {n for n, v in fine.items() if v == "regression"} == {n for n in fine if n.startswith("class_anext/")}

@@ -306,9 +306,9 @@ FAILURES = {
              "gen/notcm/asyncio": "aiterbench_plugin_bad_sources: workload 'notcm': source(0) returned int, not an "
                                   "async context manager"}),
     "count": pytest.param(["count", "-i", "gen,boom", "-w", "broken,stuck,none", "-l", "asyncio", "--sizes",
-                           "64,256", "-o", "c.json"],
+                           "64,256", "--check-timeout", "1.5", "-o", "c.json"],
                           {"gen/broken/asyncio": f"refused before counting: {WHERE}",
-                           "gen/stuck/asyncio": "hung in its equivalence check: no answer within 10 s",
+                           "gen/stuck/asyncio": "hung in its equivalence check: no answer within 1.5 s",
                            "boom/none/asyncio": "RuntimeError: boom from the impl"},
                           marks=needs_valgrind),
     "memory": pytest.param(["memory", "-i", "gen", "-w", "broken,notcm,none", "-l", "asyncio", "--live", "50",

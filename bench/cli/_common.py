@@ -47,6 +47,7 @@ def budget(args, quick=None):
             changes["workload_sizes"] = ()  # the sizes asked for, for every workload
         except ValueError:
             raise UsageError(f"--sizes {args.sizes!r}: expected comma-separated integers") from None
+    check_timeout(args)  # its own message, as count's
     for name in ("rounds", "min_time", "cell_timeout", "check_timeout", "values", "seconds", "max_seconds"):
         if getattr(args, name, None) is not None:
             changes[name] = getattr(args, name, None)
@@ -63,6 +64,14 @@ def budget(args, quick=None):
         return dataclasses.replace(chosen, **changes)
     except ValueError as exc:
         raise UsageError(f"budget: {exc}") from None
+
+
+def check_timeout(args) -> float | None:
+    """``--check-timeout`` for the commands without a timing budget (count, ab --count); None: the default."""
+    value = getattr(args, "check_timeout", None)
+    if value is not None and not 0 < value <= 3600:
+        raise UsageError(f"--check-timeout {value:g}: expected seconds in (0, 3600]")
+    return value
 
 
 def worker_env(args):

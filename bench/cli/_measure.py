@@ -157,7 +157,8 @@ def cmd_count(args) -> int:
     output = common.output(args, "count", "count")
     notes = notes + ([env_note] if env_note else [])
     notes.append(f"counting {len(cells)} cells at n={sizes[0]},{sizes[1]} under callgrind into {output}")
-    suite, failures, interrupted = run_counts(cells, sizes, common.modules(args), env, notes)
+    suite, failures, interrupted = run_counts(cells, sizes, common.modules(args), env, notes,
+                                              check_timeout=common.check_timeout(args))
 
     def show(path: str) -> None:
         print(_table(path, "text"), end="")

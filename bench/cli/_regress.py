@@ -116,13 +116,14 @@ def cmd_ab(args) -> int:
         raise UsageError(str(exc)) from None
     notes = notes + ([env_note] if env_note else [])
     if args.count:
-        ignored = [f"--{n.replace('_', '-')}" for n in ("quick", "rounds", "values", "min_time", "seconds", "latency")
+        ignored = [f"--{n.replace('_', '-')}" for n in ("quick", "rounds", "values", "min_time", "seconds", "latency",
+                                                        "cell_timeout")
                    if getattr(args, n, None) not in (None, False)]
         if ignored:
             notes.append(f"note: {', '.join(ignored)} set the timing budget; counts have none, so "
                          f"{'it is' if len(ignored) == 1 else 'they are'} not used")
         outcome = run_ab_count(probes, cells, sizes, common.modules(args), env, paths, notes,
-                               explain=getattr(args, "explain", False))
+                               explain=getattr(args, "explain", False), check_timeout=common.check_timeout(args))
     else:
         outcome = run_ab(probes, cells, budget, common.modules(args), env, paths, threshold, notes)
     return _ab_result(outcome, args)

@@ -108,7 +108,8 @@ def run_ab(probes: Sequence[Probe], cells: Sequence[Cell], budget: Budget, modul
 
 
 def run_ab_count(probes: Sequence[Probe], cells: Sequence[Cell], sizes: tuple[int, int], modules, env,
-                 paths: Sequence[str], notes: Sequence[str] = (), explain: bool = False) -> AbOutcome:
+                 paths: Sequence[str], notes: Sequence[str] = (), explain: bool = False,
+                 check_timeout: float | None = None) -> AbOutcome:
     """``ab --count``: both sides under callgrind; the cells counted on both sides go into the two files
     (those counted before Ctrl-C too). ``explain``: the same runs keep every function's count, for
     ``AbOutcome.explain(cells)``."""
@@ -120,7 +121,7 @@ def run_ab_count(probes: Sequence[Probe], cells: Sequence[Cell], sizes: tuple[in
                            f"into {', '.join(paths)}"]
     families = {i.name: i.family for p in probes for i in p.impls}
     suites, failures, interrupted, per_side = run_ab_counts(cells, [p.side for p in probes], sizes, modules, env,
-                                                            notes, families, explain)
+                                                            notes, families, explain, check_timeout)
     failed = tuple((cell.name, side, reason) for cell, side, reason in failures)
     if not all(suites):
         return AbOutcome(tuple(paths), False, interrupted, failed)

@@ -202,7 +202,8 @@ def _fixed_length_side(side, tmpdir: str):
     return dataclasses.replace(side, path=link)
 
 
-def count_group(group: Group, sizes, modules, env, tmpdir: str, explain: bool = False) -> tuple[list[Count], dict, list]:
+def count_group(group: Group, sizes, modules, env, tmpdir: str, explain: bool = False,
+                check_timeout: float | None = None) -> tuple[list[Count], dict, list]:
     """Count a group's cells in one valgrind process, a forked child per cell.
 
     Returns (counts, the interpreter's pyperf metadata, failures as (cell, reason)); RuntimeError with a
@@ -214,6 +215,8 @@ def count_group(group: Group, sizes, modules, env, tmpdir: str, explain: bool = 
     import json
 
     from .children import CHECK_TIMEOUT, CHILDREN, failure_reason, run_child
+
+    check_timeout = check_timeout or CHECK_TIMEOUT  # the limit on each cell's equivalence check (--check-timeout)
 
     # Under valgrind, the client's addresses (address-space randomization is off) move with whatever valgrind
     # itself was given: its arguments and its working folder (a longer folder name moved a cell by 3
@@ -229,8 +232,8 @@ def count_group(group: Group, sizes, modules, env, tmpdir: str, explain: bool = 
     # bytecode cache the imports write is written now (a process that writes .pyc files allocates
     # differently from one that reads them, which would shift the counts by a few hundred instructions).
     native = _worker(group.cells, sizes, modules, group.side, base + ".checked") + [
-        "--check-timeout", repr(CHECK_TIMEOUT), "--metadata"] + (["--bytecodes"] if explain else [])
-    limit = 60.0 + 2 * CHECK_TIMEOUT * len(group.cells)
+        "--check-timeout", repr(check_timeout), "--metadata"] + (["--bytecodes"] if explain else [])
+    limit = 60.0 + 2 * check_timeout * len(group.cells)
     try:
         proc = run_child(native, limit, env)
     except subprocess.TimeoutExpired:
@@ -244,7 +247,7 @@ def count_group(group: Group, sizes, modules, env, tmpdir: str, explain: bool = 
     except ValueError:
         checked, metadata, late = {}, {}, False
     if proc.returncode != 0 or not metadata:
-        raise RuntimeError(failure_reason(proc, CHECK_TIMEOUT, "counting"))
+        raise RuntimeError(failure_reason(proc, check_timeout, "counting"))
     failures = [(c, checked.get(c.name, {}).get("error") or "no report from its check") for c in group.cells
                 if checked.get(c.name, {}).get("error") is not None or c.name not in checked]
     good = [c for c in group.cells if c not in {f[0] for f in failures}]
@@ -257,7 +260,7 @@ def count_group(group: Group, sizes, modules, env, tmpdir: str, explain: bool = 
                                                                 _fixed_length_side(group.side, tmpdir), name + ".counted")
                          + ["--no-check", "--start-instrumentation"], timeout, env, cwd=tmpdir)  # same argv either way
         if proc.returncode != 0:
-            stopped = failure_reason(proc, CHECK_TIMEOUT, "counting", ignore=lambda ln: ln.startswith("=="))
+            stopped = failure_reason(proc, check_timeout, "counting", ignore=lambda ln: ln.startswith("=="))
     except subprocess.TimeoutExpired:
         stopped = f"hung: no count within {timeout:g} s"
     except KeyboardInterrupt:
@@ -316,7 +319,8 @@ def groups(cells, sides=(None,), parallel: int = 2) -> list[Group]:
     return [Group(tuple(part), side) for part in parts for side in sides]
 
 
-def count_groups(todo: Sequence[Group], sizes, modules, env, notes=(), explain: bool = False) -> tuple[list, list, bool]:
+def count_groups(todo: Sequence[Group], sizes, modules, env, notes=(), explain: bool = False,
+                 check_timeout: float | None = None) -> tuple[list, list, bool]:
     """Count every group, two at a time (counts do not mind a neighbour); a cell that fails is reported and
     the others of its group are counted.
 
@@ -333,7 +337,7 @@ def count_groups(todo: Sequence[Group], sizes, modules, env, notes=(), explain: 
                                             for p in env["PYTHONPATH"].split(os.pathsep))
     with tempfile.TemporaryDirectory(prefix="aiterbench-count-") as tmpdir:
         def measure(group: Group):
-            counts, metadata, failed = count_group(group, sizes, modules, env, tmpdir, explain)
+            counts, metadata, failed = count_group(group, sizes, modules, env, tmpdir, explain, check_timeout)
             return ([(group, counts, metadata)] if counts else []), [(dataclasses.replace(group, cells=(cell,)), reason)
                                                                      for cell, reason in failed]
 
@@ -391,7 +395,7 @@ def check_counting(sizes) -> tuple[int, int]:
     return tuple(sorted(sizes))
 
 
-def run_counts(cells, sizes, modules, env, notes=()):
+def run_counts(cells, sizes, modules, env, notes=(), check_timeout: float | None = None):
     """Count every cell, in one valgrind process per loop (two at a time).
 
     Returns (the count file's pyperf suite, or None when no cell was counted; the failures as (cell, reason);
@@ -400,7 +404,7 @@ def run_counts(cells, sizes, modules, env, notes=()):
     from .. import impls
 
     registry = impls.registry().extended(modules)
-    counted, failures, interrupted = count_groups(groups(cells), sizes, modules, env, notes)
+    counted, failures, interrupted = count_groups(groups(cells), sizes, modules, env, notes, check_timeout=check_timeout)
     failures = [(cell, reason) for group, reason in failures for cell in group.cells]
     if not counted:
         return None, failures, interrupted
@@ -413,7 +417,8 @@ def run_counts(cells, sizes, modules, env, notes=()):
     return _suite(counted, _families(registry), env, module=module), failures, interrupted
 
 
-def run_ab_counts(cells, sides, sizes, modules, env, notes=(), families=None, explain: bool = False):
+def run_ab_counts(cells, sides, sizes, modules, env, notes=(), families=None, explain: bool = False,
+                  check_timeout: float | None = None):
     """``ab --count``: both sides' cells, each side in its own processes, the sides interleaved.
 
     Returns ([base suite or None, new suite or None], failures as (cell, side name, reason), interrupted,
@@ -422,7 +427,8 @@ def run_ab_counts(cells, sides, sizes, modules, env, notes=(), families=None, ex
     ``explain``: the counts keep their parsed dumps and bytecodes (``Count.profiles``, ``Count.bytecodes``).
     """
     families = dict(families or {})
-    counted, failures, interrupted = count_groups(groups(cells, sides), sizes, modules, env, notes, explain)
+    counted, failures, interrupted = count_groups(groups(cells, sides), sizes, modules, env, notes, explain,
+                                                  check_timeout)
     by_side: dict = {side.name: [] for side in sides}
     for group, counts, metadata in counted:
         by_side[group.side.name].append((group, counts, metadata))
