@@ -174,10 +174,13 @@ def ratio_heatmap(dataset: Dataset) -> list[Chart]:
     shown = [i for i in impls if any(key[0] == i for key in cells)]
     # Panels wrap so that the figure is no wider than the page: shrunk to fit, its numbers would be unreadable.
     # The first column carries the row labels, wrapped, and is given their width (0.085 in a character).
-    labels = [_wrap(f"py{g.label} {loop}", 30) for g, loop in lines]
+    panel_w = 1.45 * len(workloads) + 1.6
+    # At most 30 characters a line, fewer when one panel and its labels would be wider than the page.
+    width = max(12, min(30, int((PAGE_INCHES - panel_w) / 0.085)))
+    labels = [_wrap(f"py{g.label} {loop}", width) for g, loop in lines]
     label_w = 0.085 * max(len(line) for text in labels for line in text.split("\n"))
     line_h = 0.17 * max(text.count("\n") + 1 for text in labels)
-    panel_w, panel_h = 1.45 * len(workloads) + 1.6, max(0.62, line_h + 0.1) * len(lines) + 1.3
+    panel_h = max(0.62, line_h + 0.1) * len(lines) + 1.3
     cols = max(1, min(len(shown), int((PAGE_INCHES - label_w) // panel_w)))
     rows = -(-len(shown) // cols)
     fig, axes = plt.subplots(rows, cols, squeeze=False, layout="constrained",
@@ -471,7 +474,14 @@ def _wrap(label: str, width: int) -> str:
     environments that differ in several respects have labels of a hundred characters or more, which a title
     or an axis would cut off, leaving rows that cannot be told apart."""
     lines: list[str] = []
-    for part in label.split(" · "):
+    parts = []
+    for part in label.split(" · "):  # a part longer than a line (a platform string) breaks after its hyphens
+        while len(part) > width and "-" in part[1:width]:
+            cut = part.rindex("-", 1, width) + 1
+            parts.append(part[:cut])
+            part = part[cut:]
+        parts.append(part)
+    for part in parts:
         if lines and len(lines[-1]) + 3 + len(part) <= width:
             lines[-1] += " · " + part
         else:

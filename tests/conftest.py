@@ -128,8 +128,10 @@ def pytest_collection_modifyitems(session, config, items) -> None:
 def _charts_drawn_once_per_dataset():
     """A report's charts depend on its dataset alone (tests/test_reports.py shows a chart drawn twice gives the
     same bytes): in this test process each dataset's charts are drawn once, and every later report of the same
-    data, built to test what report does with files, folders and errors, reuses them. The first drawing of
-    each dataset is the real one, in report's worker processes."""
+    data, built to test what report does with files, folders and errors, reuses them. They are drawn here, in
+    this process, one after the other (no worker pool to start for each report; a warning matplotlib gives
+    while drawing fails the test); report's pool is exercised by the tests that run report as a command
+    (test_readme, test_install, test_workflow)."""
     import hashlib
     import pickle
 
@@ -159,6 +161,10 @@ def communicate_or_kill(proc, timeout: float):
     try:
         return proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.communicate()
+        proc.terminate()  # SIGTERM: the command kills its children's groups (SIGKILL would leave them running)
+        try:
+            proc.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
         raise

@@ -513,6 +513,6 @@ def test_the_command_exits_130_itself_when_interrupted(monkeypatch, code, exits)
 @pytest.mark.parametrize("value", ["0", "-1", "3601"])
 def test_a_check_limit_out_of_range_is_one_line_exit_2(tmp_path, capsys, command, value):
     assert main([*command, "--check-timeout", value, "-i", "asyncgen", "-w", "none", "-l", "asyncio",
-                 "-o", str(tmp_path / "out")]) == 2
+                 "-o", str(tmp_path / "sub" / "out")]) == 2
     assert_one_error_line(capsys.readouterr().err, f"--check-timeout {value}")
-    assert not list(tmp_path.iterdir())
+    assert not list(tmp_path.iterdir())  # refused before the output's folder is made

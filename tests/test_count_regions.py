@@ -110,6 +110,19 @@ def test_instrumenting_from_the_first_cell_on_counts_the_same_regions_to_the_ins
     assert len(" ".join(count_module._valgrind("x", True))) == len(" ".join(count_module._valgrind("x", False)))
 
 
+def test_a_32_bit_process_makes_no_client_request(monkeypatch):
+    """os.uname() names the kernel: a 32-bit Python on an x86-64 kernel would run the 64-bit bytes as other
+    instructions, and valgrind would never start instrumenting."""
+    import ctypes
+
+    from aiterbench.measure import callgrind
+
+    real = ctypes.sizeof
+    monkeypatch.setattr(callgrind, "_request", None)
+    monkeypatch.setattr(ctypes, "sizeof", lambda t: 4 if t is ctypes.c_void_p else real(t))
+    assert "32-bit" in callgrind.available()
+
+
 def test_the_client_request_is_a_no_op_on_a_real_cpu():
     from aiterbench.measure import callgrind
 

@@ -52,7 +52,7 @@ def _selection(p, loops_help="comma-separated loop globs (default: asyncio,uvloo
 def _check_timeout_option(p) -> None:
     p.add_argument("--check-timeout", type=float, metavar="SECONDS",
                    help="time limit on a cell's equivalence check, which takes milliseconds, before the cell counts "
-                        "as hung (default 10; a slow source's set-up may need more)")
+                        "as hung (default 10, and never past --cell-timeout; a slow source's set-up may need more)")
 
 
 def _budget_options(p) -> None:

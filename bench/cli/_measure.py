@@ -148,6 +148,7 @@ def cmd_count(args) -> int:
 
     cells, notes = common.select(args)
     env, env_note = common.worker_env(args)
+    check_timeout = common.check_timeout(args)  # bad input before any folder is made
     try:
         sizes = check_counting(tuple(int(s) for s in args.sizes.split(",")))
     except ValueError as exc:
@@ -158,7 +159,7 @@ def cmd_count(args) -> int:
     notes = notes + ([env_note] if env_note else [])
     notes.append(f"counting {len(cells)} cells at n={sizes[0]},{sizes[1]} under callgrind into {output}")
     suite, failures, interrupted = run_counts(cells, sizes, common.modules(args), env, notes,
-                                              check_timeout=common.check_timeout(args))
+                                              check_timeout=check_timeout)
 
     def show(path: str) -> None:
         print(_table(path, "text"), end="")

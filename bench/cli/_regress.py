@@ -99,6 +99,7 @@ def cmd_ab(args) -> int:
     from ..orchestrate.rounds import AB_QUICK
 
     threshold = _threshold(args, "count" if args.count else "time")  # bad input before anything runs
+    check_timeout = common.check_timeout(args)
     if getattr(args, "explain", False) and not args.count:
         raise UsageError("--explain needs --count: the functions behind a difference are counted by callgrind")
     if args.output and os.path.isdir(args.output):
@@ -123,7 +124,7 @@ def cmd_ab(args) -> int:
             notes.append(f"note: {', '.join(ignored)} set the timing budget; counts have none, so "
                          f"{'it is' if len(ignored) == 1 else 'they are'} not used")
         outcome = run_ab_count(probes, cells, sizes, common.modules(args), env, paths, notes,
-                               explain=getattr(args, "explain", False), check_timeout=common.check_timeout(args))
+                               explain=getattr(args, "explain", False), check_timeout=check_timeout)
     else:
         outcome = run_ab(probes, cells, budget, common.modules(args), env, paths, threshold, notes)
     return _ab_result(outcome, args)

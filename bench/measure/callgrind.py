@@ -50,8 +50,11 @@ def _make():
         import ctypes
         import mmap
 
-        if os.uname().machine not in ("x86_64", "amd64"):
-            raise OSError(f"no client request for {os.uname().machine}")
+        # The kernel's machine and this interpreter's word size: a 32-bit Python on an x86-64 kernel would run
+        # these bytes as other instructions, and valgrind would never see the request.
+        if os.uname().machine not in ("x86_64", "amd64") or ctypes.sizeof(ctypes.c_void_p) != 8:
+            raise OSError(f"no client request for a {8 * ctypes.sizeof(ctypes.c_void_p)}-bit process on "
+                          f"{os.uname().machine}")
         page = mmap.mmap(-1, mmap.PAGESIZE, prot=mmap.PROT_READ | mmap.PROT_WRITE | mmap.PROT_EXEC)
         page.write(_X86_64)
         address = ctypes.addressof(ctypes.c_char.from_buffer(page))

@@ -50,13 +50,6 @@ def count_worker(argv) -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     impls = load_impls(args.side_path)
     registry = impls.registry().extended(args.impl_module)
-    from . import callgrind  # imported in every run, so that every counted process starts from the same state
-
-    if args.start_instrumentation and callgrind.available() is None:
-        # Start-up and imports ran uninstrumented (fast); the children fork from here, instrumented. The
-        # counted regions are whole either way: a region's instructions are the program's, whenever
-        # instrumentation began before it.
-        callgrind.start_instrumentation()
 
     def report(line: dict) -> None:
         # One write to a file opened for appending: the line is whole or absent, whoever is killed when.
@@ -65,6 +58,19 @@ def count_worker(argv) -> None:
             os.write(fd, (json.dumps(line) + "\n").encode())
         finally:
             os.close(fd)
+
+    from . import callgrind  # imported in every run, so that every counted process starts from the same state
+
+    if args.start_instrumentation and callgrind.available() is None:
+        # Start-up and imports ran uninstrumented (fast); the children fork from here, instrumented. The
+        # counted regions are whole either way: a region's instructions are the program's, whenever
+        # instrumentation began before it. A request valgrind did not see would leave nothing counted: say so.
+        if not callgrind.running_on_valgrind():
+            for name in args.cell:
+                report({"cell": name, "pid": os.getpid(), "error": "callgrind's client request did not reach "
+                        "valgrind (the process could not ask it to start instrumenting)"})
+            return
+        callgrind.start_instrumentation()
 
     for name in args.cell:
         sys.stdout.flush()
