@@ -192,7 +192,7 @@ def test_ab_count_a_a_is_exactly_one_everywhere(ab_counted):
 
 @needs_valgrind
 def test_ab_count_sees_exactly_what_a_plant_changed(ab_counted):
-    """Every class_anext cell does more instructions per item; every other cell the same (under 1/100 of one)."""
+    """Every class_anext cell does more instructions per item; every other cell the same (within a tenth of one)."""
     proc = ab_counted["plant"]
     assert proc.returncode == 1, proc.stderr  # a regression
     assert json.loads(proc.stdout)["threshold"] == 0.01  # counts' default threshold
@@ -202,10 +202,11 @@ def test_ab_count_sees_exactly_what_a_plant_changed(ab_counted):
         if name.startswith("class_anext/"):
             assert new - base > 10, name
         else:
-            # The same instructions per item within 0.5% (half the default threshold): the planted side's impls
-            # are other code, allocated and aligned a little differently, which moved sync_iter/none by 0.16 of
-            # 80 instructions per item (0.2%) once the harness's own package grew by a function.
-            assert new == pytest.approx(base, rel=0.005) and c["verdict"] == "unchanged", (name, base, new)
+            # The same instructions per item, within a tenth (equal to the instruction in this layout): the
+            # planted side's impls are other code, allocated and aligned a little differently, and one layout of
+            # the harness's own code (since changed) moved sync_iter/none by 0.16 of 80. A few tenths here is
+            # alignment, not the plant; the verdict must stay unchanged whatever the layout.
+            assert new == pytest.approx(base, abs=0.1) and c["verdict"] == "unchanged", (name, base, new)
     assert cells["class_anext/none/asyncio"]["verdict"] == "regression"  # +2% at the 1% default threshold
     fine = {c["cell"]: c["verdict"] for c in json.loads(ab_counted["plant-fine"].stdout)["cells"]}
     assert {n for n, v in fine.items() if v == "regression"} == {n for n in fine if n.startswith("class_anext/")}

@@ -40,9 +40,10 @@ def count_worker(argv) -> None:
     parser.add_argument("--check-timeout", type=float, default=None, help="watchdog on the check (not under valgrind)")
     parser.add_argument("--no-check", action="store_true", help="the native run before this one checked the cells")
     parser.add_argument("--metadata", action="store_true", help="print this interpreter's pyperf metadata (JSON)")
-    parser.add_argument("--start-instrumentation", action="store_true",
-                        help="ask callgrind to instrument from the first cell on (run under --instr-atstart=no; "
-                             "a no-op when it already does)")
+    parser.add_argument("--instrumentation", choices=("late", "full"), default=None,
+                        help="under callgrind: 'late' when started with --instr-atstart=no (the process asks it to "
+                             "instrument from the first cell on), 'full' when instrumented from start-up (one "
+                             "length for both: valgrind's argv moves the client's addresses)")
     parser.add_argument("--bytecodes", action="store_true",
                         help="also count the bytecode instructions each Python function executes at each size "
                              "(explain; in the run without valgrind)")
@@ -61,14 +62,18 @@ def count_worker(argv) -> None:
 
     from . import callgrind  # imported in every run, so that every counted process starts from the same state
 
-    if args.start_instrumentation and callgrind.available() is None:
+    why_not = callgrind.available()  # asked in every run, for the same reason
+    if args.instrumentation == "late":
         # Start-up and imports ran uninstrumented (fast); the children fork from here, instrumented. The
         # counted regions are whole either way: a region's instructions are the program's, whenever
-        # instrumentation began before it. A request valgrind did not see would leave nothing counted: say so.
-        if not callgrind.running_on_valgrind():
+        # instrumentation began before it. A request that cannot be made, or that valgrind did not see, would
+        # leave nothing counted: each cell says so instead.
+        if why_not is None and not callgrind.running_on_valgrind():
+            why_not = "valgrind did not see it"
+        if why_not is not None:
             for name in args.cell:
-                report({"cell": name, "pid": os.getpid(), "error": "callgrind's client request did not reach "
-                        "valgrind (the process could not ask it to start instrumenting)"})
+                report({"cell": name, "pid": os.getpid(),
+                        "error": f"could not ask callgrind to start instrumenting: {why_not}"})
             return
         callgrind.start_instrumentation()
 
@@ -113,7 +118,7 @@ def count_worker(argv) -> None:
 
         out["aiterbench_build"] = build_facts()  # shared or static libpython, PGO, LTO, JIT, GIL: never pooled
         # Whether this interpreter can ask callgrind to start instrumenting (else it instruments from start-up).
-        print(json.dumps({"metadata": out, "late_instrumentation": callgrind.available()}, default=str))
+        print(json.dumps({"metadata": out, "late_instrumentation": why_not}, default=str))
 
 
 #: Exit code of a counting child that printed its own report (an error included).

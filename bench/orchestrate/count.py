@@ -241,9 +241,10 @@ def count_group(group: Group, sizes, modules, env, tmpdir: str, explain: bool = 
     try:
         checked = _read_reports(base + ".checked")
         lines = [json.loads(ln) for ln in proc.stdout.splitlines() if ln.startswith("{")]
-        metadata = next((ln["metadata"] for ln in lines if "metadata" in ln), {})
-        # None: the interpreter can make callgrind's client request (else a reason, and instrumented throughout).
-        late = next((ln.get("late_instrumentation", "not asked") for ln in lines if "metadata" in ln), "") is None
+        said = next((ln for ln in lines if "metadata" in ln), {})
+        metadata = said.get("metadata", {})
+        # The interpreter can make callgrind's client request (None), or why not: then instrumented throughout.
+        late = "late_instrumentation" in said and said["late_instrumentation"] is None
     except ValueError:
         checked, metadata, late = {}, {}, False
     if proc.returncode != 0 or not metadata:
@@ -258,7 +259,8 @@ def count_group(group: Group, sizes, modules, env, tmpdir: str, explain: bool = 
     try:
         proc = run_child(_valgrind(name + ".%p", late) + _worker(good, sizes, modules,
                                                                 _fixed_length_side(group.side, tmpdir), name + ".counted")
-                         + ["--no-check", "--start-instrumentation"], timeout, env, cwd=tmpdir)  # same argv either way
+                         + ["--no-check", "--instrumentation=" + ("late" if late else "full")], timeout, env,
+                         cwd=tmpdir)  # one length either way
         if proc.returncode != 0:
             stopped = failure_reason(proc, check_timeout, "counting", ignore=lambda ln: ln.startswith("=="))
     except subprocess.TimeoutExpired:

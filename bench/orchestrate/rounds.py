@@ -62,6 +62,11 @@ class Budget:
     #: per-worker ``cell_timeout`` when that is lower).
     check_timeout: float = CHECK_TIMEOUT
 
+    @property
+    def check_limit(self) -> float:
+        """Seconds a cell's equivalence check may take: ``check_timeout``, never past ``cell_timeout``."""
+        return min(self.check_timeout, self.cell_timeout)
+
     def sizes_for(self, workload: str) -> tuple[int, ...]:
         """The sizes a workload's cells are measured at."""
         return dict(self.workload_sizes).get(workload, self.sizes)
@@ -257,7 +262,7 @@ def _worker_cmd(side: Side, cells: Sequence[Cell], budget: Budget, modules: Sequ
     values, warmups = (1, 0) if calibrate else (budget.values, budget.warmups)
     args = ["--sizes", ",".join(map(str, budget.sizes_for(cells[0].workload))), "--values", str(values),
             "--warmups", str(warmups), "--min-time", repr(budget.min_time), "-o", out,
-            "--check-timeout", repr(min(budget.check_timeout, budget.cell_timeout))]
+            "--check-timeout", repr(budget.check_limit)]
     for cell in cells:
         args += ["--cell", cell.name]
     if side.name:
@@ -283,7 +288,7 @@ def _spawn(side: Side, cells: Sequence[Cell], budget: Budget, modules, tmpdir: s
     if proc.returncode == -signal.SIGINT or "Benchmark worker interrupted: exit" in (proc.stderr or ""):
         raise KeyboardInterrupt  # Ctrl-C reached the worker alone (signalled directly): stop all the same
     if proc.returncode != 0 or not os.path.exists(out):
-        raise _CellFailed(failure_reason(proc, min(budget.check_timeout, budget.cell_timeout) if calibrate else None, "timing"))
+        raise _CellFailed(failure_reason(proc, budget.check_limit if calibrate else None, "timing"))
     try:
         return pyperf.BenchmarkSuite.load(out)
     finally:
