@@ -225,13 +225,19 @@ def _row(cv: CellVerdict, c: Comparison) -> list[str]:
     return row
 
 
+def _threshold_pct(x: float) -> str:
+    """A threshold as a percentage: one decimal, as before, unless that rounds it (0.05% is not 0.1%)."""
+    one = f"{x:.1%}"
+    return one if abs(float(one[:-1]) / 100 - x) < 1e-12 else f"{x * 100:.3g}%"
+
+
 def summary(c: Comparison) -> str:
     counts = ", ".join(f"{c.count(k)} {k}" for k in ("regression", "improvement", "unchanged", "inconclusive"))
     how = "instruction counts (exact)" if c.kind == KIND_COUNT else (
         "paired by round" if any(cv.verdict and cv.verdict.paired for cv in c.cells) else "unpaired (separate runs)")
     if c.sequential:
         how += f", {sequential.describe(*c.design)}"
-    return f"threshold {c.threshold:.1%}, {how}: {counts}"
+    return f"threshold {_threshold_pct(c.threshold)}, {how}: {counts}"
 
 
 def undecided(c: Comparison) -> str | None:
@@ -249,8 +255,8 @@ def undecided(c: Comparison) -> str | None:
     if widths:
         lo, hi = min(widths), max(widths)
         span = f"±{lo:.1%}" if round(lo, 3) == round(hi, 3) else f"±{lo:.1%} to {hi:.1%}"
-        why = (f"intervals {span}, wider than the {c.threshold:.1%} threshold" if lo > c.threshold / 2 else
-               f"intervals {span}, straddling the {c.threshold:.1%} threshold")
+        why = (f"intervals {span}, wider than the {_threshold_pct(c.threshold)} threshold" if lo > c.threshold / 2 else
+               f"intervals {span}, straddling the {_threshold_pct(c.threshold)} threshold")
     else:
         why = "too few processes for an interval"
     hint = "more processes (a larger budget) or a quieter runner" if c.kind == KIND_COUNT else (
@@ -314,7 +320,7 @@ def format_md(c: Comparison) -> str:
     which = (f"the interval of the look that decided (wider than a 95% one, so that {together} together hold 95%)"
              if c.sequential else "the 95% interval")
     lines += ["", f"A verdict is on NEW/BASE per item: `regression` means {which} lies above 1 and the "
-              f"estimate exceeds 1 + {c.threshold:.1%}; `unchanged` means the whole interval lies within the threshold."]
+              f"estimate exceeds 1 + {_threshold_pct(c.threshold)}; `unchanged` means the whole interval lies within the threshold."]
     return "\n".join(lines) + "\n"
 
 
