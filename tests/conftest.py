@@ -92,6 +92,20 @@ def on_plain_loop(loop_name: str, coro_fn):
         event_loop.close()
 
 
+def pytest_configure(config) -> None:
+    """Take Ctrl-C again when the session was started with SIGINT ignored.
+
+    A background job of a non-interactive shell (``.ci/run &`` in a script, ``nohup``) starts with SIGINT
+    ignored, and every process it starts inherits that: the commands the Ctrl-C tests interrupt would go on
+    measuring to the end of their budget, and a test that sends itself SIGINT would see nothing. Python's own
+    handler, as in any session started from a terminal; it is reset to the default in each child at exec.
+    """
+    import signal
+
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 @pytest.fixture(params=AVAILABLE_LOOPS)
 def loop_name(request) -> str:
     return request.param
