@@ -25,6 +25,55 @@ def test_exact_null_distributions():
     assert _rank(_signed_rank_counts(5), 0.05) == 0  # too few pairs for any 95% interval
 
 
+def test_the_rank_sum_counts_are_every_arrangement_counted():
+    """The truncated, mirrored polynomial product against brute force: every way of placing m items among m + n,
+    its U (pairs in which an item of the m comes after one of the n), counted."""
+    import itertools
+    from collections import Counter
+
+    for m in range(0, 7):
+        for n in range(0, 7):
+            by_u = Counter(sum(p - k for k, p in enumerate(places)) for places in itertools.combinations(range(m + n), m))
+            assert _rank_sum_counts(m, n) == tuple(by_u[u] for u in range(m * n + 1)), (m, n)
+    assert _rank_sum_counts(40, 9) == _rank_sum_counts(9, 40)
+
+
+def _more_by_search(e, t, paired=True, confidence=0.95):
+    """``_more``'s count found by trying every total, as it was before its shortcut."""
+    from aiterbench.stats import intervals
+
+    n, half = e.samples, max(e.value - e.low, e.high - e.value)
+    size, step = abs(e.value), half / intervals.z_of(confidence)
+    reach = t - size if size < t else size - t
+    gap = reach if size < t else size
+    first = n * (half / gap) ** 2 if gap > 0 else math.inf
+    if first > 100 * n:
+        return None
+    for total in range(max(n + 1, math.floor(first)), 100 * n + 1):
+        q = math.sqrt(n / total)
+        h_future, moves = half * q, intervals._Z_DECIDE * step * math.sqrt(1 - q * q)
+        if moves > reach:
+            return None
+        if (t - size - h_future >= moves) if size < t else (size - max(h_future, t) >= moves):
+            return total - n
+    return None
+
+
+def test_how_many_more_skips_a_search_that_cannot_decide_and_else_finds_what_the_search_finds():
+    from aiterbench.stats.intervals import _more
+
+    rng = random.Random(3)
+    t, nones = math.log1p(0.05), 0
+    for _ in range(4000):
+        value, n = rng.uniform(-0.15, 0.15), rng.randint(6, 40)
+        low, high = value - rng.uniform(1e-4, 0.2), value + rng.uniform(1e-4, 0.2)
+        e = Estimate(value, low, high, n)
+        expected = _more_by_search(e, t)
+        assert _more(e, t) == expected, e
+        nones += expected is None
+    assert 400 < nones < 3600  # both answers were tried, many times
+
+
 @pytest.mark.parametrize("paired", [True, False])
 def test_intervals_cover_the_truth_95_percent_of_the_time(paired):
     rng = random.Random(11)

@@ -14,6 +14,7 @@ numbers: no timing in here.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import statistics
 from typing import Mapping, Sequence
@@ -30,6 +31,7 @@ def binomial_half_cdf(k: int, count: int) -> float:
     return sum(math.comb(count, i) for i in range(k + 1)) / 2**count
 
 
+@functools.lru_cache(maxsize=None)  # a pure function of the count, asked for every cell and look
 def order_statistic_ranks(count: int) -> tuple[int, int]:
     """0-based ranks (lo, hi) of the sorted samples that bound the median with >= 95% confidence.
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import math
 import statistics
 from typing import Sequence
@@ -54,15 +55,19 @@ def _signed_rank_counts(n: int) -> tuple[int, ...]:
 @functools.lru_cache(maxsize=None)
 def _rank_sum_counts(m: int, n: int) -> tuple[int, ...]:
     """counts[u]: arrangements of m and n items with Mann-Whitney U = u (the Gaussian binomial's coefficients)."""
-    # prod_{i=1..m} (1 - q^(n+i)) / (1 - q^i), as polynomial arithmetic on integer coefficients.
-    size = m * n + 1
-    poly = [1] + [0] * (size - 1)
+    # prod_{i=1..m} (1 - q^(n+i)) / (1 - q^i), as polynomial arithmetic on integer coefficients, for the
+    # smaller side (the coefficients are symmetric in m and n) and up to the middle (and in u: the upper half is
+    # the lower one reversed). Truncated products of power series are exact below the truncation.
+    m, n = min(m, n), max(m, n)
+    top = m * n
+    poly = [1] + [0] * (top // 2)
     for i in range(1, m + 1):
-        for s in range(size - 1, n + i - 1, -1):  # times (1 - q^(n+i))
-            poly[s] -= poly[s - n - i]
-        for s in range(i, size):  # divided by (1 - q^i)
-            poly[s] += poly[s - i]
-    return tuple(poly)
+        # times (1 - q^(n+i)): each coefficient less the one n + i below it (all read before any is changed)
+        poly[n + i:] = [a - b for a, b in zip(poly[n + i:], poly)]
+        # divided by (1 - q^i): a running sum along each residue class mod i
+        for r in range(min(i, len(poly))):
+            poly[r::i] = itertools.accumulate(poly[r::i])
+    return tuple(poly + poly[:top + 1 - len(poly)][::-1])
 
 
 def _rank(counts: Sequence[int], alpha: float) -> int:
@@ -240,7 +245,10 @@ def _more(e: Estimate, t: float, paired: bool = True, confidence: float = CONFID
     first = n * (half / gap) ** 2 if gap > 0 else math.inf
     if first > 100 * n:
         return None
-    for total in range(max(n + 1, math.floor(first)), 100 * n + 1):
+    start, last = max(n + 1, math.floor(first)), 100 * n
+    if not any(_margin(q, half, size, t, step) >= 0 for q in _widest(n, start, last, t / half)):
+        return None  # no count in range decides: the search below would run to its end (most of judge's time)
+    for total in range(start, last + 1):
         q = math.sqrt(n / total)
         h_future, moves = half * q, _Z_DECIDE * step * math.sqrt(1 - q * q)
         if moves > reach:
@@ -252,3 +260,23 @@ def _more(e: Estimate, t: float, paired: bool = True, confidence: float = CONFID
         if decided:
             return total - n
     return None
+
+
+def _margin(q: float, half: float, size: float, t: float, step: float) -> float:
+    """How far a count whose half-width shrinks by ``q`` (sqrt(n / N)) is from deciding: decided when >= 0
+    (``_more``'s test, as one number: t - size - h_future - moves within the threshold, size - max(h_future, t)
+    - moves past it)."""
+    far = half * q if size < t else max(half * q, t)
+    return (t - size if size < t else size) - far - _Z_DECIDE * step * math.sqrt(1 - q * q)
+
+
+def _widest(n: int, start: int, last: int, kink: float) -> tuple[float, ...]:
+    """The q at which ``_margin`` is largest over totals ``start``..``last``: the ends, and the kink where
+    the future half-width meets the threshold (q = t / half) when it lies between.
+
+    As a function of q, the margin within the threshold is convex (a line minus a concave root), so its
+    maximum over an interval is at an end; past the threshold it rises with q below the kink and is convex
+    above it. No count decides when the margin is negative at these points.
+    """
+    hi, lo = math.sqrt(n / start), math.sqrt(n / last)
+    return (lo, hi, kink) if lo < kink < hi else (lo, hi)
