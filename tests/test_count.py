@@ -227,3 +227,25 @@ def test_ab_count_sees_exactly_what_a_plant_changed(ab_counted):
 def test_ab_count_refuses_bad_sizes(capsys):
     assert main(["ab", "--count", "--sizes", "100,100,300"]) == 2
     assert_one_error_line(capsys.readouterr().err, "--sizes")
+
+
+def test_a_loop_s_cells_are_split_across_two_processes_only_when_each_keeps_two():
+    """valgrind's start-up is paid per process: two or three cells share one, four run as two pairs at once, and
+    two sides (or two loops) are already two processes."""
+    from aiterbench.model.cells import Cell
+    from aiterbench.orchestrate.count import groups
+
+    def cells(impls, loops=("asyncio",)):
+        return [Cell(impl, "none", loop) for loop in loops for impl in impls]
+
+    def sizes(gs):
+        return sorted(len(g.cells) for g in gs)
+
+    assert sizes(groups(cells(["asyncgen"]))) == [1]
+    assert sizes(groups(cells(["asyncgen", "class_anext"]))) == [2]
+    assert sizes(groups(cells(["asyncgen", "class_anext", "sync_iter"]))) == [3]
+    assert sizes(groups(cells(["asyncgen", "class_anext", "sync_iter", "class_awaitable"]))) == [2, 2]
+    assert sizes(groups(cells(["asyncgen", "class_anext"], ("asyncio", "uvloop")))) == [2, 2]
+    assert sizes(groups(cells(["asyncgen", "class_anext", "sync_iter", "class_awaitable"]), ("base", "new"))) == [4, 4]
+    every = cells(["asyncgen", "class_anext", "sync_iter", "class_awaitable", "sync_gen"])
+    assert sorted(c for g in groups(every) for c in g.cells) == sorted(every)  # each cell once

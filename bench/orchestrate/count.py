@@ -1,8 +1,8 @@
 """``count``, the parent half: instructions per item under valgrind, a deterministic second signal.
 
 Cells run in one process under callgrind per loop (and side), each in a child
-forked from one prepared state, so that a cell counts the same whatever was
-counted with it. The counted region is a call to ``functools.reduce`` (its C
+forked from one prepared state, so that a cell counts nearly the same whatever
+was counted with it (within a few hundredths of a percent: ``groups``). The counted region is a call to ``functools.reduce`` (its C
 name on each CPython: ``TOGGLES``): the child wraps exactly the iteration in
 it, once at each of two sizes, and callgrind dumps before and after each such
 call; the dumps after are the regions, and a child with any other number of
@@ -301,11 +301,22 @@ def count_group(group: Group, sizes, modules, env, tmpdir: str, explain: bool = 
     return counts, metadata, failures
 
 
-def groups(cells, sides=(None,), parallel: int = 2) -> list[Group]:
-    """The processes to count ``cells`` in: per side, one per loop, split until ``parallel`` can run at once.
+#: A process's start-up under valgrind (interpreter and imports, ~2.7 s of CPU here) is shared by at least this many
+#: cells before a loop's cells are split across two processes: a cell is ~0.55 s more. Two cells split in two
+#: finished 9% sooner on an idle 2-core machine for 75% more CPU (4 cells: 20% sooner for 55% more), and a busy
+#: machine (a CI runner, a test suite) only pays the CPU.
+MIN_CELLS_PER_PROCESS = 2
 
-    Grouping saves valgrind's start-up (seconds) per cell and changes no count: each cell is counted in a
-    child forked from the same prepared state.
+
+def groups(cells, sides=(None,), parallel: int = 2) -> list[Group]:
+    """The processes to count ``cells`` in: per side, one per loop, split until ``parallel`` can run at once,
+    each part keeping at least ``MIN_CELLS_PER_PROCESS`` cells.
+
+    Grouping saves valgrind's start-up (seconds) per cell. Each cell is counted in a child forked from the
+    prepared state, but that state holds the group's own command line (its cells' names) and what the children
+    before it left: a cell counted beside other cells can move by a few hundredths of a percent (class_anext/none:
+    1567.0 instructions per item alone, 1566.1 beside asyncgen). The same command repeats to the instruction, and
+    ``ab --count`` groups both sides alike.
     """
     by_loop: dict = {}
     for cell in cells:
@@ -313,7 +324,7 @@ def groups(cells, sides=(None,), parallel: int = 2) -> list[Group]:
     parts = [list(cs) for cs in by_loop.values()]
     while len(parts) * len(sides) < parallel:
         big = max(parts, key=len)
-        if len(big) < 2:
+        if len(big) < 2 * MIN_CELLS_PER_PROCESS:
             break
         parts.remove(big)
         parts += [big[: len(big) // 2], big[len(big) // 2:]]
