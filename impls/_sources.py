@@ -221,7 +221,10 @@ def _tcp_left_open(port: int, host: str = LOOPBACK) -> list:
     except OSError:
         return []
     ours = _proc_address(host, port)
-    inodes = {int(row[9]) for row in rows if len(row) > 9 and ours in (row[1], row[2])}
+    # Inode 0: a connection no descriptor holds any more (TIME_WAIT, its closed ends).
+    inodes = {int(row[9]) for row in rows if len(row) > 9 and ours in (row[1], row[2])} - {0}
+    if not inodes:
+        return []  # nothing of ours left: no descriptor to look at (a long-lived process may hold hundreds)
     found = []
     for name in fds:
         with contextlib.suppress(OSError, ValueError):
