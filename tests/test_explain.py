@@ -430,7 +430,27 @@ BAD_BEFORE_VALGRIND = [
     ([BASE_CELL, NEW_CELL, "--sizes", "1,x"], "--sizes"),
     ([BASE_CELL, NEW_CELL, "--top", "0"], "--top 0"),
     ([BASE_CELL, NEW_CELL, "--top", "1001"], "--top 1001"),
+    ([BASE_CELL, NEW_CELL, "--check-timeout", "0"], "--check-timeout 0"),
 ]
+
+
+@needs_valgrind
+@pytest.mark.parametrize("sides", [[BASE_CELL, NEW_CELL], ["planted/none/asyncio", "--base-path", str(PLANTED / "base"),
+                                                           "--new-path", str(PLANTED / "plus10"),
+                                                           "--impl-module", "planted_impls"]], ids=["cells", "sides"])
+def test_explain_gives_its_check_timeout_to_the_counting_processes(sides, monkeypatch, tmp_path, capsys):
+    """As count and ab --count do: a slow source's set-up may need more than the check's 10 s."""
+    from aiterbench.orchestrate import explain as orchestrate
+
+    seen = []
+
+    def count_groups(todo, *args, check_timeout=None, **kwargs):
+        seen.append(check_timeout)
+        return [], [(todo[0], "not counted here")], False
+
+    monkeypatch.setattr(orchestrate, "count_groups", count_groups)
+    assert main(["explain", *sides, "--check-timeout", "2.5", "-o", str(tmp_path / "e.json")]) == 1
+    assert seen == [2.5] and "FAILED" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("args, needle", BAD_BEFORE_VALGRIND)

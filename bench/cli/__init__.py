@@ -12,6 +12,7 @@ import sys
 from typing import Sequence
 
 from .._version import __version__
+from . import _common as common
 from ._exit import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, UsageError
 from ._explain import add_parser as _add_explain
 from ._explain import cmd_explain
@@ -49,12 +50,6 @@ def _selection(p, loops_help="comma-separated loop globs (default: asyncio,uvloo
                    help="pass these environment variables to the workers (by default they start clean); repeatable")
 
 
-def _check_timeout_option(p) -> None:
-    p.add_argument("--check-timeout", type=float, metavar="SECONDS",
-                   help="time limit on a cell's equivalence check, which takes milliseconds, before the cell counts "
-                        "as hung (default 10, and never past --cell-timeout; a slow source's set-up may need more)")
-
-
 def _budget_options(p) -> None:
     p.add_argument("--quick", action="store_true",
                    help="the CI-sized budget (run: two sizes, each group until its figures are within +-5%% at 95%%, "
@@ -66,7 +61,7 @@ def _budget_options(p) -> None:
     p.add_argument("--values", type=int, metavar="V", help="values per size per process")
     p.add_argument("--min-time", type=float, metavar="SECONDS", help="minimum duration of one value")
     p.add_argument("--cell-timeout", type=float, metavar="SECONDS", help="per-worker time limit before a cell counts as hung")
-    _check_timeout_option(p)
+    common.add_check_timeout(p)
     p.add_argument("--seconds", type=float, metavar="SECONDS",
                    help="after the rounds, keep adding balanced rounds until this much time has passed "
                         "('ab --quick': 50)")
@@ -173,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "fixed costs cancel). Counts ignore the machine's speed and load.")
     _selection(p)
     p.add_argument("--sizes", default="1000,3000", metavar="N1,N2", help="the two sizes (default 1000,3000)")
-    _check_timeout_option(p)
+    common.add_check_timeout(p)
     p.add_argument("-o", "--output", metavar="FILE", help="count file (default: results/count-<time>.json)")
     p.add_argument("--force", action="store_true", help="replace an existing count file")
 

@@ -66,8 +66,16 @@ def budget(args, quick=None):
         raise UsageError(f"budget: {exc}") from None
 
 
+def add_check_timeout(p) -> None:
+    """``--check-timeout``, one option for every command that checks its cells before measuring or counting."""
+    p.add_argument("--check-timeout", type=float, metavar="SECONDS",
+                   help="time limit on a cell's equivalence check, which takes milliseconds, before the cell counts "
+                        "as hung (default 10, and never past --cell-timeout; a slow source's set-up may need more)")
+
+
 def check_timeout(args) -> float | None:
-    """``--check-timeout`` for the commands without a timing budget (count, ab --count); None: the default."""
+    """``--check-timeout`` for the commands without a timing budget (count, ab --count, explain); None: the
+    default."""
     value = getattr(args, "check_timeout", None)
     if value is not None and not 0 < value <= 3600:
         raise UsageError(f"--check-timeout {value:g}: expected seconds in (0, 3600]")

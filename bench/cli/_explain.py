@@ -28,6 +28,7 @@ def add_parser(sub) -> None:
     p.add_argument("--inherit-environ", action="append", metavar="VAR,...",
                    help="pass these environment variables to the counted processes; repeatable")
     p.add_argument("--sizes", default="1000,3000", metavar="N1,N2", help="the two sizes (default 1000,3000)")
+    common.add_check_timeout(p)
     p.add_argument("--top", type=int, default=15, metavar="K", help="functions shown in text and md (default 15; "
                                                                      "json has them all)")
     p.add_argument("--format", choices=("text", "md", "json"), default="text",
@@ -100,6 +101,7 @@ def cmd_explain(args) -> int:
         raise UsageError(f"{args.cells[0]}: one cell needs two sides (--base-python/--new-python/--base-path/"
                          "--new-path); or give BASE NEW, two cells")
     cells = [_one_cell(c) for c in args.cells]
+    check_timeout = common.check_timeout(args)
     if not 1 <= args.top <= 1000:
         raise UsageError(f"--top {args.top}: expected 1 to 1000 functions")
     try:
@@ -127,9 +129,9 @@ def cmd_explain(args) -> int:
         notes.insert(0, env_note)
     try:
         if sides:
-            explanation = explain_sides(cells[0], probes, sizes, modules, env, notes)
+            explanation = explain_sides(cells[0], probes, sizes, modules, env, notes, check_timeout)
         else:
-            explanation = explain_cells(cells[0], cells[1], sizes, modules, env, notes)
+            explanation = explain_cells(cells[0], cells[1], sizes, modules, env, notes, check_timeout)
     except ExplainFailed as exc:
         print(f"FAILED {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -42,8 +42,9 @@ def side_counts(label: str, count, metadata: Mapping, side: str = "", env: Mappi
                       _environment(metadata, count.cell, side, env), bytecodes, tool)
 
 
-def _counted(todo, sizes, modules, env, notes):
-    counted, failures, interrupted = count_groups(todo, sizes, modules, env, notes, explain=True)
+def _counted(todo, sizes, modules, env, notes, check_timeout: float | None = None):
+    counted, failures, interrupted = count_groups(todo, sizes, modules, env, notes, explain=True,
+                                                  check_timeout=check_timeout)
     if interrupted:
         raise KeyboardInterrupt
     if failures:
@@ -52,12 +53,13 @@ def _counted(todo, sizes, modules, env, notes):
     return counted
 
 
-def explain_cells(base, new, sizes, modules, env, notes: Sequence[str] = ()) -> Explanation:
+def explain_cells(base, new, sizes, modules, env, notes: Sequence[str] = (),
+                  check_timeout: float | None = None) -> Explanation:
     """NEW's cell against BASE's, on this interpreter, grouped into valgrind processes as ``count`` groups them
     (two cells of a loop share one), so that ``count -i BASE,NEW`` gives the same totals to the instruction: a
     cell's count moves by a few hundredths of a percent with the cells counted beside it in its process."""
     # The same cell twice is counted once (its repeat would be identical).
-    counted = _counted(groups(list(dict.fromkeys((base, new)))), sizes, modules, env, notes)
+    counted = _counted(groups(list(dict.fromkeys((base, new)))), sizes, modules, env, notes, check_timeout)
     found = {c.cell: (c, md) for _, cs, md in counted for c in cs}
     sides = [side_counts(cell.name, *found[cell], env=env) for cell in (base, new)]
     return explain(*sides)
@@ -71,9 +73,10 @@ def side_label(probe) -> str:
     return f"{probe.side.name} ({', '.join(what)})" if what else probe.side.name
 
 
-def explain_sides(cell, probes, sizes, modules, env, notes: Sequence[str] = ()) -> Explanation:
+def explain_sides(cell, probes, sizes, modules, env, notes: Sequence[str] = (),
+                  check_timeout: float | None = None) -> Explanation:
     """One cell on the ``ab`` sides BASE and NEW, one valgrind process per side (both at once)."""
-    counted = _counted([Group((cell,), p.side) for p in probes], sizes, modules, env, notes)
+    counted = _counted([Group((cell,), p.side) for p in probes], sizes, modules, env, notes, check_timeout)
     by_side = {g.side.name: (cs[0], md) for g, cs, md in counted if cs}
     sides = [side_counts(side_label(p), *by_side[p.side.name], side=p.side.name, env=env) for p in probes]
     return explain(*sides)
