@@ -509,10 +509,42 @@ def test_the_command_exits_130_itself_when_interrupted(monkeypatch, code, exits)
     assert calls[0] == (exits, code)
 
 
-@pytest.mark.parametrize("command", [["run"], ["ab"], ["ab", "--count"], ["count"]])
+SELECT_ONE = ["-i", "asyncgen", "-w", "none", "-l", "asyncio"]
+CHECKING = {"run": ["run", *SELECT_ONE], "ab": ["ab", *SELECT_ONE], "ab --count": ["ab", "--count", *SELECT_ONE],
+            "count": ["count", *SELECT_ONE], "memory": ["memory", *SELECT_ONE],
+            "profile": ["profile", "asyncgen/none/asyncio"],
+            "explain": ["explain", "class_anext/none/asyncio", "asyncgen/none/asyncio"],
+            "calibrate": ["calibrate", *SELECT_ONE]}
+
+
+@pytest.mark.parametrize("command", CHECKING.values(), ids=CHECKING.keys())
 @pytest.mark.parametrize("value", ["0", "-1", "3601"])
 def test_a_check_limit_out_of_range_is_one_line_exit_2(tmp_path, capsys, command, value):
-    assert main([*command, "--check-timeout", value, "-i", "asyncgen", "-w", "none", "-l", "asyncio",
-                 "-o", str(tmp_path / "sub" / "out")]) == 2
+    out = tmp_path / "sub" / ("out.prof" if command[0] == "profile" else "out")
+    written = [] if command[0] == "calibrate" else ["-o", str(out)]  # calibrate prints, writes nothing
+    assert main([*command, "--check-timeout", value, *written]) == 2
     assert_one_error_line(capsys.readouterr().err, f"--check-timeout {value}")
     assert not list(tmp_path.iterdir())  # refused before the output's folder is made
+
+
+def test_memory_and_profile_give_their_check_timeout_to_the_worker(tmp_path, monkeypatch, capsys):
+    """As run, count, ab and explain do (they used the fixed 10 s)."""
+    from aiterbench.orchestrate import memory, profile
+
+    seen = {}
+
+    def measure_cell(cell, modules, env, live, sizes, processes, check_timeout):
+        seen["memory"] = check_timeout
+        raise RuntimeError("not measured here")
+
+    def run_for_json(cmd, out, timeout, env, check_timeout, verb):
+        seen["profile"] = (check_timeout, cmd[cmd.index("--check-timeout") + 1])
+        raise RuntimeError("not profiled here")
+
+    monkeypatch.setattr(memory, "measure_cell", measure_cell)
+    monkeypatch.setattr("aiterbench.orchestrate.children.run_for_json", run_for_json)
+    assert main(["memory", *SELECT_ONE, "--check-timeout", "2.5", "-o", str(tmp_path / "m.json")]) == 1
+    assert main(["profile", "asyncgen/none/asyncio", "--check-timeout", "2.5"]) == 1
+    assert seen == {"memory": 2.5, "profile": (2.5, "2.5")}
+    assert main(["memory", *SELECT_ONE, "-o", str(tmp_path / "m2.json")]) == 1
+    assert seen["memory"] == 10.0  # the default

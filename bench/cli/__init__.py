@@ -162,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "smallest change 'ab' detects here: evidence for --threshold.")
     _selection(p)
     p.add_argument("--budget", type=float, default=120.0, metavar="SECONDS", help="time to spend measuring (default 120)")
+    common.add_check_timeout(p)
 
     p = sub.add_parser("count", help="instructions per item under valgrind (deterministic)",
                        description="Count instructions per item with callgrind at two sizes (the difference quotient, so "
@@ -180,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "per item while draining (memray, if installed). Written as a pyperf file.")
     _selection(p)
     p.add_argument("--live", type=int, default=10_000, metavar="N", help="iterators alive at once (default 10000)")
+    common.add_check_timeout(p)
     p.add_argument("--format", choices=("text", "md", "json"), default="text", help="table format (default text)")
     p.add_argument("-o", "--output", metavar="FILE", help="memory file (default: results/memory-<time>.json)")
     p.add_argument("--force", action="store_true", help="replace an existing memory file")
@@ -194,6 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=10_000, metavar="N", help="items per iterator (default 10000)")
     p.add_argument("--repeat", type=int, default=20, metavar="R", help="iterators drained while profiling (default 20)")
     p.add_argument("--top", type=int, default=15, metavar="K", help="functions to show (default 15)")
+    common.add_check_timeout(p)
     p.add_argument("--impl-module", action="append", default=[], metavar="MODULE",
                    help="add the impls of a plug-in module (dotted name on PYTHONPATH, or a .py path); repeatable")
     p.add_argument("--inherit-environ", action="append", metavar="VAR,...",

@@ -173,6 +173,7 @@ def cmd_memory(args) -> int:
 
     from ..orchestrate.memory import MEMRAY_EXTRA, PROCESSES, SIZES, MemoryError_, check_live, run_memory
 
+    check_timeout = common.check_timeout(args)  # bad input before any folder is made
     cells, notes = common.select(args)
     env, env_note = common.worker_env(args)
     try:
@@ -185,7 +186,7 @@ def cmd_memory(args) -> int:
         notes.append(f"note: memray is not installed: no allocations per item ({MEMRAY_EXTRA})")
     notes.append(f"tracing {len(cells)} cells, {PROCESSES} processes each, into {output}")
     suite, failures, interrupted = run_memory(cells, common.modules(args), env, live=args.live, sizes=SIZES,
-                                              notes=notes)
+                                              notes=notes, check_timeout=check_timeout)
 
     def show(path: str) -> None:
         print(_table(path, args.format), end="")
@@ -220,6 +221,7 @@ def cmd_profile(args) -> int:
                          f"--repeat {args.repeat}: expected 1 to {most} iterators")
     if not 1 <= args.top <= 1000:
         raise UsageError(f"--top {args.top}: expected 1 to 1000 functions")
+    check_timeout = common.check_timeout(args)
     if args.tool == "pyinstrument" and importlib.util.find_spec("pyinstrument") is None:
         raise UsageError(f"profile --tool pyinstrument needs pyinstrument: {PYINSTRUMENT_EXTRA}")
     if args.output:
@@ -235,7 +237,8 @@ def cmd_profile(args) -> int:
 
     try:
         with CHILDREN.watching():
-            result = run_profile(cells[0], args.tool, args.n, args.repeat, common.modules(args), env, args.output)
+            result = run_profile(cells[0], args.tool, args.n, args.repeat, common.modules(args), env, args.output,
+                                 check_timeout)
     except RuntimeError as exc:
         print(f"FAILED {cells[0].name}: {exc}", file=sys.stderr)
         return EXIT_FAILED

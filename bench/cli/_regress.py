@@ -221,12 +221,13 @@ def cmd_calibrate(args) -> int:
 
     if not (args.budget > 0 and args.budget < 86400):
         raise UsageError(f"--budget {args.budget:g}: expected seconds between 0 and 86400")
+    check_timeout = common.check_timeout(args)
     args.base_python = args.new_python = None
     args.base_path = args.new_path = None
     probes, env, env_note = _probe_sides(args)
     cells, notes = _select(probes, args)
     result = calibrate(cells, [p.side for p in probes], common.modules(args), env, args.budget,
-                       notes + ([env_note] if env_note else []))
+                       notes + ([env_note] if env_note else []), check_timeout)
     print(format_calibration(result), end="")
     if result.interrupted:
         return EXIT_INTERRUPTED

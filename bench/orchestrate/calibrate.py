@@ -110,12 +110,15 @@ def at_threshold(k: CellCalibration, logs: Sequence[float], window: int, family:
                                detects=detects, pairs_to_detect=pairs)
 
 
-def calibrate(cells, sides, modules, env, budget_seconds: float, notes=()) -> Calibration:
-    """Measure A/A with ``ab``'s design for ``budget_seconds`` (at least the first look's pairs), then replay."""
+def calibrate(cells, sides, modules, env, budget_seconds: float, notes=(),
+              check_timeout: float | None = None) -> Calibration:
+    """Measure A/A with ``ab``'s design for ``budget_seconds`` (at least the first look's pairs), then replay.
+    ``check_timeout``: the limit on each cell's equivalence check (default: the budget's, 10 s)."""
     from .progress import progress
 
     # ab's budget but for its rounds: at least the first look's pairs, then as many as the seconds buy.
-    budget = dataclasses.replace(AB_QUICK, rounds=FIRST_LOOK, seconds=budget_seconds)
+    budget = dataclasses.replace(AB_QUICK, rounds=FIRST_LOOK, seconds=budget_seconds,
+                                 **({"check_timeout": check_timeout} if check_timeout else {}))
     family = len(cells)
     start = time.monotonic()
     bar = progress(steps(cells, budget, len(sides), sequential=True))

@@ -87,15 +87,18 @@ def check_live(live: int) -> None:
         raise MemoryError_(f"--live {live}: expected 1 to 1000000 iterators")
 
 
-def run_memory(cells, modules, env, live: int = LIVE, sizes=SIZES, processes: int = PROCESSES, notes=()):
-    """Trace every cell, two at a time. Returns (the memory file's pyperf suite or None, the failures, interrupted)."""
+def run_memory(cells, modules, env, live: int = LIVE, sizes=SIZES, processes: int = PROCESSES, notes=(),
+               check_timeout: float | None = None):
+    """Trace every cell, two at a time. Returns (the memory file's pyperf suite or None, the failures, interrupted).
+    ``check_timeout``: the limit on each cell's equivalence check (default ``CHECK_TIMEOUT``)."""
     from .. import impls
     from .children import CHECK_TIMEOUT, each_cell
 
     check_live(live)
+    limit = check_timeout or CHECK_TIMEOUT
     registry = impls.registry().extended(modules)
     measured, failures, interrupted = each_cell(
-        cells, lambda cell: measure_cell(cell, modules, env, live, sizes, processes, CHECK_TIMEOUT), "memory", notes)
+        cells, lambda cell: measure_cell(cell, modules, env, live, sizes, processes, limit), "memory", notes)
     if not measured:
         return None, failures, interrupted
     return to_suite(sorted(measured, key=lambda m: m["cell"]), registry, env, sizes), failures, interrupted

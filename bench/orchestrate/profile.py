@@ -22,19 +22,23 @@ PROFILE_TIMEOUT = 600.0
 __all__ = ["MAX_SOURCES", "PYINSTRUMENT_EXTRA", "run_profile"]
 
 
-def run_profile(cell, tool: str, n: int, repeat: int, modules, env, data_path: str | None) -> dict:
-    """Profile ``cell`` in a worker process; its figures, and (if asked) the profile at ``data_path``."""
+def run_profile(cell, tool: str, n: int, repeat: int, modules, env, data_path: str | None,
+                check_timeout: float | None = None) -> dict:
+    """Profile ``cell`` in a worker process; its figures, and (if asked) the profile at ``data_path``.
+    ``check_timeout``: the limit on the cell's equivalence check (default ``CHECK_TIMEOUT``)."""
     from ..model.files import write_atomic
     from .children import CHECK_TIMEOUT, run_for_json
     from .workers import command
+
+    limit = check_timeout or CHECK_TIMEOUT
 
     with tempfile.TemporaryDirectory(prefix="aiterbench-profile-") as tmp:
         out = os.path.join(tmp, "out.json")
         data = os.path.join(tmp, "data")
         cmd = command("--profile", ["--cell", cell.name, "-n", str(n), "--repeat", str(repeat), "--tool", tool,
-                                    "--check-timeout", repr(CHECK_TIMEOUT), "-o", out] + (["--data", data] if data_path else []),
+                                    "--check-timeout", repr(limit), "-o", out] + (["--data", data] if data_path else []),
                       modules)
-        result = run_for_json(cmd, out, PROFILE_TIMEOUT, env, CHECK_TIMEOUT, "profiling")
+        result = run_for_json(cmd, out, PROFILE_TIMEOUT, env, limit, "profiling")
         if data_path:
             with open(data, "rb") as f:
                 write_atomic(data_path, f.read())
