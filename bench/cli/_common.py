@@ -73,13 +73,15 @@ def add_check_timeout(p) -> None:
                         "as hung (default 10, and never past --cell-timeout; a slow source's set-up may need more)")
 
 
-def check_timeout(args) -> float | None:
-    """``--check-timeout`` for the commands without a timing budget (count, ab --count, explain); None: the
-    default."""
+def check_timeout(args) -> float:
+    """``--check-timeout``, checked, or the default limit when not given (the commands without a timing budget
+    take it as it is; ``budget`` puts it in run's and ab's, where --cell-timeout caps it)."""
+    from ..orchestrate.children import CHECK_TIMEOUT
+
     value = getattr(args, "check_timeout", None)
     if value is not None and not 0 < value <= 3600:
         raise UsageError(f"--check-timeout {value:g}: expected seconds in (0, 3600]")
-    return value
+    return CHECK_TIMEOUT if value is None else value
 
 
 def worker_env(args):

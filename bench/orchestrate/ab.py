@@ -18,6 +18,7 @@ from ..model.cells import Cell
 from ..model.results import ResultError, cells as result_cells
 from ..stats.sequential import DESIGN
 from ..stats.sequential import describe as describe_design
+from .children import CHECK_TIMEOUT
 from .rounds import Budget, SaveError, below_steady, planned_rounds, run_to_files, steps
 from .sides import Probe, describe
 
@@ -109,7 +110,7 @@ def run_ab(probes: Sequence[Probe], cells: Sequence[Cell], budget: Budget, modul
 
 def run_ab_count(probes: Sequence[Probe], cells: Sequence[Cell], sizes: tuple[int, int], modules, env,
                  paths: Sequence[str], notes: Sequence[str] = (), explain: bool = False,
-                 check_timeout: float | None = None) -> AbOutcome:
+                 check_timeout: float = CHECK_TIMEOUT) -> AbOutcome:
     """``ab --count``: both sides under callgrind; the cells counted on both sides go into the two files
     (those counted before Ctrl-C too). ``explain``: the same runs keep every function's count, for
     ``AbOutcome.explain(cells)``."""

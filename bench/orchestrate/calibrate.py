@@ -30,6 +30,7 @@ from ..stats.fit import Estimate, fit_cell
 from ..stats.sequential import DESIGN, FIRST_LOOK, round_order, sequential_verdict
 from ..stats.verdict import hodges_lehmann_paired
 from .ab import worker_args
+from .children import CHECK_TIMEOUT
 from .rounds import AB_QUICK, planned_rounds, run_matrix, steps
 
 #: The thresholds tried, in steps of a quarter of a percent up to 25%; and the planted changes.
@@ -111,14 +112,14 @@ def at_threshold(k: CellCalibration, logs: Sequence[float], window: int, family:
 
 
 def calibrate(cells, sides, modules, env, budget_seconds: float, notes=(),
-              check_timeout: float | None = None) -> Calibration:
+              check_timeout: float = CHECK_TIMEOUT) -> Calibration:
     """Measure A/A with ``ab``'s design for ``budget_seconds`` (at least the first look's pairs), then replay.
-    ``check_timeout``: the limit on each cell's equivalence check (default: the budget's, 10 s)."""
+    ``check_timeout``: the limit on each cell's equivalence check."""
     from .progress import progress
 
     # ab's budget but for its rounds: at least the first look's pairs, then as many as the seconds buy.
     budget = dataclasses.replace(AB_QUICK, rounds=FIRST_LOOK, seconds=budget_seconds,
-                                 **({"check_timeout": check_timeout} if check_timeout else {}))
+                                 check_timeout=check_timeout)
     family = len(cells)
     start = time.monotonic()
     bar = progress(steps(cells, budget, len(sides), sequential=True))

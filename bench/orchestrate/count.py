@@ -35,6 +35,7 @@ from typing import Sequence
 import tempfile
 
 from ..analysis.callgrind import CallgrindError, parse
+from .children import CHECK_TIMEOUT
 
 #: The C function of ``functools.reduce``, around whose calls callgrind dumps: ``functools_reduce`` on CPython 3.10
 #: to 3.13; from 3.14 on, Argument Clinic's ``_functools_reduce`` (the wrapper, which calls
@@ -203,7 +204,7 @@ def _fixed_length_side(side, tmpdir: str):
 
 
 def count_group(group: Group, sizes, modules, env, tmpdir: str, explain: bool = False,
-                check_timeout: float | None = None) -> tuple[list[Count], dict, list]:
+                check_timeout: float = CHECK_TIMEOUT) -> tuple[list[Count], dict, list]:
     """Count a group's cells in one valgrind process, a forked child per cell.
 
     Returns (counts, the interpreter's pyperf metadata, failures as (cell, reason)); RuntimeError with a
@@ -214,9 +215,7 @@ def count_group(group: Group, sizes, modules, env, tmpdir: str, explain: bool = 
     import hashlib
     import json
 
-    from .children import CHECK_TIMEOUT, CHILDREN, failure_reason, run_child
-
-    check_timeout = check_timeout or CHECK_TIMEOUT  # the limit on each cell's equivalence check (--check-timeout)
+    from .children import CHILDREN, failure_reason, run_child
 
     # Under valgrind, the client's addresses (address-space randomization is off) move with whatever valgrind
     # itself was given: its arguments and its working folder (a longer folder name moved a cell by 3
@@ -333,7 +332,7 @@ def groups(cells, sides=(None,), parallel: int = 2) -> list[Group]:
 
 
 def count_groups(todo: Sequence[Group], sizes, modules, env, notes=(), explain: bool = False,
-                 check_timeout: float | None = None) -> tuple[list, list, bool]:
+                 check_timeout: float = CHECK_TIMEOUT) -> tuple[list, list, bool]:
     """Count every group, two at a time (counts do not mind a neighbour); a cell that fails is reported and
     the others of its group are counted.
 
@@ -408,7 +407,7 @@ def check_counting(sizes) -> tuple[int, int]:
     return tuple(sorted(sizes))
 
 
-def run_counts(cells, sizes, modules, env, notes=(), check_timeout: float | None = None):
+def run_counts(cells, sizes, modules, env, notes=(), check_timeout: float = CHECK_TIMEOUT):
     """Count every cell, in one valgrind process per loop (two at a time).
 
     Returns (the count file's pyperf suite, or None when no cell was counted; the failures as (cell, reason);
@@ -431,7 +430,7 @@ def run_counts(cells, sizes, modules, env, notes=(), check_timeout: float | None
 
 
 def run_ab_counts(cells, sides, sizes, modules, env, notes=(), families=None, explain: bool = False,
-                  check_timeout: float | None = None):
+                  check_timeout: float = CHECK_TIMEOUT):
     """``ab --count``: both sides' cells, each side in its own processes, the sides interleaved.
 
     Returns ([base suite or None, new suite or None], failures as (cell, side name, reason), interrupted,

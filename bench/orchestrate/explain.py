@@ -13,6 +13,7 @@ from typing import Mapping, Sequence
 
 from ..analysis.explain import ExplainError, Explanation, SideCounts, explain
 from ..model.identity import Environment
+from .children import CHECK_TIMEOUT
 from .count import Group, count_groups, groups
 
 
@@ -42,7 +43,7 @@ def side_counts(label: str, count, metadata: Mapping, side: str = "", env: Mappi
                       _environment(metadata, count.cell, side, env), bytecodes, tool)
 
 
-def _counted(todo, sizes, modules, env, notes, check_timeout: float | None = None):
+def _counted(todo, sizes, modules, env, notes, check_timeout: float = CHECK_TIMEOUT):
     counted, failures, interrupted = count_groups(todo, sizes, modules, env, notes, explain=True,
                                                   check_timeout=check_timeout)
     if interrupted:
@@ -54,7 +55,7 @@ def _counted(todo, sizes, modules, env, notes, check_timeout: float | None = Non
 
 
 def explain_cells(base, new, sizes, modules, env, notes: Sequence[str] = (),
-                  check_timeout: float | None = None) -> Explanation:
+                  check_timeout: float = CHECK_TIMEOUT) -> Explanation:
     """NEW's cell against BASE's, on this interpreter, grouped into valgrind processes as ``count`` groups them
     (two cells of a loop share one), so that ``count -i BASE,NEW`` gives the same totals to the instruction: a
     cell's count moves by a few hundredths of a percent with the cells counted beside it in its process."""
@@ -74,7 +75,7 @@ def side_label(probe) -> str:
 
 
 def explain_sides(cell, probes, sizes, modules, env, notes: Sequence[str] = (),
-                  check_timeout: float | None = None) -> Explanation:
+                  check_timeout: float = CHECK_TIMEOUT) -> Explanation:
     """One cell on the ``ab`` sides BASE and NEW, one valgrind process per side (both at once)."""
     counted = _counted([Group((cell,), p.side) for p in probes], sizes, modules, env, notes, check_timeout)
     by_side = {g.side.name: (cs[0], md) for g, cs, md in counted if cs}

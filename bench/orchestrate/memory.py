@@ -12,6 +12,7 @@ import time
 
 from ..model.memory import FIGURES, LIVE, MEMRAY_EXTRA, SIZES
 from ..model.results import KIND_MEMORY
+from .children import CHECK_TIMEOUT
 
 #: Processes per cell: the figures of each are shown side by side (they agree, or the table says so).
 PROCESSES = 2
@@ -88,17 +89,16 @@ def check_live(live: int) -> None:
 
 
 def run_memory(cells, modules, env, live: int = LIVE, sizes=SIZES, processes: int = PROCESSES, notes=(),
-               check_timeout: float | None = None):
+               check_timeout: float = CHECK_TIMEOUT):
     """Trace every cell, two at a time. Returns (the memory file's pyperf suite or None, the failures, interrupted).
-    ``check_timeout``: the limit on each cell's equivalence check (default ``CHECK_TIMEOUT``)."""
+    ``check_timeout``: the limit on each cell's equivalence check."""
     from .. import impls
-    from .children import CHECK_TIMEOUT, each_cell
+    from .children import each_cell
 
     check_live(live)
-    limit = check_timeout or CHECK_TIMEOUT
     registry = impls.registry().extended(modules)
     measured, failures, interrupted = each_cell(
-        cells, lambda cell: measure_cell(cell, modules, env, live, sizes, processes, limit), "memory", notes)
+        cells, lambda cell: measure_cell(cell, modules, env, live, sizes, processes, check_timeout), "memory", notes)
     if not measured:
         return None, failures, interrupted
     return to_suite(sorted(measured, key=lambda m: m["cell"]), registry, env, sizes), failures, interrupted

@@ -15,6 +15,7 @@ import os
 import tempfile
 
 from ..measure.profile import MAX_SOURCES
+from .children import CHECK_TIMEOUT
 
 PYINSTRUMENT_EXTRA = "pip install 'aiterbench[profile]'"
 PROFILE_TIMEOUT = 600.0
@@ -23,22 +24,20 @@ __all__ = ["MAX_SOURCES", "PYINSTRUMENT_EXTRA", "run_profile"]
 
 
 def run_profile(cell, tool: str, n: int, repeat: int, modules, env, data_path: str | None,
-                check_timeout: float | None = None) -> dict:
+                check_timeout: float = CHECK_TIMEOUT) -> dict:
     """Profile ``cell`` in a worker process; its figures, and (if asked) the profile at ``data_path``.
-    ``check_timeout``: the limit on the cell's equivalence check (default ``CHECK_TIMEOUT``)."""
+    ``check_timeout``: the limit on the cell's equivalence check."""
     from ..model.files import write_atomic
-    from .children import CHECK_TIMEOUT, run_for_json
+    from .children import run_for_json
     from .workers import command
-
-    limit = check_timeout or CHECK_TIMEOUT
 
     with tempfile.TemporaryDirectory(prefix="aiterbench-profile-") as tmp:
         out = os.path.join(tmp, "out.json")
         data = os.path.join(tmp, "data")
         cmd = command("--profile", ["--cell", cell.name, "-n", str(n), "--repeat", str(repeat), "--tool", tool,
-                                    "--check-timeout", repr(limit), "-o", out] + (["--data", data] if data_path else []),
+                                    "--check-timeout", repr(check_timeout), "-o", out] + (["--data", data] if data_path else []),
                       modules)
-        result = run_for_json(cmd, out, PROFILE_TIMEOUT, env, limit, "profiling")
+        result = run_for_json(cmd, out, PROFILE_TIMEOUT, env, check_timeout, "profiling")
         if data_path:
             with open(data, "rb") as f:
                 write_atomic(data_path, f.read())
