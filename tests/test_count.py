@@ -204,11 +204,13 @@ def test_ab_count_sees_exactly_what_a_plant_changed(ab_counted):
         if name.startswith("class_anext/"):
             assert new - base > 10, name
         else:
-            # The same instructions per item, within a tenth (equal to the instruction in this layout): the
-            # planted side's impls are other code, allocated and aligned a little differently, and one layout of
-            # the harness's own code (since changed) moved sync_iter/none by 0.16 of 80. A few tenths here is
-            # alignment, not the plant; the verdict must stay unchanged whatever the layout.
-            assert new == pytest.approx(base, abs=0.1) and c["verdict"] == "unchanged", (name, base, new)
+            # The same instructions per item, within a tenth or ten parts per million (equal to the instruction
+            # in this layout): the planted side's impls are other code, allocated and aligned a little
+            # differently. One layout of the harness's own code (since changed) moved sync_iter/none by 0.16 of
+            # 80, and a fresh machine moved class_awaitable/sleep0 by 0.1 of 21204 (its counts, shown to a
+            # tenth, differ by 0.100000000003 as floats). That is alignment, not the plant; the verdict must stay
+            # unchanged whatever the layout.
+            assert new == pytest.approx(base, abs=0.1, rel=1e-5) and c["verdict"] == "unchanged", (name, base, new)
     assert cells["class_anext/none/asyncio"]["verdict"] == "regression"  # +2% at the 1% default threshold
     # At 0.05% every planted cell is caught, class_anext/sleep0's +0.15% too. Another cell it flags can only be
     # layout, within the tenth of an instruction asserted above: 0.05% of sync_iter/none is 0.04 instructions per
@@ -219,7 +221,8 @@ def test_ab_count_sees_exactly_what_a_plant_changed(ab_counted):
     assert planted <= flagged
     for name in flagged - planted:
         c = fine[name]
-        assert abs(c["new_instructions_per_item"]["value"] - c["base_instructions_per_item"]["value"]) <= 0.1, c
+        assert c["new_instructions_per_item"]["value"] == pytest.approx(c["base_instructions_per_item"]["value"],
+                                                                         abs=0.1, rel=1e-5), c
     # The text says the threshold it judged at (it printed 0.05% as "0.1%").
     assert "threshold 0.05%, instruction counts (exact)" in ab_counted["plant-fine-text"].stdout
 
