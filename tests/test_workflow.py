@@ -157,6 +157,32 @@ def test_the_ab_job_installs_nothing_from_the_pull_request():
     assert "pip install -q './base[uvloop]'" in steps and "./new" not in steps and " -e " not in steps
 
 
+@pytest.mark.parametrize("uvloop_installs", [True, False])
+def test_the_matrix_installs_once_and_without_uvloop_only_where_it_does_not_install(tmp_path, uvloop_installs):
+    """The install step as written, with a pip that records what it is asked (the real one runs in the jobs
+    above): one install with uvloop; where uvloop does not install, a notice and the install without it."""
+    (step,) = [s for s in _workflow()["jobs"]["measure"]["steps"] if "pip install" in s.get("run", "")]
+    bin_ = tmp_path / ".venv" / "bin"
+    bin_.mkdir(parents=True)
+    (bin_ / "pip").write_text('#!/bin/sh\necho "$*" >> asked\n' + ("" if uvloop_installs else
+                              'case "$*" in *uvloop*) exit 1;; esac\n'))
+    (bin_ / "pip").chmod(0o755)
+    fake = tmp_path / "fake"
+    fake.mkdir()
+    (fake / "python").write_text("#!/bin/sh\nexit 0\n")  # `python -m venv .venv`: the venv above stands for it
+    (fake / "python").chmod(0o755)
+    env = dict(os.environ, PATH=f"{fake}{os.pathsep}{os.environ['PATH']}")
+    proc = subprocess.run(["bash", "-e", "-c", step["run"]], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    asked = (tmp_path / "asked").read_text().splitlines()
+    if uvloop_installs:
+        assert asked == ["install -q -e .[uvloop]"] and "::notice::" not in proc.stdout
+    else:
+        assert asked == ["install -q -e .[uvloop]", "install -q -e ."]
+        assert "::notice::uvloop does not install on this Python" in proc.stdout
+
+
 def test_the_report_job_runs_when_a_matrix_leg_failed():
     report = _workflow()["jobs"]["report"]
     assert report["needs"] == "measure" and re.fullmatch(r"\$\{\{\s*!cancelled\(\)\s*\}\}", report["if"])
