@@ -299,9 +299,9 @@ def bad_sources(tmp_path) -> Path:
 
 WHERE = "workload 'broken' of aiterbench_plugin_bad_sources: set-up at n=0 failed: ConnectionRefusedError: database is down"
 FAILURES = {
-    "run": (["run", "-i", "gen", "-l", "asyncio", "-o", "r.json", "--cell-timeout", "5", *TINY],
+    "run": (["run", "-i", "gen", "-l", "asyncio", "-o", "r.json", "--cell-timeout", "3", *TINY],
             {"gen/broken/asyncio": f"refused before timing: gen/broken/asyncio: {WHERE}",
-             "gen/stuck/asyncio": "hung: no result within 5 s (per-cell time limit) (last: setting up workload "
+             "gen/stuck/asyncio": "hung: no result within 3 s (per-cell time limit) (last: setting up workload "
                                   "'stuck' of aiterbench_plugin_bad_sources at n=1)",
              "gen/notcm/asyncio": "aiterbench_plugin_bad_sources: workload 'notcm': source(0) returned int, not an "
                                   "async context manager"}),
