@@ -21,6 +21,7 @@ def count_worker(argv) -> None:
     process keeps every cell reported before (its dumps are complete by then).
     """
     import argparse
+    import gc
     import json
     import os
     import sys
@@ -77,6 +78,12 @@ def count_worker(argv) -> None:
             return
         callgrind.start_instrumentation()
 
+    # What the process made before its first cell (interpreter, imports, registry) is moved out of the
+    # collector's sight, as the gc module's documentation advises before forking: each child's gc.collect() before a
+    # counted call then scans only what its cell made, not the whole heap again at valgrind's pace (a quarter
+    # of a 7-cell count's CPU: 6.9 s -> 5.3 s). The counted regions are the same code, and the frozen objects
+    # the same for every cell: a cell still counts the same alone or in any group, and repeats agree.
+    gc.freeze()
     for name in args.cell:
         sys.stdout.flush()
         sys.stderr.flush()
