@@ -212,15 +212,22 @@ def test_the_headline_names_the_cheaper_form_or_how_close_they_are():
 
 def test_report_readme_rewrites_only_its_blocks_and_refuses_a_readme_without_them(tmp_path):
     pytest.importorskip("matplotlib")
+    from aiterbench.reports import readme_blocks
+    from aiterbench.reports._readme import block_of
+
     readme = tmp_path / "README.md"
+    # Two small result files (the README's own blocks, from docs/results, are held above): the command's whole
+    # path, charts drawn by its worker pool, at a fraction of docs/results' charts.
+    files = [str(ROOT / "tests" / "data" / f"results-py31{m}.json") for m in (1, 2)]
     readme.write_text("# mine\n\nbefore\n<!-- aiterbench:results:start -->\nold\n<!-- aiterbench:results:end -->\nafter\n")
-    proc = cli("report", str(ROOT / "docs" / "results"), "-o", str(tmp_path / "rep"), "--readme", str(readme))
+    proc = cli("report", *files, "-o", str(tmp_path / "rep"), "--readme", str(readme))
     assert proc.returncode == 0, proc.stderr
     text = readme.read_text()
-    assert text.startswith("# mine\n\nbefore\n<!-- aiterbench:results:start -->\n**In short:** per item")
+    assert block_of(text, "results") == readme_blocks(files)["results"]  # what report gives for these files
+    assert text.startswith("# mine\n\nbefore\n<!-- aiterbench:results:start -->\n**")
     assert text.endswith("<!-- aiterbench:results:end -->\nafter\n") and "old" not in text
     plain = tmp_path / "PLAIN.md"
     plain.write_text("no markers\n")
-    proc = cli("report", str(ROOT / "docs" / "results"), "-o", str(tmp_path / "rep2"), "--readme", str(plain))
+    proc = cli("report", *files, "-o", str(tmp_path / "rep2"), "--readme", str(plain))
     assert proc.returncode == 2 and "markers" in proc.stderr and "Traceback" not in proc.stderr
     assert plain.read_text() == "no markers\n" and not (tmp_path / "rep2").exists()
