@@ -300,10 +300,11 @@ def count_group(group: Group, sizes, modules, env, tmpdir: str, explain: bool = 
     return counts, metadata, failures
 
 
-#: A process's start-up under valgrind (interpreter and imports, ~2.7 s of CPU here) is shared by at least this many
-#: cells before a loop's cells are split across two processes: a cell is ~0.55 s more. Two cells split in two
-#: finished 9% sooner on an idle 2-core machine for 75% more CPU (4 cells: 20% sooner for 55% more), and a busy
-#: machine (a CI runner, a test suite) only pays the CPU.
+#: A process's start-up under valgrind (interpreter and imports, ~1.3 s of CPU here) is shared by at least this many
+#: cells before a loop's cells are split across two processes: a none cell is ~0.3 s more (~0.55 s before the
+#: process froze its heap before forking). Two cells split in two finished 9% sooner on an idle 2-core machine for
+#: 75% more CPU (4 cells: 20% sooner for 55% more; measured before the freeze, which makes cells cheaper and a
+#: split dearer still), and a busy machine (a CI runner, a test suite) only pays the CPU.
 MIN_CELLS_PER_PROCESS = 2
 
 
