@@ -547,4 +547,6 @@ def test_memory_and_profile_give_their_check_timeout_to_the_worker(tmp_path, mon
     assert main(["profile", "asyncgen/none/asyncio", "--check-timeout", "2.5"]) == 1
     assert seen == {"memory": 2.5, "profile": (2.5, "2.5")}
     assert main(["memory", *SELECT_ONE, "-o", str(tmp_path / "m2.json")]) == 1
-    assert seen["memory"] == 10.0  # the default
+    from aiterbench.orchestrate.children import CHECK_TIMEOUT
+
+    assert seen["memory"] == CHECK_TIMEOUT  # the default

@@ -207,12 +207,18 @@ def test_ab_count_sees_exactly_what_a_plant_changed(ab_counted):
     # 21,342 per item (0.16%), and a longer environment by 22. One statement more per item is +33 there, so
     # in a sleep0 cell the plant is not told from layout: the verdict at the default 1% is what must hold.
     LAYOUT = {"abs": 0.1, "rel": 2e-3}
+
+    def moved(c) -> float:
+        return c["new_instructions_per_item"]["value"] - c["base_instructions_per_item"]["value"]
+
+    plant = moved(cells["class_anext/none/asyncio"])  # the statement's cost on this interpreter (33 on 3.11)
+    assert plant > 10
     for name, c in cells.items():
         base, new = c["base_instructions_per_item"]["value"], c["new_instructions_per_item"]["value"]
         if name == "class_anext/none/asyncio":
-            assert new - base > 10, name
-        elif name.startswith("class_anext/"):
-            assert new - base == pytest.approx(33, abs=LAYOUT["rel"] * base), (name, base, new)
+            continue
+        elif name.startswith("class_anext/"):  # the same statement, give or take the layout's reach
+            assert new - base == pytest.approx(plant, abs=LAYOUT["rel"] * base), (name, base, new, plant)
         elif "/none/" in name:
             assert new == pytest.approx(base, abs=0.1) and c["verdict"] == "unchanged", (name, base, new)
         else:

@@ -2,7 +2,8 @@
 
 Cells run in one process under callgrind per loop (and side), each in a child
 forked from one prepared state, so that a cell counts nearly the same whatever
-was counted with it (within a few hundredths of a percent: ``groups``). The counted region is a call to ``functools.reduce`` (its C
+was counted with it (within a few hundredths of a percent: ``groups``). The
+counted region is a call to ``functools.reduce`` (its C
 name on each CPython: ``TOGGLES``): the child wraps exactly the iteration in
 it, once at each of two sizes, and callgrind dumps before and after each such
 call; the dumps after are the regions, and a child with any other number of
