@@ -51,8 +51,10 @@ USER_TEST = '''
 
 
 def _clean_env(venv: Path) -> dict:
+    """A user's shell: none of this session's Python or pytest settings (bytecode is written, as by default)."""
     env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME") and not k.startswith("PYTEST_")}
+           if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME", "PYTHONDONTWRITEBYTECODE")
+           and not k.startswith("PYTEST_")}
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
     env["CI"] = "true"
     return env
@@ -71,7 +73,10 @@ def installed(tmp_path_factory) -> Path:
     if sys.platform == "win32":
         pytest.skip("the venv layout below is POSIX")
     tmp_path = tmp_path_factory.mktemp("installed")
-    build_env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    # pip does not compile what it installs (PIP_COMPILE=0, pip's --no-compile): the user's commands below write
+    # the bytecode of what they import, a few hundred modules, not all ~2,000 of matplotlib, numpy and the rest
+    # (~5 s of CPU). Nothing of aiterbench's depends on when a .pyc is written.
+    build_env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")} | {"PIP_COMPILE": "0"}
     # The wheel, from a copy of the sources (a build writes build/ and *.egg-info/ next to them).
     source = tmp_path / "source"
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".venv", ".git", ".tox", "build", "dist", "*.egg-info",
