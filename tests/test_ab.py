@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from aiterbench import main
+from aiterbench.analysis import load_results
 
 from .test_cli import ROOT, assert_one_error_line, cli
 
@@ -58,11 +59,18 @@ def test_ab_a_a_end_to_end(two_copies, tmp_path):
     assert again.returncode == proc.returncode
     assert [(c["cell"], c["verdict"]) for c in json.loads(again.stdout)["cells"]] == [
         (c["cell"], c["verdict"]) for c in data["cells"]]
-    # sequential: each cell ends at a look that decides it or at the budget, sides balanced (an even count),
-    # and says where and when
+    # sequential: each cell ends at a look that decides it or at the budget, sides balanced (the files hold an
+    # even number of processes of each cell on each side), and says where and when. The verdict counts the
+    # processes whose per-item slope is positive: at this job's tiny sizes a loaded host can give one a slope
+    # <= 0 (a fresh clone's run here had 6 and 5), which no log ratio can take.
     assert data["sequential"] == __import__("aiterbench.stats.sequential", fromlist=["DESIGN"]).DESIGN
+    (base_set,), (new_set,) = load_results([str(base)]), load_results([str(new)])
     for c in data["cells"]:
-        assert c["base_processes"] == c["new_processes"] == c["pairs"] and c["pairs"] % 2 == 0
+        processes = {len(next(d for k, d in s.cells.items() if k.name == c["cell"]).per_round)
+                     for s in (base_set, new_set)}
+        (n,) = processes
+        assert n % 2 == 0 and c["pairs"] <= min(c["base_processes"], c["new_processes"]) <= max(
+            c["base_processes"], c["new_processes"]) <= n, (n, c)
         assert c["look"] == 0 or c["pairs"] in (8, 12, 16, 24, 32, 48, 64)
         assert 0 < c["confidence"] < 1 and c["seconds_to_verdict"] > 0
 
