@@ -7,6 +7,7 @@ nothing to draw). A comparison view is one more spec in that table.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import math
@@ -538,11 +539,47 @@ def render_all(dataset: Dataset, jobs: int | None = None) -> list[Rendered]:
         return [r for i in range(len(CHARTS)) for r in _render_spec(i, dataset)]
     # forkserver/spawn, not fork: forking a process with threads (a test runner, a browser driver) can deadlock.
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
-    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(method)) as pool:
-        # The slowest specs first, so that the two workers finish together.
-        order = sorted(range(len(CHARTS)), key=lambda i: CHARTS[i].name not in ("scaling", "per_item"))
-        futures = {i: pool.submit(_render_spec, i, dataset) for i in order}
+    # The pool is made first: its queues start multiprocessing's resource tracker, which unblocks SIGINT in the
+    # thread that started it.
+    pool = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(method))
+    try:
+        with _ctrl_c_held():
+            # The slowest specs first, so that the two workers finish together. Each submit starts a worker.
+            order = sorted(range(len(CHARTS)), key=lambda i: CHARTS[i].name not in ("scaling", "per_item"))
+            futures = {i: pool.submit(_render_spec, i, dataset) for i in order}
         return [r for i in range(len(CHARTS)) for r in futures[i].result()]
+    finally:
+        # Interrupted (or a chart failed): the charts not started are dropped; the workers finish the one each is
+        # drawing (a second or so) and exit, so that nothing of the pool outlives the command.
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def _ctrl_c_held():
+    """Ctrl-C while the pool's processes start is raised once they have (as KeyboardInterrupt, on the way out).
+
+    Ctrl-C on a terminal reaches the whole process group. The processes started here start with SIGINT blocked
+    (a blocked signal stays blocked across fork and exec), so that neither a forkserver still importing nor a
+    worker waiting for work prints a traceback, or dies and leaves the pool waiting for it. In this process a
+    handler only notes it: the mask alone would not do, as another thread (numpy's BLAS threads) can take the
+    signal, and an interrupt inside ``submit`` leaves a worker the pool does not know of.
+    """
+    import signal
+    import threading
+
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield  # Windows has no process groups; a thread cannot set handlers
+        return
+    pressed = []
+    handler = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+        signal.signal(signal.SIGINT, handler)
+    if pressed:
+        signal.raise_signal(signal.SIGINT)  # to the handler it was meant for (KeyboardInterrupt by default)
 
 
 def write_chart(chart: Chart, path_stem: str) -> list[str]:

@@ -222,6 +222,72 @@ def test_ctrl_c_while_the_files_move_in_is_held_until_all_have(tmp_path, monkeyp
     assert len(moved) > 5
 
 
+def _descendants(pid: int) -> list[tuple[int, str]]:
+    """(pid, command line) of every process below ``pid``."""
+    out, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            for child in children:
+                try:
+                    cmdline = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+                except OSError:
+                    continue
+                out.append((child, cmdline))
+                todo.append(child)
+    return out
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the process tree from /proc")
+@pytest.mark.parametrize("when", ["the pool starts", "the workers draw"])
+def test_ctrl_c_while_charts_are_drawn_in_a_pool_is_one_line_and_130(tmp_path, when):
+    """Ctrl-C on a terminal goes to the whole process group: the pool's processes (a forkserver still
+    importing, workers waiting or drawing) must print nothing, and none may outlive the command."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import communicate_or_kill
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")} | {"CI": "true"}
+    # Output to files, not pipes: a pool process left behind would hold a pipe open and hang the reading.
+    with open(tmp_path / "stderr", "w+") as err, open(tmp_path / "stdout", "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "aiterbench", "report", RESULTS[0], "-o", str(tmp_path / "out")],
+                                env=env, stdout=out, stderr=err, text=True, start_new_session=True)
+        try:
+            deadline, seen = time.monotonic() + 60, []
+            while time.monotonic() < deadline and proc.poll() is None:
+                seen = _descendants(proc.pid)
+                server = [pid for pid, cmd in seen if "forkserver" in cmd]
+                if server and (when == "the pool starts" or _descendants(server[0])):
+                    break
+                time.sleep(0.002)
+            assert proc.poll() is None, "the report ended before its pool started"
+            os.killpg(proc.pid, signal.SIGINT)
+            proc.wait(60)
+            for _ in range(100):  # the pool's processes end with the command (a terminated worker within moments)
+                left = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
+                if not left:
+                    break
+                time.sleep(0.05)
+        finally:
+            proc.kill()
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        err.seek(0)
+        stderr = err.read()
+    assert proc.returncode == 130, stderr
+    assert stderr.splitlines() == ["aiterbench: interrupted"], stderr
+    assert not left, (left, seen)
+
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
