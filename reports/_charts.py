@@ -560,26 +560,22 @@ def _ctrl_c_held():
 
     Ctrl-C on a terminal reaches the whole process group. The processes started here start with SIGINT blocked
     (a blocked signal stays blocked across fork and exec), so that neither a forkserver still importing nor a
-    worker waiting for work prints a traceback, or dies and leaves the pool waiting for it. In this process a
-    handler only notes it: the mask alone would not do, as another thread (numpy's BLAS threads) can take the
+    worker waiting for work prints a traceback, or dies and leaves the pool waiting for it. This process holds
+    it (``uninterrupted``): a mask alone would not do, as another thread (numpy's BLAS threads) can take the
     signal, and an interrupt inside ``submit`` leaves a worker the pool does not know of.
     """
     import signal
-    import threading
 
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
-        yield  # Windows has no process groups; a thread cannot set handlers
-        return
-    pressed = []
-    handler = signal.signal(signal.SIGINT, lambda signum, frame: pressed.append(signum))
-    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
-        signal.signal(signal.SIGINT, handler)
-    if pressed:
-        signal.raise_signal(signal.SIGINT)  # to the handler it was meant for (KeyboardInterrupt by default)
+    from ..analysis import uninterrupted
+
+    mask = getattr(signal, "pthread_sigmask", None)  # POSIX; Windows has no process groups
+    with uninterrupted():
+        blocked = mask(signal.SIG_BLOCK, {signal.SIGINT}) if mask else None
+        try:
+            yield
+        finally:
+            if mask:
+                mask(signal.SIG_SETMASK, blocked)
 
 
 def write_chart(chart: Chart, path_stem: str) -> list[str]:
