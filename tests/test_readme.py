@@ -15,7 +15,7 @@ from aiterbench import impls
 from aiterbench.measure.check import check_equivalence
 
 from .conftest import AVAILABLE_LOOPS, on_loop
-from .test_cli import ROOT, TINY, cli
+from .test_cli import ROOT, TINY, assert_one_error_line, cli
 
 README = (ROOT / "README.md").read_text()
 PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", README, re.S)
@@ -210,24 +210,26 @@ def test_the_headline_names_the_cheaper_form_or_how_close_they_are():
     assert _headline(NS(counts=[])) == []
 
 
-def test_report_readme_rewrites_only_its_blocks_and_refuses_a_readme_without_them(tmp_path):
+def test_report_readme_rewrites_only_its_blocks_and_refuses_a_readme_without_them(tmp_path, capsys):
     pytest.importorskip("matplotlib")
+    from aiterbench import main
     from aiterbench.reports import readme_blocks
     from aiterbench.reports._readme import block_of
 
     readme = tmp_path / "README.md"
-    # Two small result files (the README's own blocks, from docs/results, are held above): the command's whole
-    # path, charts drawn by its worker pool, at a fraction of docs/results' charts.
+    # Two small result files (the README's own blocks, from docs/results, are held above), in this process: the
+    # charts come from the session's drawings of the same data; a whole report drawn by the command's worker
+    # pool is tests/test_install.py's and test_workflow.py's.
     files = [str(ROOT / "tests" / "data" / f"results-py31{m}.json") for m in (1, 2)]
     readme.write_text("# mine\n\nbefore\n<!-- aiterbench:results:start -->\nold\n<!-- aiterbench:results:end -->\nafter\n")
-    proc = cli("report", *files, "-o", str(tmp_path / "rep"), "--readme", str(readme))
-    assert proc.returncode == 0, proc.stderr
+    assert main(["report", *files, "-o", str(tmp_path / "rep"), "--readme", str(readme)]) == 0, capsys.readouterr().err
     text = readme.read_text()
     assert block_of(text, "results") == readme_blocks(files)["results"]  # what report gives for these files
     assert text.startswith("# mine\n\nbefore\n<!-- aiterbench:results:start -->\n**")
     assert text.endswith("<!-- aiterbench:results:end -->\nafter\n") and "old" not in text
     plain = tmp_path / "PLAIN.md"
     plain.write_text("no markers\n")
-    proc = cli("report", *files, "-o", str(tmp_path / "rep2"), "--readme", str(plain))
-    assert proc.returncode == 2 and "markers" in proc.stderr and "Traceback" not in proc.stderr
+    capsys.readouterr()
+    assert main(["report", *files, "-o", str(tmp_path / "rep2"), "--readme", str(plain)]) == 2
+    assert_one_error_line(capsys.readouterr().err, "markers")
     assert plain.read_text() == "no markers\n" and not (tmp_path / "rep2").exists()
