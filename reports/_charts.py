@@ -518,7 +518,18 @@ class Rendered:
     png: bytes
 
 
+#: In a pool's worker: set when the command was interrupted, so that the charts still queued are not drawn.
+_STOPPED = None
+
+
+def _stopped_by(event) -> None:
+    global _STOPPED
+    _STOPPED = event
+
+
 def _render_spec(index: int, dataset: Dataset) -> list[Rendered]:
+    if _STOPPED is not None and _STOPPED.is_set():
+        return []  # interrupted: the parent wants no more charts, only the workers gone
     out = []
     if CHARTS[index].needs == "time" and not dataset.groups:
         return out  # memory figures alone: no timing chart, not even an empty one
@@ -541,7 +552,10 @@ def render_all(dataset: Dataset, jobs: int | None = None) -> list[Rendered]:
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     # The pool is made first: its queues start multiprocessing's resource tracker, which unblocks SIGINT in the
     # thread that started it.
-    pool = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context(method))
+    context = multiprocessing.get_context(method)
+    stopped = context.Event()
+    pool = concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context, initializer=_stopped_by,
+                                                  initargs=(stopped,))
     try:
         with _ctrl_c_held():
             # The slowest specs first, so that the two workers finish together. Each submit starts a worker.
@@ -549,8 +563,10 @@ def render_all(dataset: Dataset, jobs: int | None = None) -> list[Rendered]:
             futures = {i: pool.submit(_render_spec, i, dataset) for i in order}
         return [r for i in range(len(CHARTS)) for r in futures[i].result()]
     finally:
-        # Interrupted (or a chart failed): the charts not started are dropped; the workers finish the one each is
-        # drawing (a second or so) and exit, so that nothing of the pool outlives the command.
+        # Interrupted (or a chart failed): the charts not started are dropped, those already handed to a worker
+        # return at once, and the workers finish the one each may be drawing and exit, so that nothing of the
+        # pool outlives the command.
+        stopped.set()
         pool.shutdown(wait=True, cancel_futures=True)
 
 
