@@ -291,3 +291,23 @@ def test_ab_between_rounds_judges_a_cell_among_the_job_s_cells_its_files_record(
     assert settled(base, new, 0.05, live, 16) == []
     with pytest.raises(TypeError):
         settled(base, new, 0.05, live)  # the job's size is not optional
+
+
+def test_a_pair_whose_slope_is_not_positive_is_dropped_and_the_verdict_says_so(tmp_path, capsys):
+    """A process whose smallest size took longer than its larger ones (sizes too small for the noise) has a
+    per-item slope <= 0 and no log ratio: its pair is left out, and the processes column and the JSON say how
+    many were."""
+    data = json.loads(scaled(PY311, tmp_path / "slower.json", 1.01).read_text())  # its own processes, not PY311's
+    smallest = min((b for b in data["benchmarks"] if b["metadata"]["name"].startswith(CELL + "@")),
+                   key=lambda b: int(b["metadata"]["name"].rpartition("=")[2]))
+    measured = next(r for r in smallest["runs"] if "values" in r)
+    measured["values"] = [v * 1e4 for v in measured["values"]]
+    (tmp_path / "edited.json").write_text(json.dumps(data))
+    code, out, _ = run_compare(capsys, PY311, tmp_path / "edited.json", "--format", "json")
+    cells = {c["cell"]: c for c in json.loads(out)["cells"]}
+    one = cells[CELL]
+    assert one["pairs_dropped"] == 1 and one["pairs"] == one["base_processes"] - 1 == one["new_processes"]
+    assert all(c["pairs_dropped"] == 0 for name, c in cells.items() if name != CELL)
+    _, text, _ = run_compare(capsys, PY311, tmp_path / "edited.json")
+    (line,) = [ln for ln in text.splitlines() if ln.startswith(CELL)]
+    assert f"{one['pairs']} pairs" in line and "1 dropped (a slope <= 0)" in line

@@ -214,9 +214,14 @@ def _look(v: Verdict) -> str:
     return " at the end" if v.look == 0 else f" at look {v.look}"
 
 
+def _dropped(v: Verdict) -> str:
+    """The pairs a per-item slope <= 0 left out of a paired verdict (as ``run``'s table says of its ratios)."""
+    return f", {v.ratio.dropped} dropped (a slope <= 0)" if v.ratio.dropped else ""
+
+
 def _row(cv: CellVerdict, c: Comparison) -> list[str]:
     v = cv.verdict
-    procs = "-" if v is None else (f"{v.ratio.samples} pairs{_look(v)}" if v.paired else
+    procs = "-" if v is None else (f"{v.ratio.samples} pairs{_look(v)}{_dropped(v)}" if v.paired else
                                    f"{v.base_processes} / {v.new_processes}")
     row = [cv.cell.name, _verdict_text(cv), _ratio(v) if v else "-", _cost(cv.base, c.kind), _cost(cv.new, c.kind),
            procs]
@@ -355,6 +360,7 @@ def format_json(c: Comparison) -> str:
                 "new_processes": cv.verdict.new_processes if cv.verdict else None,
                 "more_processes": cv.verdict.more if cv.verdict else None,
                 "pairs": cv.verdict.ratio.samples if cv.verdict and cv.verdict.paired else None,
+                "pairs_dropped": cv.verdict.ratio.dropped if cv.verdict and cv.verdict.paired else None,
                 "confidence": cv.verdict.confidence if cv.verdict else None,
                 "look": cv.verdict.look if cv.verdict else None,
                 "seconds_to_verdict": cv.seconds,

@@ -9,6 +9,7 @@ functions: no timing in here.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 from .fit import Estimate
@@ -50,8 +51,14 @@ def compare_slopes(base: dict, new: dict, threshold: float = DEFAULT_THRESHOLD, 
     if common:
         logs = [math.log(w[k] / b[k]) for k in common]
         if sequential:
-            return sequential_verdict(logs, threshold, len(b), len(w), final, int(sequential), family)
-        return judge(hodges_lehmann_paired(logs), threshold, True, len(b), len(w))
+            verdict = sequential_verdict(logs, threshold, len(b), len(w), final, int(sequential), family)
+        else:
+            verdict = judge(hodges_lehmann_paired(logs), threshold, True, len(b), len(w))
+        # Rounds both sides measured whose pair a slope <= 0 left out (sizes too small for the noise): said.
+        dropped = len(set(base) & set(new)) - len(common)
+        if verdict is None or not dropped:
+            return verdict
+        return dataclasses.replace(verdict, ratio=dataclasses.replace(verdict.ratio, dropped=dropped))
     est = hodges_lehmann_shift([math.log(v) for v in b.values()], [math.log(v) for v in w.values()])
     return judge(est, threshold, False, len(b), len(w))
 
