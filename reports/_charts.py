@@ -523,8 +523,15 @@ _STOPPED = None
 
 
 def _stopped_by(event) -> None:
+    """A pool worker's initializer: the event that says the command was interrupted."""
     global _STOPPED
     _STOPPED = event
+    import sys
+
+    if sys.platform == "win32":  # a console's Ctrl-C reaches every process attached to it; no mask there
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _render_spec(index: int, dataset: Dataset) -> list[Rendered]:
@@ -564,10 +571,14 @@ def render_all(dataset: Dataset, jobs: int | None = None) -> list[Rendered]:
         return [r for i in range(len(CHARTS)) for r in futures[i].result()]
     finally:
         # Interrupted (or a chart failed): the charts not started are dropped, those already handed to a worker
-        # return at once, and the workers finish the one each may be drawing and exit, so that nothing of the
-        # pool outlives the command.
-        stopped.set()
-        pool.shutdown(wait=True, cancel_futures=True)
+        # return at once, and the workers finish the one each may be drawing and exit. A Ctrl-C meanwhile (a
+        # second one, or one as the last chart came in) waits until they have: the workers, deaf to it, would
+        # otherwise wait for work for ever, and keep the forkserver and the resource tracker alive.
+        from ..analysis import uninterrupted
+
+        with uninterrupted():
+            stopped.set()
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 @contextlib.contextmanager

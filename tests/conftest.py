@@ -145,7 +145,7 @@ def _charts_drawn_once_per_dataset():
     data, built to test what report does with files, folders and errors, reuses them. They are drawn here, in
     this process, one after the other (no worker pool to start for each report; a warning matplotlib gives
     while drawing fails the test); report's pool is exercised by the tests that run report as a command
-    (test_readme, test_install, test_workflow)."""
+    (test_install and test_workflow to the end, test_reports' Ctrl-C while it starts and draws)."""
     import hashlib
     import pickle
 

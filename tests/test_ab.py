@@ -71,6 +71,7 @@ def test_ab_a_a_end_to_end(two_copies, tmp_path):
         (n,) = processes
         assert n % 2 == 0 and c["pairs"] <= min(c["base_processes"], c["new_processes"]) <= max(
             c["base_processes"], c["new_processes"]) <= n, (n, c)
+        assert c["look"] != 0 or c["pairs"] + c["pairs_dropped"] == n, (n, c)  # every round, used or said
         assert c["look"] == 0 or c["pairs"] in (8, 12, 16, 24, 32, 48, 64)
         assert 0 < c["confidence"] < 1 and c["seconds_to_verdict"] > 0
 

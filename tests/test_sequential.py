@@ -335,3 +335,17 @@ def test_ab_between_rounds_settles_a_cell_at_the_look_its_job_s_size_allows():
             b = {"c": _cell_data(base[:pairs], family=family)}
             n = {"c": _cell_data(new[:pairs], family=family)}
             assert settled(b, n, 0.05, ["c"], family) == (["c"] if pairs >= decided_at else [])
+
+
+def test_dropped_pairs_are_counted_up_to_the_last_pair_a_look_used():
+    """A pair a slope <= 0 leaves out is said when it came before the deciding look's last pair, not after."""
+    keys = [f"r:{i}" for i in range(24)]
+    base = {k: 1e-7 for k in keys}
+    new = {k: 1.5e-7 * (1 + 0.001 * i) for i, k in enumerate(keys)}  # +50%: decided at the first look
+    early, late = dict(new, **{keys[1]: -1e-9}), dict(new, **{keys[-1]: -1e-9})
+    for slopes, dropped in ((early, 1), (late, 0), (new, 0)):
+        v = compare_slopes(base, slopes, 0.05, sequential=sequential.DESIGN, family=1)
+        assert v.kind == "regression" and v.look and v.ratio.samples < 23, v
+        assert v.ratio.dropped == dropped, (dropped, v)
+    final = compare_slopes(base, late, 0.05)  # fixed 95%, on every pair
+    assert final.ratio.samples == 23 and final.ratio.dropped == 1

@@ -54,9 +54,17 @@ def compare_slopes(base: dict, new: dict, threshold: float = DEFAULT_THRESHOLD, 
             verdict = sequential_verdict(logs, threshold, len(b), len(w), final, int(sequential), family)
         else:
             verdict = judge(hodges_lehmann_paired(logs), threshold, True, len(b), len(w))
-        # Rounds both sides measured whose pair a slope <= 0 left out (sizes too small for the noise): said.
-        dropped = len(set(base) & set(new)) - len(common)
-        if verdict is None or not dropped:
+        if verdict is None:
+            return None
+        # Rounds both sides measured whose pair a slope <= 0 left out (sizes too small for the noise), up to the
+        # last pair the verdict used (an interim look's): said.
+        both = set(base) & set(new)
+        used = min(verdict.ratio.samples, len(common))
+        if used < len(common):
+            last = round_order(common[used - 1])
+            both = {k for k in both if round_order(k) <= last}
+        dropped = len(both) - used
+        if not dropped:
             return verdict
         return dataclasses.replace(verdict, ratio=dataclasses.replace(verdict.ratio, dropped=dropped))
     est = hodges_lehmann_shift([math.log(v) for v in b.values()], [math.log(v) for v in w.values()])
