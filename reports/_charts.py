@@ -595,7 +595,7 @@ def _ctrl_c_held():
 
     from ..analysis import uninterrupted
 
-    mask = getattr(signal, "pthread_sigmask", None)  # POSIX; Windows has no process groups
+    mask = getattr(signal, "pthread_sigmask", None)  # POSIX; Windows has no masks (its workers ignore SIGINT)
     with uninterrupted():
         blocked = mask(signal.SIG_BLOCK, {signal.SIGINT}) if mask else None
         try:

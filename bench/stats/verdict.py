@@ -59,7 +59,7 @@ def compare_slopes(base: dict, new: dict, threshold: float = DEFAULT_THRESHOLD, 
         # Rounds both sides measured whose pair a slope <= 0 left out (sizes too small for the noise), up to the
         # last pair the verdict used (an interim look's): said.
         both = set(base) & set(new)
-        used = min(verdict.ratio.samples, len(common))
+        used = verdict.ratio.samples  # all the pairs, or an interim look's first ones
         if used < len(common):
             last = round_order(common[used - 1])
             both = {k for k in both if round_order(k) <= last}
