@@ -204,9 +204,10 @@ def test_ab_count_sees_exactly_what_a_plant_changed(ab_counted):
     # the iteration (none), that moved a cell by a tenth of an instruction at most (sync_iter/none by 0.16 of 80
     # in a layout of the harness since changed). The sleep0 cells go through the event loop's scheduling at
     # every item, which the layout moves by whole instructions: the planted copy moved asyncgen/sleep0 by 34 of
-    # 21,342 per item (0.16%), and a longer environment by 22. One statement more per item is +33 there, so
-    # in a sleep0 cell the plant is not told from layout: the verdict at the default 1% is what must hold.
-    LAYOUT = {"abs": 0.1, "rel": 2e-3}
+    # 21,342 per item (0.16%), a longer environment by 22, and a fresh clone's run by 67 of 21,313 (0.31%). One
+    # statement more per item is +33 there, so in a sleep0 cell the plant is not told from layout: the verdict at
+    # the default 1% is what must hold, and the layout's reach is held to half of that.
+    LAYOUT = {"abs": 0.1, "rel": 5e-3}
 
     def moved(c) -> float:
         return c["new_instructions_per_item"]["value"] - c["base_instructions_per_item"]["value"]
