@@ -201,8 +201,9 @@ def test_ab_count_sees_exactly_what_a_plant_changed(ab_counted):
     assert json.loads(proc.stdout)["threshold"] == 0.01  # counts' default threshold
     cells = {c["cell"]: c for c in json.loads(proc.stdout)["cells"]}
     # The planted side's impls are other code, allocated and aligned a little differently. Where an item is only
-    # the iteration (none), that moved a cell by a tenth of an instruction at most (sync_iter/none by 0.16 of 80
-    # in a layout of the harness since changed). The sleep0 cells go through the event loop's scheduling at
+    # the iteration (none), that moves a cell by fractions of an instruction (sync_iter/none by 0.16 of 80 in a
+    # layout of the harness since changed, asyncgen/none by 0.15 of 949 in a fresh clone): held to half of one,
+    # a 66th of the plant. The sleep0 cells go through the event loop's scheduling at
     # every item, which the layout moves by whole instructions: the planted copy moved asyncgen/sleep0 by 34 of
     # 21,342 per item (0.16%), a longer environment by 22, and a fresh clone's run by 67 of 21,313 (0.31%). One
     # statement more per item is +33 there, so in a sleep0 cell the plant is not told from layout: the verdict at
@@ -221,7 +222,7 @@ def test_ab_count_sees_exactly_what_a_plant_changed(ab_counted):
         elif name.startswith("class_anext/"):  # the same statement, give or take the layout's reach
             assert new - base == pytest.approx(plant, abs=LAYOUT["rel"] * base), (name, base, new, plant)
         elif "/none/" in name:
-            assert new == pytest.approx(base, abs=0.1) and c["verdict"] == "unchanged", (name, base, new)
+            assert new == pytest.approx(base, abs=0.5) and c["verdict"] == "unchanged", (name, base, new)
         else:
             assert new == pytest.approx(base, **LAYOUT) and c["verdict"] == "unchanged", (name, base, new)
     assert cells["class_anext/none/asyncio"]["verdict"] == "regression"  # +2% at the 1% default threshold
