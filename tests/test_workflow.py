@@ -47,7 +47,8 @@ def _fill(text: str, values: dict) -> str:
     return re.sub(r"\$\{\{\s*([\w.]+)\s*\}\}", lambda m: str(values[m.group(1)]), text)
 
 
-def _run_steps(job: dict, workspace: Path, values: dict, summary: Path, artifacts: Path) -> list:
+def _run_steps(job: dict, workspace: Path, values: dict, summary: Path, artifacts: Path, steps=None) -> list:
+    """Run ``steps`` (default: all of the job's) in order; (name, exit code, stderr's end) for each run step."""
     python_bin = str(Path(sys.executable).parent)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PYTHON", "VIRTUAL_ENV"))}
     env.update(PATH=python_bin + os.pathsep + env.get("PATH", ""), GITHUB_STEP_SUMMARY=str(summary), CI="true")
@@ -55,7 +56,7 @@ def _run_steps(job: dict, workspace: Path, values: dict, summary: Path, artifact
     # import, not of all of matplotlib and numpy (~5 s of CPU for the report job's install alone).
     env["PIP_COMPILE"] = "0"
     codes = []
-    for step in job["steps"]:
+    for step in job["steps"] if steps is None else steps:
         uses = step.get("uses", "")
         if uses.startswith("actions/upload-artifact@"):
             name = _fill(step["with"]["name"], values)
@@ -104,24 +105,32 @@ def ran(tmp_path_factory):
         return (_run_steps(workflow["jobs"]["ab"], ab, {"github.base_ref": "main"}, root / "ab-summary.md",
                            artifacts), ab, root / "ab-summary.md")
 
-    def measure_then_report():
-        # One cell of the matrix (this Python on this runner), then the report job, which needs its files.
+    def measure():
+        # One cell of the matrix (this Python on this runner).
         measure = root / "measure"
         _checkout(measure)
         values = {"matrix.python": f"{sys.version_info[0]}.{sys.version_info[1]}", "matrix.runner": "ubuntu-latest"}
-        measured = (_run_steps(workflow["jobs"]["measure"], measure, values, root / "m-summary.md", artifacts),
-                    measure, None)
-        report = root / "report"
+        return _run_steps(workflow["jobs"]["measure"], measure, values, root / "m-summary.md", artifacts), measure, None
+
+    report, steps = root / "report", workflow["jobs"]["report"]["steps"]
+    first_download = next(i for i, s in enumerate(steps) if s.get("uses", "").startswith("actions/download-artifact@"))
+
+    def report_until_download():
+        # The report job's steps before it downloads the matrix's files (its venv and install) read nothing the
+        # matrix writes: here they run beside it, and the rest, in order, once it has uploaded its files.
         _checkout(report)
-        return measured, (_run_steps(workflow["jobs"]["report"], report, {}, root / "r-summary.md", artifacts),
-                          report, root / "r-summary.md")
+        return _run_steps(workflow["jobs"]["report"], report, {}, root / "r-summary.md", artifacts,
+                          steps[:first_download])
 
     # As on GitHub, the ab job runs beside the matrix and the report (they share no files): most of each is
-    # pip installing into a new venv.
-    with concurrent.futures.ThreadPoolExecutor(2) as pool:
-        ab, rest = pool.submit(ab_job), pool.submit(measure_then_report)
-        out = {"ab": ab.result()}
-        out["measure"], out["report"] = rest.result()
+    # pip installing into a new venv, the report job's install too.
+    with concurrent.futures.ThreadPoolExecutor(3) as pool:
+        ab, measured, before = pool.submit(ab_job), pool.submit(measure), pool.submit(report_until_download)
+        out = {"measure": measured.result()}
+        codes = before.result() + _run_steps(workflow["jobs"]["report"], report, {}, root / "r-summary.md", artifacts,
+                                             steps[first_download:])
+        out["report"] = (codes, report, root / "r-summary.md")
+        out["ab"] = ab.result()
     return out, artifacts
 
 
