@@ -203,8 +203,8 @@ def test_ab_count_sees_exactly_what_a_plant_changed(ab_counted):
     # The planted side's impls are other code, allocated and aligned a little differently. Where an item is only
     # the iteration (none), that moves a cell by fractions of an instruction (sync_iter/none by 0.16 of 80 in a
     # layout of the harness since changed, asyncgen/none by 0.15 of 949 in a fresh clone): held to half of one,
-    # a 66th of the plant. The sleep0 cells go through the event loop's scheduling at
-    # every item, which the layout moves by whole instructions: the planted copy moved asyncgen/sleep0 by 34 of
+    # a 66th of the plant. The sleep0 cells go through the event loop's scheduling at every item, which the
+    # layout moves by whole instructions: the planted copy moved asyncgen/sleep0 by 34 of
     # 21,342 per item (0.16%), a longer environment by 22, and a fresh clone's run by 67 of 21,313 (0.31%). One
     # statement more per item is +33 there, so in a sleep0 cell the plant is not told from layout: the verdict at
     # the default 1% is what must hold, and the layout's reach is held to half of that.

@@ -113,7 +113,9 @@ def ran(tmp_path_factory):
         return _run_steps(workflow["jobs"]["measure"], measure, values, root / "m-summary.md", artifacts), measure, None
 
     report, steps = root / "report", workflow["jobs"]["report"]["steps"]
-    first_download = next(i for i, s in enumerate(steps) if s.get("uses", "").startswith("actions/download-artifact@"))
+    first_download = next((i for i, s in enumerate(steps) if s.get("uses", "").startswith("actions/download-artifact@")),
+                          None)
+    assert first_download is not None, "docs/ci.md: the report job no longer downloads the matrix's files"
 
     def report_until_download():
         # The report job's steps before it downloads the matrix's files (its venv and install) read nothing the
