@@ -119,7 +119,8 @@ def test_a_precise_group_stops_and_a_wide_one_runs_to_its_budget_with_both_recor
         assert all(c.bench_name(64) in measured for c in group)
         return [] if group == pair else [(alone.name, 0.08)]
 
-    outcome = run_matrix(pair + [alone], budget, short_of=short_of, on_step=lambda what, cell: steps.append(what))
+    outcome = run_matrix(pair + [alone], budget, short_of=short_of,
+                         on_step=lambda what, cell: steps.append((what.split(" (")[0], cell)))
     assert not outcome.failures and not outcome.interrupted
     # the pair's unit is 4 rounds: its first look is at 8; the single cell's is 2: looks at 6 and 8 (its budget)
     assert asked == [((alone.name,), 6), ((pair[0].name, pair[1].name), 8), ((alone.name,), 8)]
@@ -129,7 +130,53 @@ def test_a_precise_group_stops_and_a_wide_one_runs_to_its_budget_with_both_recor
     assert md["aiterbench_precise"] == "yes" and md["aiterbench_stop_rounds"] == 8 and md["aiterbench_precision"] == 0.05
     md = outcome.benchmarks[0][alone.bench_name(8)].get_metadata()
     assert md["aiterbench_precise"] == "no" and md["aiterbench_widest"] == 0.08
-    assert any("short of ±5%: asyncgen/sleep0/asyncio" in s for s in steps if s.startswith("round 7/"))
+    # past its first look the single cell waits while the pair has not had one; then it measures alone
+    assert steps[-4:] == [("round 7/8", pair[0]), ("round 8/8", pair[0]), ("round 7/8", alone), ("round 8/8", alone)]
+
+    assert outcome.rounds_done == 8
+
+
+@pytest.mark.parametrize("max_seconds, stops_at", [(7.5, 6), (8.5, 8)])
+def test_max_seconds_lets_no_group_begin_a_unit_its_rounds_say_would_end_after_it(monkeypatch, max_seconds, stops_at):
+    """--max-seconds, on a clock that advances one second per worker: at its look after six rounds (six seconds)
+    a group of one cell whose next unit of two rounds would end at eight seconds stops there under a 7.5 s
+    limit, and under 8.5 s measures that unit and stops at its next look."""
+    import types
+
+    from aiterbench.model.cells import Cell
+    from aiterbench.orchestrate import rounds
+    from aiterbench.orchestrate.rounds import Budget, run_matrix
+
+    now = [0.0]
+    monkeypatch.setattr(rounds, "time", types.SimpleNamespace(monotonic=lambda: now[0], monotonic_ns=lambda: int(now[0] * 1e9)))
+    cell = Cell("asyncgen", "sleep0", "asyncio")
+    budget = Budget(sizes=(8, 64), rounds=20, values=1, warmups=0, min_time=0.002, cell_timeout=60.0, precision=0.05,
+                    max_seconds=max_seconds)
+
+    def tick(what, cell):
+        now[0] += 1.0
+
+    outcome = run_matrix([cell], budget, short_of=lambda benchmarks, group: [(cell.name, 0.5)], on_step=tick)
+    assert {cells: (s.rounds, s.precise) for cells, s in outcome.stops.items()} == {(cell,): (stops_at, False)}
+
+
+def test_past_their_first_look_groups_take_turns_widest_first():
+    """widest_first: a group before its first look, or inside a unit it began, measures; once every group waits at
+    a look, the one with the widest figure measures alone (no interval at all is widest; a tie goes to the first)."""
+    from aiterbench.orchestrate.rounds import widest_first
+
+    units = [4, 2, 2]
+    short = {1: [("b", 0.08)], 2: [("c", 0.2)]}
+    # the first group has not looked: it goes on, and the two waiting at their look wait
+    assert widest_first([0, 1, 2], [7, 6, 6], units, [-1, 6, 6], short) == [0]
+    # every group waits at a look: the widest alone
+    assert widest_first([1, 2], [8, 6, 6], units, [8, 6, 6], short) == [2]
+    # inside the unit it began it goes on, the other waits
+    assert widest_first([1, 2], [8, 7, 6], units, [8, 6, 6], short) == [1]
+    # no interval yet counts as widest; equal widths go to the first
+    assert widest_first([1, 2], [8, 6, 6], units, [8, 6, 6], {1: [("b", math.inf)], 2: [("c", 0.2)]}) == [1]
+    assert widest_first([1, 2], [8, 6, 6], units, [8, 6, 6], {1: [("b", 0.2)], 2: [("c", 0.2)]}) == [1]
+    assert widest_first([], [], [], [], {}) == []
 
 
 # -- what the precision is asked of ---------------------------------------------------------------------------------

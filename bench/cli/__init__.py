@@ -97,8 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "+-PCT%% of it (--rounds is then the most it gets); --quick: 5, on the ratios to the class "
                         "form alone")
     p.add_argument("--max-seconds", type=float, metavar="SECONDS",
-                   help="with a precision: start no more rounds after this many seconds of rounds, each group "
-                        "having had at least one balanced set of them (--quick: 40)")
+                   help="with a precision: no group begins a balanced set of rounds that its rounds so far say "
+                        "would end more than this many seconds after the rounds began; each group gets at least "
+                        "one set (--quick: 50)")
     p.add_argument("--wide", action="store_true",
                    help="print every column even when the table is wider than the terminal")
     mode = p.add_mutually_exclusive_group()

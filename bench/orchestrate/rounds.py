@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import math
 import os
 import signal
 import subprocess
@@ -52,8 +53,9 @@ class Budget:
     #: than this fraction of its estimate on either side (``run --precision``); 0 measures every round.
     #: ``rounds`` is then the most a group gets.
     precision: float = 0.0
-    #: With ``precision``: no group starts another balanced unit of rounds once this many seconds have passed
-    #: since the rounds began (0: no limit); each group still gets one unit, and six rounds.
+    #: With ``precision``: no group starts a balanced unit of rounds that would end more than this many seconds
+    #: after the rounds began, judged by the group's own mean round so far (0: no limit); each group still gets
+    #: one unit, and six rounds.
     max_seconds: float = 0.0
     #: What ``precision`` is asked of: ``all`` (every per-item figure and ratio) or ``ratios`` (the ratios to the
     #: class form alone: ``run --quick``).
@@ -148,11 +150,14 @@ def below_steady(cells: Sequence[Cell], budget: Budget) -> str | None:
 #: default matrix measured 196 processes in 81 s with three sizes and 15 rounds (2026-12-05, AMD EPYC).
 #: Without a middle size the table cannot tell whether a cell is linear in n: ``run`` without --quick can.
 #: On a contended day (processes 1.3 to 1.8 times slower at random) no group gets there within its 20
-#: rounds: 40 s of rounds then bound the run, so the table still comes within about a minute, its
-#: intervals as wide as the noise made them.
+#: rounds: 50 s of rounds then bound the run (no group begins a unit its own rounds say would end later),
+#: so the table still comes within about a minute, its intervals as wide as the noise made them. With the
+#: old 40 s and every group short taking a round in turn, the five cells on ``none`` (a unit of ten rounds)
+#: reached their first look at about 40 s and got no second unit; the rounds after every group's first
+#: look now go to the least precise group, one at a time (``widest_first``).
 QUICK = Budget(sizes=(16, 4096), rounds=20, values=3, warmups=1, min_time=0.005, cell_timeout=60.0,
                workload_sizes=tuple((w, (sz[0], sz[-1])) for w, sz in steady((16, 4096))), precision=0.05,
-               max_seconds=40.0, precision_of="ratios")
+               max_seconds=50.0, precision_of="ratios")
 FULL = Budget(sizes=(16, 256, 4096), rounds=20, values=3, warmups=1, min_time=0.05, cell_timeout=300.0,
               workload_sizes=steady((16, 256, 4096)))
 #: ``ab --quick``: a verdict needs many more pairs than a table. This machine switches for seconds at a
@@ -328,8 +333,10 @@ def run_matrix(
     ``short_of`` (``budget.precision``): at each of a group's balanced round
     counts from ``MIN_ROUNDS`` on, it gets the first side's benchmarks and the
     group's cells and names the figures whose interval is still wider than
-    the precision; a group with none stops there. Each group's ``Stop`` is in
-    ``outcome.stops`` and in its runs' metadata.
+    the precision; a group with none stops there. Past its first look a group
+    waits its turn (``widest_first``), and ``budget.max_seconds`` lets no group
+    begin a unit its own rounds say would end after it. Each group's ``Stop``
+    is in ``outcome.stops`` and in its runs' metadata.
     """
     from ..stats.precision import MIN_ROUNDS
 
@@ -411,10 +418,12 @@ def run_matrix(
                 units = [len(sides)] * len(groups)
             planned = [_rounds_of(g, budget, len(sides), settle is not None) for g in groups]
             running = [True] * len(groups)
+            done = [0] * len(groups)  # rounds each group has measured
+            looked = [-1] * len(groups)  # the round count of each group's last look (short_of)
+            spent = [0.0] * len(groups)  # seconds each group's rounds took
             began = time.monotonic()
             until = began + budget.seconds
-            total = max(planned, default=0)
-            short: dict[int, list] = {}  # group index -> its figures still too wide, at its last check
+            short: dict[int, list] = {}  # group index -> its figures still too wide, at its last look
 
             def stop(i: int, rnd: int, precise: bool, wide: list) -> None:
                 running[i] = False
@@ -429,47 +438,71 @@ def run_matrix(
                             if name in benchmarks:
                                 benchmarks[name].update_metadata(at.metadata(budget.precision, budget.precision_of))
 
-            for rnd in itertools.count():
+            for turn in itertools.count():
                 for i, group in enumerate(groups):
+                    rnd = done[i]
                     if not running[i] or rnd % units[i]:
                         continue
                     measured = [c for c in group if c in live]
                     if not measured:
                         running[i] = False  # every cell decided (or failed)
                         continue
-                    if short_of is not None and rnd >= MIN_ROUNDS:
+                    if short_of is not None and rnd >= MIN_ROUNDS and looked[i] != rnd:
+                        looked[i] = rnd
                         short[i] = short_of(outcome.benchmarks[0], measured)
                         if not short[i]:
                             stop(i, rnd, True, [])  # precise: no more rounds for this group
                             continue
-                    late = bool(budget.max_seconds) and time.monotonic() - began >= budget.max_seconds \
-                        and rnd >= MIN_ROUNDS
+                    # max_seconds: no group starts a balanced unit that its own rounds so far say would end
+                    # after it (a unit judged by the group's mean round, so a slow host stops it sooner).
+                    late = bool(budget.max_seconds) and rnd >= MIN_ROUNDS and \
+                        time.monotonic() + spent[i] / rnd * units[i] > began + budget.max_seconds
                     if late or (rnd >= planned[i] and time.monotonic() >= until):
                         # the budget is spent: rounds and time
                         stop(i, rnd, False, short.get(i) or [(c.name, float("inf")) for c in measured])
-                active = [g for g, on in zip(groups, running) if on]
-                if not active:
+                going = [i for i, on in enumerate(running) if on]
+                if short_of is not None:
+                    going = widest_first(going, done, units, looked, short)
+                if not going:
                     break
-                total = max(total, rnd + 1)
                 wide = sorted({name for i, on in enumerate(running) if on for name, _ in short.get(i, [])})
                 behind = f" ({len(wide)} short of ±{budget.precision * 100:g}%: {', '.join(wide[:3])}" \
                          f"{', ...' if len(wide) > 3 else ''})" if wide else ""
-                for group in active if rnd % 2 == 0 else active[::-1]:
+                for i in going if turn % 2 == 0 else going[::-1]:
+                    rnd, t0 = done[i], time.monotonic()
                     for k in side_order(rnd, len(sides)):
-                        on_step(f"round {rnd + 1}/{total}{behind}", group[0])
-                        measure(k, group, rnd)
-                outcome.rounds_done = rnd + 1
+                        on_step(f"round {rnd + 1}/{max(planned[i], rnd + 1)}{behind}", groups[i][0])
+                        measure(k, groups[i], rnd)
+                    spent[i] += time.monotonic() - t0
+                    done[i] += 1
+                outcome.rounds_done = max(done)
                 on_round(outcome.benchmarks)
-                if settle is not None and (rnd + 1) % len(sides) == 0:
+                if settle is not None and (turn + 1) % len(sides) == 0:
                     for cell in list(settle(outcome.benchmarks, list(live))):
                         if cell in live:
                             live.remove(cell)
-                            outcome.settled[cell] = rnd + 1
+                            outcome.settled[cell] = turn + 1
             if outcome.stops and outcome.rounds_done:
                 on_round(outcome.benchmarks)  # the last groups' stops, recorded after their last round was saved
         except KeyboardInterrupt:
             outcome.interrupted = True
     return outcome
+
+
+def widest_first(going: Sequence[int], done: Sequence[int], units: Sequence[int], looked: Sequence[int],
+                 short: dict) -> list[int]:
+    """The groups that measure the next round under ``run --precision``: every group until its first look, and
+    each through a balanced unit it has begun; once all of them wait at a look, short of the precision, the
+    one whose widest figure is widest (then the first), alone, for its next unit.
+
+    The time left goes where the table is least precise, one group at a time, rather than to every group
+    still short in turn: a group of five cells (a unit of ten rounds) is not left at its first look while
+    groups nearly there take the budget a round each.
+    """
+    busy = [i for i in going if looked[i] < 0 or done[i] % units[i]]
+    if busy or not going:
+        return busy
+    return [max(going, key=lambda i: (short[i][0][1] if short.get(i) else math.inf, -i))]
 
 
 def _groups(cells: Sequence[Cell]) -> list[list[Cell]]:
