@@ -160,6 +160,36 @@ def test_max_seconds_lets_no_group_begin_a_unit_its_rounds_say_would_end_after_i
     assert {cells: (s.rounds, s.precise) for cells, s in outcome.stops.items()} == {(cell,): (stops_at, False)}
 
 
+def test_ctrl_c_marks_the_groups_still_measuring_as_interrupted_and_the_table_says_so():
+    """Ctrl-C after a group's look: the group it cut records where it stood (its rounds, its widest figure,
+    interrupted), and the precision line names it as interrupted, not as reached or out of budget."""
+    import pyperf
+
+    from aiterbench.analysis import analyze, cells
+    from aiterbench.analysis.table import format_text, precision_of
+    from aiterbench.model.cells import Cell
+    from aiterbench.orchestrate.rounds import Budget, run_matrix
+
+    cell = Cell("asyncgen", "sleep0", "asyncio")
+    budget = Budget(sizes=(8, 64), rounds=20, values=1, warmups=0, min_time=0.002, cell_timeout=60.0, precision=0.05)
+    steps = []
+
+    def step(what, cell):
+        steps.append(what)
+        if what.startswith("round 8/"):  # one unit of two rounds after the look at six
+            raise KeyboardInterrupt
+
+    outcome = run_matrix([cell], budget, short_of=lambda benchmarks, group: [(cell.name, 0.25)], on_step=step)
+    assert outcome.interrupted
+    assert {cells: (s.rounds, s.precise, s.interrupted, s.widest) for cells, s in outcome.stops.items()} == \
+        {(cell,): (7, False, True, 0.25)}
+    (row,) = analyze(cells(pyperf.BenchmarkSuite(list(outcome.benchmarks[0].values()))))
+    assert precision_of(row) | {"seconds": 0} == {"target": 0.05, "of": "all", "reached": False, "rounds": 7,
+                                                  "seconds": 0, "widest": 0.25, "interrupted": True}
+    assert "reached by 0 of 1 groups; interrupted before it: sleep0/asyncio (widest ±25.0% after 7 rounds)" \
+        in format_text([row])
+
+
 def test_past_their_first_look_groups_take_turns_widest_first():
     """widest_first: a group before its first look, or inside a unit it began, measures; once every group waits at
     a look, the one with the widest figure measures alone (no interval at all is widest; a tie goes to the first)."""

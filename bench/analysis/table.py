@@ -270,7 +270,8 @@ def precision_of(row: Row) -> dict | None:
     return {"target": float(md["aiterbench_precision"]), "of": str(md.get("aiterbench_precision_of", "all")),
             "reached": md.get("aiterbench_precise") == "yes",
             "rounds": int(md.get("aiterbench_stop_rounds", 0)), "seconds": float(md.get("aiterbench_stop_seconds", 0.0)),
-            "widest": float(md["aiterbench_widest"]) if "aiterbench_widest" in md else None}
+            "widest": float(md["aiterbench_widest"]) if "aiterbench_widest" in md else None,
+            "interrupted": md.get("aiterbench_interrupted") == "yes"}
 
 
 def _precision_note(rows: Sequence[Row]) -> str:
@@ -284,14 +285,19 @@ def _precision_note(rows: Sequence[Row]) -> str:
         return ""
     targets = sorted({p["target"] for p in groups.values()})
     reached = [f"{g} {p['rounds']} rounds, {p['seconds']:.0f} s" for g, p in groups.items() if p["reached"]]
-    short = [f"{g} (widest ±{p['widest']:.1%} after {p['rounds']} rounds)" if p["widest"] is not None
-             else f"{g} (no interval after {p['rounds']} rounds)" for g, p in groups.items() if not p["reached"]]
+    def wide(g: str, p: dict) -> str:
+        return (f"{g} (widest ±{p['widest']:.1%} after {p['rounds']} rounds)" if p["widest"] is not None
+                else f"{g} (no interval after {p['rounds']} rounds)")
+
+    short = [wide(g, p) for g, p in groups.items() if not p["reached"] and not p["interrupted"]]
+    cut = [wide(g, p) for g, p in groups.items() if p["interrupted"]]
     of = {p["of"] for p in groups.values()}
     on = " on the ratios" if of == {"ratios"} else " on every figure" if of == {"all"} else ""
     text = f"Precision ±{'/'.join(f'{t * 100:g}%' for t in targets)} at 95%{on}: "
-    text += f"reached by {'every group' if not short else f'{len(reached)} of {len(groups)} groups'}"
+    text += f"reached by {'every group' if not short and not cut else f'{len(reached)} of {len(groups)} groups'}"
     text += f" ({'; '.join(reached)})" if reached else ""
     text += f"; not within the budget: {'; '.join(short)}" if short else ""
+    text += f"; interrupted before it: {'; '.join(cut)}" if cut else ""
     return text + ".\n"
 
 

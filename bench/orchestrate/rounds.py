@@ -216,12 +216,15 @@ class Stop:
     precise: bool  # every figure within the precision; else the budget ended first
     widest: float  # the widest figure's relative half-width at the stop (inf: no interval yet)
     short: tuple = ()  # (name, relative half-width) of the figures still too wide, widest first
+    interrupted: bool = False  # Ctrl-C stopped it before it got there or its budget ended
 
     def metadata(self, target: float, of: str = "all") -> dict:
         """What each of the group's runs records (pyperf metadata, so ``show`` and ``report`` can say it)."""
         md = {"aiterbench_precision": target, "aiterbench_precision_of": of,
               "aiterbench_precise": "yes" if self.precise else "no",
               "aiterbench_stop_rounds": self.rounds, "aiterbench_stop_seconds": round(self.seconds, 3)}
+        if self.interrupted:
+            md["aiterbench_interrupted"] = "yes"
         if self.widest != float("inf"):
             md["aiterbench_widest"] = round(self.widest, 5)
         return md
@@ -405,6 +408,7 @@ def run_matrix(
     # Sequential (ab): a process measures every cell of its loop and sizes, whatever the workload. Pairs are
     # per cell across the sides, so no order between workloads needs balancing, and each process saved is
     # a start-up (a quarter of a second here) saved on every side of every round.
+    stop = None  # set once the rounds begin (Ctrl-C during calibration has no group to stop)
     with tempfile.TemporaryDirectory(prefix="aiterbench-") as tmpdir, CHILDREN.watching():
         try:
             for group in _process_groups(live, budget, settle is not None):
@@ -425,12 +429,13 @@ def run_matrix(
             until = began + budget.seconds
             short: dict[int, list] = {}  # group index -> its figures still too wide, at its last look
 
-            def stop(i: int, rnd: int, precise: bool, wide: list) -> None:
+            def stop(i: int, rnd: int, precise: bool, wide: list, interrupted: bool = False) -> None:
                 running[i] = False
                 if short_of is None:
                     return
                 measured = [c for c in groups[i] if c in live]
-                at = Stop(rnd, time.monotonic() - began, precise, wide[0][1] if wide else 0.0, tuple(wide))
+                at = Stop(rnd, time.monotonic() - began, precise, wide[0][1] if wide else 0.0, tuple(wide),
+                          interrupted)
                 outcome.stops[tuple(measured)] = at
                 for benchmarks in outcome.benchmarks:
                     for cell in measured:
@@ -486,6 +491,13 @@ def run_matrix(
                 on_round(outcome.benchmarks)  # the last groups' stops, recorded after their last round was saved
         except KeyboardInterrupt:
             outcome.interrupted = True
+            if short_of is not None and stop is not None:
+                # The groups still measuring say so in the file that keeps their rounds (their last look's
+                # widths; a group cut inside a pass keeps the round its process finished).
+                for i, on in enumerate(running):
+                    if on:
+                        stop(i, done[i], False, short.get(i) or [(c.name, math.inf) for c in groups[i] if c in live],
+                             interrupted=True)
     return outcome
 
 
