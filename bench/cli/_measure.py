@@ -108,8 +108,10 @@ def cmd_run(args) -> int:
     else:
         common.say("no cell was measured; nothing written")
     if outcome.interrupted:
-        common.say(f"aiterbench: interrupted after {common.plural(outcome.rounds_done, 'full round')}; kept what was "
-                   "measured")
+        # Under a precision each group has its own count of rounds (the table's last line gives them).
+        done = (f"{common.plural(outcome.rounds_done, 'round')} (the most any group had)" if outcome.stops
+                else common.plural(outcome.rounds_done, 'full round'))
+        common.say(f"aiterbench: interrupted after {done}; kept what was measured")
         return EXIT_INTERRUPTED
     return EXIT_FAILED if outcome.failures else EXIT_OK
 
