@@ -285,6 +285,7 @@ def _precision_note(rows: Sequence[Row]) -> str:
         return ""
     targets = sorted({p["target"] for p in groups.values()})
     reached = [f"{g} {p['rounds']} rounds, {p['seconds']:.0f} s" for g, p in groups.items() if p["reached"]]
+
     def wide(g: str, p: dict) -> str:
         return (f"{g} (widest ±{p['widest']:.1%} after {p['rounds']} rounds)" if p["widest"] is not None
                 else f"{g} (no interval after {p['rounds']} rounds)")
