@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import random
 import statistics
+import time
 
 import pytest
 
@@ -148,7 +149,9 @@ def test_max_seconds_lets_no_group_begin_a_unit_its_rounds_say_would_end_after_i
     from aiterbench.orchestrate.rounds import Budget, run_matrix
 
     now = [0.0]
-    monkeypatch.setattr(rounds, "time", types.SimpleNamespace(monotonic=lambda: now[0], monotonic_ns=lambda: int(now[0] * 1e9)))
+    clock = types.SimpleNamespace(**{**vars(time), "monotonic": lambda: now[0],
+                                     "monotonic_ns": lambda: int(now[0] * 1e9)})
+    monkeypatch.setattr(rounds, "time", clock)
     cell = Cell("asyncgen", "sleep0", "asyncio")
     budget = Budget(sizes=(8, 64), rounds=20, values=1, warmups=0, min_time=0.002, cell_timeout=60.0, precision=0.05,
                     max_seconds=max_seconds)
@@ -161,8 +164,9 @@ def test_max_seconds_lets_no_group_begin_a_unit_its_rounds_say_would_end_after_i
 
 
 def test_ctrl_c_marks_the_groups_still_measuring_as_interrupted_and_the_table_says_so():
-    """Ctrl-C after a group's look: the group it cut records where it stood (its rounds, its widest figure,
-    interrupted), and the precision line names it as interrupted, not as reached or out of budget."""
+    """Ctrl-C after a group's look: the group it cut records where it stood (its rounds, its widest figure looked
+    at again on those rounds, interrupted), and the precision line names it as interrupted, not as reached or out
+    of budget."""
     import pyperf
 
     from aiterbench.analysis import analyze, cells
@@ -179,20 +183,25 @@ def test_ctrl_c_marks_the_groups_still_measuring_as_interrupted_and_the_table_sa
         if what.startswith("round 8/"):  # one unit of two rounds after the look at six
             raise KeyboardInterrupt
 
-    outcome = run_matrix([cell], budget, short_of=lambda benchmarks, group: [(cell.name, 0.25)], on_step=step)
+    def short_of(benchmarks, group):  # one over the rounds measured: 1/6 at the look, 1/7 when cut
+        rounds = sum(1 for r in benchmarks[cell.bench_name(8)].get_runs() if r.values)
+        return [(cell.name, 1 / rounds)]
+
+    outcome = run_matrix([cell], budget, short_of=short_of, on_step=step)
     assert outcome.interrupted
     assert {cells: (s.rounds, s.precise, s.interrupted, s.widest) for cells, s in outcome.stops.items()} == \
-        {(cell,): (7, False, True, 0.25)}
+        {(cell,): (7, False, True, 1 / 7)}
     (row,) = analyze(cells(pyperf.BenchmarkSuite(list(outcome.benchmarks[0].values()))))
     assert precision_of(row) | {"seconds": 0} == {"target": 0.05, "of": "all", "reached": False, "rounds": 7,
-                                                  "seconds": 0, "widest": 0.25, "interrupted": True}
-    assert "reached by 0 of 1 groups; interrupted before it: sleep0/asyncio (widest ±25.0% after 7 rounds)" \
+                                                  "seconds": 0, "widest": 0.14286, "interrupted": True}
+    assert "reached by 0 of 1 groups; interrupted before it: sleep0/asyncio (widest ±14.3% after 7 rounds)" \
         in format_text([row])
 
 
 def test_past_their_first_look_groups_take_turns_widest_first():
     """widest_first: a group before its first look, or inside a unit it began, measures; once every group waits at
-    a look, the one with the widest figure measures alone (no interval at all is widest; a tie goes to the first)."""
+    a look, the one with the widest figure measures alone (no interval at all is widest; a tie goes to the one
+    with fewer rounds, then to the first)."""
     from aiterbench.orchestrate.rounds import widest_first
 
     units = [4, 2, 2]
@@ -206,6 +215,8 @@ def test_past_their_first_look_groups_take_turns_widest_first():
     # no interval yet counts as widest; equal widths go to the first
     assert widest_first([1, 2], [8, 6, 6], units, [8, 6, 6], {1: [("b", math.inf)], 2: [("c", 0.2)]}) == [1]
     assert widest_first([1, 2], [8, 6, 6], units, [8, 6, 6], {1: [("b", 0.2)], 2: [("c", 0.2)]}) == [1]
+    # of two without an interval, the one with fewer rounds
+    assert widest_first([1, 2], [8, 8, 6], units, [8, 8, 6], {1: [("b", math.inf)], 2: [("c", math.inf)]}) == [2]
     assert widest_first([], [], [], [], {}) == []
 
 

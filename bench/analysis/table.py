@@ -284,9 +284,12 @@ def _precision_note(rows: Sequence[Row]) -> str:
     if not groups:
         return ""
     targets = sorted({p["target"] for p in groups.values()})
-    reached = [f"{g} {p['rounds']} rounds, {p['seconds']:.0f} s" for g, p in groups.items() if p["reached"]]
+    reached = [f"{g} {p['rounds']} rounds, {p['seconds']:.0f} s" for g, p in groups.items()
+               if p["reached"] and not p["interrupted"]]
 
     def wide(g: str, p: dict) -> str:
+        if p["reached"]:  # interrupted at a count where every figure was within it
+            return f"{g} (within it after {p['rounds']} rounds)"
         return (f"{g} (widest ±{p['widest']:.1%} after {p['rounds']} rounds)" if p["widest"] is not None
                 else f"{g} (no interval after {p['rounds']} rounds)")
 

@@ -97,8 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "+-PCT%% of it (--rounds is then the most it gets); --quick: 5, on the ratios to the class "
                         "form alone")
     p.add_argument("--max-seconds", type=float, metavar="SECONDS",
-                   help="with a precision: no group begins a balanced set of rounds that its rounds so far say "
-                        "would end more than this many seconds after the rounds began; each group gets at least "
+                   help="no group begins a balanced set of rounds after this many seconds of rounds; with a "
+                        "precision, none that its rounds so far say would end after them; each group gets at least "
                         "one set (--quick: 50)")
     p.add_argument("--wide", action="store_true",
                    help="print every column even when the table is wider than the terminal")

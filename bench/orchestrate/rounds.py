@@ -53,9 +53,9 @@ class Budget:
     #: than this fraction of its estimate on either side (``run --precision``); 0 measures every round.
     #: ``rounds`` is then the most a group gets.
     precision: float = 0.0
-    #: With ``precision``: no group starts a balanced unit of rounds that would end more than this many seconds
-    #: after the rounds began, judged by the group's own mean round so far (0: no limit); each group still gets
-    #: one unit, and six rounds.
+    #: No group starts a balanced unit of rounds once this many seconds have passed since the rounds began; with
+    #: ``precision``, none that would end after them, judged by the group's own mean round so far (0: no limit).
+    #: Each group still gets one unit, and six rounds.
     max_seconds: float = 0.0
     #: What ``precision`` is asked of: ``all`` (every per-item figure and ratio) or ``ratios`` (the ratios to the
     #: class form alone: ``run --quick``).
@@ -428,20 +428,21 @@ def run_matrix(
             began = time.monotonic()
             until = began + budget.seconds
             short: dict[int, list] = {}  # group index -> its figures still too wide, at its last look
+            total = max(planned, default=0)  # the progress line's count of rounds in lock-step
 
             def stop(i: int, rnd: int, precise: bool, wide: list, interrupted: bool = False) -> None:
-                running[i] = False
-                if short_of is None:
-                    return
-                measured = [c for c in groups[i] if c in live]
-                at = Stop(rnd, time.monotonic() - began, precise, wide[0][1] if wide else 0.0, tuple(wide),
-                          interrupted)
-                outcome.stops[tuple(measured)] = at
-                for benchmarks in outcome.benchmarks:
-                    for cell in measured:
-                        for name in budget.names(cell):
-                            if name in benchmarks:
-                                benchmarks[name].update_metadata(at.metadata(budget.precision, budget.precision_of))
+                if short_of is not None:
+                    measured = [c for c in groups[i] if c in live]
+                    at = Stop(rnd, time.monotonic() - began, precise, wide[0][1] if wide else 0.0, tuple(wide),
+                              interrupted)
+                    outcome.stops[tuple(measured)] = at
+                    for benchmarks in outcome.benchmarks:
+                        for cell in measured:
+                            for name in budget.names(cell):
+                                if name in benchmarks:
+                                    benchmarks[name].update_metadata(at.metadata(budget.precision,
+                                                                                 budget.precision_of))
+                running[i] = False  # last: a Ctrl-C inside leaves the group to the interrupted ones, whole
 
             for turn in itertools.count():
                 for i, group in enumerate(groups):
@@ -458,10 +459,13 @@ def run_matrix(
                         if not short[i]:
                             stop(i, rnd, True, [])  # precise: no more rounds for this group
                             continue
-                    # max_seconds: no group starts a balanced unit that its own rounds so far say would end
-                    # after it (a unit judged by the group's mean round, so a slow host stops it sooner).
-                    late = bool(budget.max_seconds) and rnd >= MIN_ROUNDS and \
-                        time.monotonic() + spent[i] / rnd * units[i] > began + budget.max_seconds
+                    # max_seconds: under a precision (one group at a time past its first look) no group starts a
+                    # balanced unit that its own rounds so far say would end after it, so a slow host stops it
+                    # sooner; in lock-step, where a unit's time is every group's, none starts one after it.
+                    now = time.monotonic()
+                    late = bool(budget.max_seconds) and rnd >= MIN_ROUNDS and (
+                        now + spent[i] / rnd * units[i] > began + budget.max_seconds if short_of is not None
+                        else now - began >= budget.max_seconds)
                     if late or (rnd >= planned[i] and time.monotonic() >= until):
                         # the budget is spent: rounds and time
                         stop(i, rnd, False, short.get(i) or [(c.name, float("inf")) for c in measured])
@@ -476,7 +480,8 @@ def run_matrix(
                 for i in going if turn % 2 == 0 else going[::-1]:
                     rnd, t0 = done[i], time.monotonic()
                     for k in side_order(rnd, len(sides)):
-                        on_step(f"round {rnd + 1}/{max(planned[i], rnd + 1)}{behind}", groups[i][0])
+                        on_step(f"round {rnd + 1}/{max(planned[i] if short_of is not None else total, rnd + 1)}"
+                                f"{behind}", groups[i][0])
                         measure(k, groups[i], rnd)
                     spent[i] += time.monotonic() - t0
                     done[i] += 1
@@ -492,20 +497,34 @@ def run_matrix(
         except KeyboardInterrupt:
             outcome.interrupted = True
             if short_of is not None and stop is not None:
-                # The groups still measuring say so in the file that keeps their rounds (their last look's
-                # widths; a group cut inside a pass keeps the round its process finished).
-                for i, on in enumerate(running):
-                    if on:
-                        stop(i, done[i], False, short.get(i) or [(c.name, math.inf) for c in groups[i] if c in live],
-                             interrupted=True)
+                _interrupted(running, done, groups, live, outcome, short_of, stop)
     return outcome
+
+
+def _interrupted(running, done, groups, live, outcome, short_of, stop) -> None:
+    """After Ctrl-C, each group still measuring records where it stood: its figures' widths looked at again on
+    the rounds it kept (an interval needs MIN_ROUNDS), as interrupted. A second Ctrl-C leaves the groups not yet
+    recorded out of the precision line, as an interrupted run left all of them before."""
+    from ..stats.precision import MIN_ROUNDS
+
+    try:
+        for i, on in enumerate(running):
+            if not on:
+                continue
+            measured = [c for c in groups[i] if c in live]
+            wide = short_of(outcome.benchmarks[0], measured) if done[i] >= MIN_ROUNDS else \
+                [(c.name, math.inf) for c in measured]
+            stop(i, done[i], not wide, wide, interrupted=True)
+    except KeyboardInterrupt:
+        pass
 
 
 def widest_first(going: Sequence[int], done: Sequence[int], units: Sequence[int], looked: Sequence[int],
                  short: dict) -> list[int]:
     """The groups that measure the next round under ``run --precision``: every group until its first look, and
     each through a balanced unit it has begun; once all of them wait at a look, short of the precision, the
-    one whose widest figure is widest (then the first), alone, for its next unit.
+    one whose widest figure is widest (no interval at all counts widest; then the fewest rounds, then the
+    first), alone, for its next unit. Every group's rounds and ``max_seconds`` bound what one group can take.
 
     The time left goes where the table is least precise, one group at a time, rather than to every group
     still short in turn: a group of five cells (a unit of ten rounds) is not left at its first look while
@@ -514,7 +533,7 @@ def widest_first(going: Sequence[int], done: Sequence[int], units: Sequence[int]
     busy = [i for i in going if looked[i] < 0 or done[i] % units[i]]
     if busy or not going:
         return busy
-    return [max(going, key=lambda i: (short[i][0][1] if short.get(i) else math.inf, -i))]
+    return [max(going, key=lambda i: (short[i][0][1] if short.get(i) else math.inf, -done[i], -i))]
 
 
 def _groups(cells: Sequence[Cell]) -> list[list[Cell]]:
