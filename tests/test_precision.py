@@ -160,7 +160,9 @@ def test_max_seconds_lets_no_group_begin_a_unit_its_rounds_say_would_end_after_i
         now[0] += 1.0
 
     outcome = run_matrix([cell], budget, short_of=lambda benchmarks, group: [(cell.name, 0.5)], on_step=tick)
-    assert {cells: (s.rounds, s.precise) for cells, s in outcome.stops.items()} == {(cell,): (stops_at, False)}
+    # its seconds run to the end of its last round: one per round on this clock
+    assert {cells: (s.rounds, s.precise, s.seconds) for cells, s in outcome.stops.items()} == \
+        {(cell,): (stops_at, False, stops_at)}
 
 
 def test_ctrl_c_marks_the_groups_still_measuring_as_interrupted_and_the_table_says_so():

@@ -212,7 +212,7 @@ class Stop:
     """When a group stopped measuring under ``budget.precision``."""
 
     rounds: int
-    seconds: float  # since the rounds began (after checking and calibrating)
+    seconds: float  # since the rounds began (after checking and calibrating) to the end of its last round
     precise: bool  # every figure within the precision; else the budget ended first
     widest: float  # the widest figure's relative half-width at the stop (inf: no interval yet)
     short: tuple = ()  # (name, relative half-width) of the figures still too wide, widest first
@@ -426,6 +426,7 @@ def run_matrix(
             looked = [-1] * len(groups)  # the round count of each group's last look (short_of)
             spent = [0.0] * len(groups)  # seconds each group's rounds took
             began = time.monotonic()
+            ended = [began] * len(groups)  # when each group's last round ended: a waiting group's stop is then
             until = began + budget.seconds
             short: dict[int, list] = {}  # group index -> its figures still too wide, at its last look
             total = max(planned, default=0)  # the progress line's count of rounds in lock-step
@@ -433,8 +434,7 @@ def run_matrix(
             def stop(i: int, rnd: int, precise: bool, wide: list, interrupted: bool = False) -> None:
                 if short_of is not None:
                     measured = [c for c in groups[i] if c in live]
-                    at = Stop(rnd, time.monotonic() - began, precise, wide[0][1] if wide else 0.0, tuple(wide),
-                              interrupted)
+                    at = Stop(rnd, ended[i] - began, precise, wide[0][1] if wide else 0.0, tuple(wide), interrupted)
                     outcome.stops[tuple(measured)] = at
                     for benchmarks in outcome.benchmarks:
                         for cell in measured:
@@ -483,7 +483,8 @@ def run_matrix(
                         on_step(f"round {rnd + 1}/{max(planned[i] if short_of is not None else total, rnd + 1)}"
                                 f"{behind}", groups[i][0])
                         measure(k, groups[i], rnd)
-                    spent[i] += time.monotonic() - t0
+                    ended[i] = time.monotonic()
+                    spent[i] += ended[i] - t0
                     done[i] += 1
                 outcome.rounds_done = max(done)
                 on_round(outcome.benchmarks)
